@@ -94,8 +94,9 @@ def inception_score(logits: np.ndarray, splits: int = 10) -> InceptionScore:
 
     ADM evaluator.py `compute_inception_score`: softmax, consecutive (unshuffled) splits,
     per split exp(mean_x KL(p(y|x) || p(y))), mean over splits. ADM uses splits of 5000, i.e.
-    10 splits for 50k samples; here the N // splits leading rows form each split (the last
-    N % splits rows are dropped, as in the original IS code). Pass the *unbiased* logits
+    10 splits for 50k samples; here split i is rows [i·N//splits, (i+1)·N//splits) (torch-
+    fidelity's boundaries with samples_shuffle=False), identical to ADM whenever splits divides
+    N, and every row is used otherwise. Pass the *unbiased* logits
     (torch-fidelity `logits_unbiased` = pool3 @ W, no bias — evaluators.md §3.1).
     """
     x = _as_2d(logits, "logits")
@@ -104,10 +105,10 @@ def inception_score(logits: np.ndarray, splits: int = 10) -> InceptionScore:
         raise ValueError(f"need at least `splits` ({splits}) rows of logits, got {n}")
     logp = log_softmax(x, axis=1)
     p = np.exp(logp)
-    size = n // splits
     scores = []
     for i in range(splits):
-        part_p, part_logp = p[i * size:(i + 1) * size], logp[i * size:(i + 1) * size]
+        lo, hi = i * n // splits, (i + 1) * n // splits
+        part_p, part_logp = p[lo:hi], logp[lo:hi]
         py = part_p.mean(axis=0, keepdims=True)
         # KL(p||py) = sum p log p - sum p log py; xlogy keeps 0·log 0 = 0 for underflowed classes.
         kl = (part_p * part_logp).sum(axis=1) - xlogy(part_p, py).sum(axis=1)
