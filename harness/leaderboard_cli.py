@@ -20,14 +20,17 @@ def _fail(e: Exception) -> typer.Exit:
 def table(
     table: Optional[int] = typer.Option(None, "--table", "-t", help="Table number 1-4; all four when omitted."),
     format: str = typer.Option("markdown", "--format", "-f", help="markdown or latex."),
-    suite: Optional[str] = typer.Option(None, "--suite", "-s",
-                                        help="Measured suite to show beside the paper rows "
-                                             "(geneval, shapes-geneval for Tables 1/3/4; imagenet256, shapes-fid for Table 2)."),
+    suite: Optional[str] = typer.Option(
+        None, "--suite", "-s", help="Measured suite to show beside the paper rows (geneval, shapes-geneval "
+                                    "for Tables 1/3/4; imagenet256, shapes-fid for Table 2)."),
 ) -> None:
     """Render the paper's Tables 1-4 (paper rows and measured rows side by side)."""
     from harness.tables import render_all, render_table
     try:
-        text = render_all(format, suite) if table is None else render_table(table, format, suite)  # type: ignore[arg-type]
+        if table is None:
+            text = render_all(format, suite)  # type: ignore[arg-type]
+        else:
+            text = render_table(table, format, suite)  # type: ignore[arg-type]
     except LeaderboardError as e:
         raise _fail(e) from None
     typer.echo(text)

@@ -281,7 +281,8 @@ def _heading(n: int, fmt: Fmt, measured: dict[str, list[dict]]) -> tuple[str, st
     """(caption, footnote) text for table n."""
     src = f"Paper rows: {PAPER_CITE}, Table {n}."
     if measured:
-        src += " Measured rows: this harness, suite(s) " + ", ".join(measured) + "; mean ± half-width of the 95% t-interval over seeds where there are ≥ 2."
+        src += (" Measured rows: this harness, suite(s) " + ", ".join(measured)
+                + "; mean ± half-width of the 95% t-interval over seeds where there are ≥ 2.")
     src += " Bold: best per column within one suite."
     if fmt == "latex":
         src = src.replace("%", r"\%").replace("±", r"$\pm$").replace("≥", r"$\geq$")
@@ -309,9 +310,15 @@ _GROUPS = {1: [("foundation", "Foundation Models"), ("continuous", "Continuous D
 def _comparison(n: int, fmt: Fmt, suite: str | None, root) -> str:
     paper, measured = _load(n, suite, root)
     if n == 1:
-        ge = f"GenEval {_arrow(True, fmt)}"
-        header = ([("", "Methods"), ("", f"Steps {_arrow(False, fmt)}"), ("", _tex_escape("#Model Params") if fmt == "latex" else "#Model Params"),
-                   ("", "Aux. Score Net")] + [(ge, h) for _, h in _GENEVAL_COLS] + [("", "Source")])
+        params = r"\#Model Params" if fmt == "latex" else "#Model Params"
+        if fmt == "latex":  # the paper's two-level header: GenEval spans the score columns
+            ge = f"GenEval {_arrow(True, fmt)}"
+            scores: list = [(ge, h) for _, h in _GENEVAL_COLS]
+            header: list = [("", "Methods"), ("", f"Steps {_arrow(False, fmt)}"), ("", params),
+                            ("", "Aux. Score Net"), *scores, ("", "Source")]
+        else:  # Markdown has one header row: an arrow on each score column instead
+            header = (["Methods", f"Steps {_arrow(False, fmt)}", params, "Aux. Score Net"]
+                      + [f"{h} ↑" for _, h in _GENEVAL_COLS] + ["Source"])
         better = [None, "min", None, None] + ["max"] * len(_GENEVAL_COLS) + [None]
         align = "lcll" + "c" * len(_GENEVAL_COLS) + "l"
 
@@ -327,22 +334,21 @@ def _comparison(n: int, fmt: Fmt, suite: str | None, root) -> str:
         align = "lcl" + "c" * len(_FID_COLS) + "l"
 
         def cells(r: dict) -> list[Cell]:
-            return ([Cell(_method_label(r, fmt)), _steps_cell(r), Cell(_flag(r["attributes"].get("aux_score_net"), fmt))]
+            aux = Cell(_flag(r["attributes"].get("aux_score_net"), fmt))
+            return ([Cell(_method_label(r, fmt)), _steps_cell(r), aux]
                     + [_num_cell(r, k, fmt) for k, *_ in _FID_COLS] + [Cell(_source(r))])
 
     body: list = []
     known = {g for g, _ in _GROUPS[n]}
-    for g, title in _GROUPS[n] + [(None, "Other")]:
-        rows = [r for r in paper if r["attributes"].get("group") == g or (g is None and r["attributes"].get("group") not in known)]
+    for g, title in _GROUPS[n] + [(None, "Other")]:  # paper rows in the paper's groups and order
+        rows = [r for r in paper
+                if (r["attributes"].get("group") == g if g else r["attributes"].get("group") not in known)]
         if rows and title:
             body.append(title)
         body += [cells(r) for r in rows]
     for s, rows in measured.items():
         body.append(_group_title(s, rows))
         body += [cells(r) for r in rows]
-    if fmt == "markdown" and n == 1:
-        header = [h for _, h in header]
-        header[4:11] = [f"{h} ↑" for h in header[4:11]]
     return _wrap(n, fmt, measured, _to_text(_frame(header, body, better, fmt), fmt, align))
 
 

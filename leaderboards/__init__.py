@@ -19,6 +19,7 @@ from leaderboards.store import (
     freeze,
     latest,
     live_path,
+    measured_row,
     provenance,
     read_jsonl,
     read_rows,
@@ -32,6 +33,6 @@ from leaderboards.store import (
 __all__ = [
     "DEFAULT_PROTOCOL", "FID_METRICS", "GENEVAL_METRICS", "SUITES", "Diff", "LeaderboardError",
     "PartialLineWarning", "append_row", "board_root", "check_suite", "diff", "format_diff", "freeze",
-    "latest", "live_path", "provenance", "read_jsonl", "read_rows", "releases", "resolve_board",
+    "latest", "live_path", "measured_row", "provenance", "read_jsonl", "read_rows", "releases", "resolve_board",
     "row_key", "summarize_seeds", "validate_row",
 ]

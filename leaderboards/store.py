@@ -307,6 +307,24 @@ def provenance(config: dict, checkpoint: str | Path | None = None, wall_time_s: 
     }
 
 
+def measured_row(suite: str, method: str, steps: int | None, per_seed: dict[str, Sequence[float]], *,
+                 label: str, provenance: dict, variant: str = "", ablation: bool = False,
+                 attributes: dict | None = None, protocol: str | None = None, eval: dict | None = None) -> dict:
+    """A validated measured row from per-seed metric values (what `harness eval` appends)."""
+    row = {
+        "schema_version": SCHEMA_VERSION, "suite": check_suite(suite),
+        "protocol": protocol or DEFAULT_PROTOCOL[suite], "task": SUITES[suite], "method": method,
+        "variant": variant, "label": label, "steps": steps,
+        "metrics": {k: summarize_seeds(v) for k, v in per_seed.items()},
+        "attributes": dict(attributes or {}), "source": "measured", "ablation": ablation,
+        "provenance": provenance,
+    }
+    if eval is not None:
+        row["eval"] = eval
+    validate_row(row)
+    return canonical(row)
+
+
 # ---------------------------------------------------------------- reading
 
 def _parse_lines(data: bytes, path: Path, validate: bool = True) -> list[dict]:

@@ -163,3 +163,15 @@ def test_shipped_paper_rows_are_valid_and_complete():
     assert fpd["metrics"]["fid"]["mean"] == 6.90 and fpd["steps"] == 1
     di4c = next(r for r in imagenet if r["variant"] == "d")
     assert "precision" not in di4c["metrics"]
+
+
+def test_measured_row_helper(root):
+    prov = store.provenance({"lr": 1e-3}, wall_time_s=2.0)
+    assert set(prov) == {"git_commit", "config_hash", "checkpoint_sha256", "packages", "hardware", "wall_time_s",
+                         "date"}
+    row = store.measured_row("shapes-geneval", "fpd", 1, {"overall": [0.5, 0.6, 0.55]}, label="Shapes FPD",
+                             provenance=prov, eval={"num_samples": 512})
+    assert row["task"] == "shapes-t2i" and row["protocol"] == "shapes-geneval@1"
+    assert row["metrics"]["overall"]["interval"][0] < 0.55 < row["metrics"]["overall"]["interval"][1]
+    append_row("shapes-geneval", row)
+    assert read_rows("shapes-geneval") == [row]

@@ -64,7 +64,8 @@ def test_measured_ablation_rows_match_cells_by_variant(shipped_root, measured):
                                               metrics={"overall": x}))
     t3 = render_table(3, "markdown", suite="shapes-geneval")
     assert "(measured, shapes-geneval)" in t3
-    lines = {ln.split("|")[1].strip() + "/" + ln.split("|")[2].strip(): ln for ln in t3.splitlines() if ln.startswith("| ")}
+    rows = [ln for ln in t3.splitlines() if ln.startswith("| ")]
+    lines = {ln.split("|")[1].strip() + "/" + ln.split("|")[2].strip(): ln for ln in rows}
     assert "0.41 ± 0.06" in lines["Soft Emb./✓"] and "**0.51** ± 0.13" in lines["STE/"]
     assert "0.51 ± 0.13" in next(ln for ln in t3.splitlines() if ln.startswith("| Student"))
     t4 = render_table(4, "markdown")
