@@ -99,7 +99,7 @@ def releases(suite: str, root: str | Path | None = None) -> list[tuple[int, Path
 def resolve_board(spec: str, root: str | Path | None = None) -> Path:
     """A file path, `<suite>@v<N>` (a release) or `<suite>` (the live board) -> path."""
     p = Path(spec)
-    if p.exists():
+    if p.is_file():
         return p
     m = re.fullmatch(r"(?P<suite>[a-z0-9-]+)@v(?P<n>[0-9]+)", spec)
     if m:

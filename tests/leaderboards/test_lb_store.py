@@ -175,3 +175,21 @@ def test_measured_row_helper(root):
     assert row["metrics"]["overall"]["interval"][0] < 0.55 < row["metrics"]["overall"]["interval"][1]
     append_row("shapes-geneval", row)
     assert read_rows("shapes-geneval") == [row]
+
+
+def test_killed_writer_never_leaves_a_bad_row(root):
+    import signal
+    import time
+    ctx = mp.get_context("fork")
+    p = ctx.Process(target=_append_many, args=(str(root), 7, 100000))
+    p.start()
+    path = root / "data" / "shapes-fid.jsonl"
+    deadline = time.time() + 20
+    while (not path.exists() or path.stat().st_size < 50_000) and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(10)
+    rows = read_rows("shapes-fid")  # every complete line validates; a partial tail would only warn
+    assert len(rows) >= 10
+    append_row("shapes-fid", {**rows[0], "method": "after"})
+    assert read_rows("shapes-fid")[-1]["method"] == "after"
