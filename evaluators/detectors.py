@@ -53,12 +53,21 @@ MAX_PER_IMAGE = 100
 
 @runtime_checkable
 class DetectorBackend(Protocol):
-    """images (uint8 [B,3,H,W] tensor or a list of PIL / uint8 images) -> detections per image."""
+    """images (uint8 [B,3,H,W] tensor or a list of PIL / uint8 images) -> detections per image.
+
+    `class_names` restricts the output to those classes (None: all); names the backend cannot
+    detect are a ValueError. Backends may set `official = True` when they are the suite's
+    reference detector (see is_official).
+    """
 
     name: str
-    official: bool  # True only for the exact GenEval weights (or the exact shapes detector)
 
     def detect(self, images, class_names: Sequence[str] | None = None) -> list[list[dict]]: ...
+
+
+def is_official(detector: DetectorBackend) -> bool:
+    """True only for a suite's reference detector (GenEval's mmdet weights, the exact shapes one)."""
+    return bool(getattr(detector, "official", False))
 
 
 # ----------------------------------------------------------------------------- registry

@@ -100,7 +100,7 @@ def test_registry(monkeypatch):
             return [[] for _ in images]
 
     det = dt.get_detector("fake")
-    assert isinstance(det, dt.DetectorBackend)
+    assert isinstance(det, dt.DetectorBackend) and dt.is_official(det)
     with pytest.raises(EvaluatorError, match="unknown detector 'nope'"):
         dt.get_detector("nope")
     with pytest.raises(ValueError, match="already registered"):
@@ -172,7 +172,7 @@ def tiny_m2f_dir(tmp_path_factory):
 
 def test_mask2former_backend_tiny_random_model(tiny_m2f_dir):
     be = dt.get_detector("mask2former-hf", model_dir=tiny_m2f_dir, scale=(80, 64))
-    assert not be.official and be.class_names[64] == "computer mouse"
+    assert not dt.is_official(be) and be.class_names[64] == "computer mouse"
     torch.testing.assert_close(be.mean.flatten(), torch.tensor(dt.MMDET_MEAN), rtol=1e-4, atol=1e-3)
     imgs = torch.randint(0, 256, (2, 3, 50, 70), dtype=torch.uint8)
     out = be.detect(imgs)
