@@ -403,3 +403,27 @@ def iter_geneval_folder(outdir: str | os.PathLike, expected_samples: int | None 
             raise ValueError(f"{sdir}: {len(samples)} images, expected {expected_samples}; "
                              "generate the missing samples")
         yield PromptFolder(int(sub.name), metadata, samples)
+
+
+def evaluate_geneval_folder(outdir: str | os.PathLike, detector, color_classifier=None,
+                            expected_samples: int | None = 4, **options) -> list[dict]:
+    """Score every image of an official-layout folder: detect (only the prompt's classes),
+    classify the colours the rules will read, apply the rules. `detector` follows
+    evaluators.detectors.DetectorBackend, `color_classifier` has `annotate(image, dets, idx)`
+    (evaluators.geneval_colors.ColorClassifier). Returns the official per-image rows."""
+    from PIL import Image, ImageOps
+
+    rows = []
+    for folder in iter_geneval_folder(outdir, expected_samples):
+        m = folder.metadata
+        classes = sorted({c["class"] for c in m["include"] + m.get("exclude", [])})
+        for path in folder.samples:
+            image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")  # as the official reader
+            dets = detector.detect([image], class_names=classes)[0]
+            need = objects_needing_color(m, dets, **{k: v for k, v in options.items() if k != "margin"})
+            if need:
+                if color_classifier is None:
+                    raise ValueError(f"{path}: prompt {m['prompt']!r} has a colour clause; pass a color_classifier")
+                color_classifier.annotate(image, dets, need)
+            rows.append(geneval_row(str(path), m, dets, **options))
+    return rows

@@ -294,3 +294,36 @@ def test_folder_layout_roundtrip(tmp_path):
     with pytest.raises(ValueError, match="3 images, expected 4"):
         list(g.iter_geneval_folder(tmp_path))
     assert len(next(g.iter_geneval_folder(tmp_path, expected_samples=None)).samples) == 3
+
+
+def test_evaluate_folder_with_stub_detector_and_colors(tmp_path):
+    from PIL import Image
+
+    metas = [meta("colors", [{"class": "car", "count": 1, "color": "red"}], prompt="a photo of a red car"),
+             meta("single_object", [{"class": "cow", "count": 1}], prompt="a photo of a cow")]
+    for i, m in enumerate(metas):
+        g.write_prompt_folder(tmp_path, i, m)
+        for s in range(2):
+            Image.new("RGB", (16, 16), (200, 0, 0) if s == 0 else (0, 0, 200)).save(g.sample_path(tmp_path, i, s))
+
+    class StubDetector:
+        name = "stub"
+
+        def __init__(self):
+            self.asked = []
+
+        def detect(self, images, class_names=None):
+            self.asked.append(class_names)
+            return [[det("car", (0, 0, 8, 8), 0.9), det("cow", (0, 0, 8, 8), 0.2)] for _ in images]
+
+    class StubColors:
+        def annotate(self, image, dets, idx):
+            for i in idx:
+                dets[i]["color"] = "red" if image.getpixel((0, 0))[0] > 100 else "blue"
+
+    detector = StubDetector()
+    rows = g.evaluate_geneval_folder(tmp_path, detector, StubColors(), expected_samples=2)
+    assert [r["correct"] for r in rows] == [True, False, False, False]
+    assert detector.asked == [["car"], ["car"], ["cow"], ["cow"]]
+    with pytest.raises(ValueError, match="pass a color_classifier"):
+        g.evaluate_geneval_folder(tmp_path, StubDetector(), None, expected_samples=2)
