@@ -38,12 +38,16 @@ def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}; choose one of {SHAPES}")
 
 
-def coverage(shape: str, cx: float, cy: float, size: float, height: int, width: int) -> np.ndarray:
-    """Fraction of each pixel covered by the shape, float32 [height, width], by SUPERSAMPLE² samples."""
+def coverage(shape: str, cx: float, cy: float, size: float, height: int, width: int,
+             x0: int = 0, y0: int = 0) -> np.ndarray:
+    """Fraction of each pixel covered by the shape, float32 [height, width], by SUPERSAMPLE² samples.
+
+    (x0, y0) is the pixel at the window's top-left corner, so a detector can render a local window.
+    """
     n = SUPERSAMPLE
     offs = (np.arange(n, dtype=np.float64) + 0.5) / n
-    ys = (np.arange(height)[:, None] + offs[None, :]).reshape(-1)  # [H*n]
-    xs = (np.arange(width)[:, None] + offs[None, :]).reshape(-1)
+    ys = ((y0 + np.arange(height))[:, None] + offs[None, :]).reshape(-1)  # [H*n]
+    xs = ((x0 + np.arange(width))[:, None] + offs[None, :]).reshape(-1)
     half = size / 2.0
     u = (xs[None, :] - cx) / half
     v = (ys[:, None] - cy) / half
@@ -51,6 +55,7 @@ def coverage(shape: str, cx: float, cy: float, size: float, height: int, width: 
     return hit.reshape(height, n, width, n).mean(axis=(1, 3))
 
 
-def template_mask(shape: str, cx: float, cy: float, size: float, height: int, width: int) -> np.ndarray:
+def template_mask(shape: str, cx: float, cy: float, size: float, height: int, width: int,
+                  x0: int = 0, y0: int = 0) -> np.ndarray:
     """The binary mask the detector compares against: pixels at least half covered."""
-    return coverage(shape, cx, cy, size, height, width) >= 0.5
+    return coverage(shape, cx, cy, size, height, width, x0, y0) >= 0.5

@@ -1,0 +1,175 @@
+"""The `harness` command line (typer). Every error a user can cause ends in one line and exit 2."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from harness.errors import HarnessError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Reference harness for one-step distillation of discrete diffusion image generators (FPD).")
+
+TRAINERS = {
+    "tokenizer": ("harness.trainers.tokenizer", "TokenizerTrainConfig", "train", ("shapes",)),
+    "teacher": ("harness.trainers.teacher", "TeacherTrainConfig", "train", ("shapes", "shapes-t2i")),
+    "classifier": ("harness.trainers.evaluator_nets", "ClassifierTrainConfig", "train_classifier", ("shapes",)),
+    "backbone": ("harness.trainers.evaluator_nets", "BackboneTrainConfig", "train_backbone", ("shapes",)),
+    "fpd": ("harness.trainers.fpd", "FPDTrainConfig", "train", ("shapes", "shapes-t2i", "imagenet", "t2i")),
+    "dimo": ("harness.trainers.dimo", "DiMOTrainConfig", "train", ("shapes", "shapes-t2i", "imagenet", "t2i")),
+    "sdtt": ("harness.trainers.sdtt", "SDTTTrainConfig", "train", ("shapes", "shapes-t2i")),
+}
+SHIPPABLE = {"tokenizer", "teacher", "classifier", "backbone"}
+
+
+def _echo_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str))
+
+
+@app.command()
+def train(
+    kind: str = typer.Argument(..., help=f"what to train: {', '.join(TRAINERS)}"),
+    task: str = typer.Option("shapes", help="task: shapes, shapes-t2i (embedded default), imagenet, t2i (official weights)"),
+    steps: Optional[int] = typer.Option(None, help="training steps (default: the preset's); re-running resumes"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<kind>-<task>)"),
+    set_: List[str] = typer.Option([], "--set", help="config override key=value, repeatable (e.g. --set lr=1e-4)"),
+    ship: bool = typer.Option(False, help="write the trained network into the package's shipped assets"),
+):
+    """Train (or resume) a network or distiller. Re-running the same command continues from the last checkpoint."""
+    import dataclasses
+    import importlib
+
+    from harness.config import apply_overrides, did_you_mean
+    if kind not in TRAINERS:
+        raise HarnessError(f"unknown trainer {kind!r}{did_you_mean(kind, TRAINERS)}; choose one of: {', '.join(TRAINERS)}")
+    mod_name, cfg_name, fn_name, tasks = TRAINERS[kind]
+    if task not in tasks:
+        raise HarnessError(f"unknown task {task!r} for `train {kind}`{did_you_mean(task, tasks)}; choose one of: {', '.join(tasks)}")
+    if ship and kind not in SHIPPABLE:
+        raise HarnessError(f"--ship applies to {', '.join(sorted(SHIPPABLE))}, not {kind}")
+    mod = importlib.import_module(mod_name)
+    cfg = getattr(mod, cfg_name)(task=task)
+    cfg = apply_overrides(cfg, list(set_))
+    if steps is not None:
+        if steps < 1:
+            raise HarnessError(f"--steps must be >= 1, got {steps}")
+        cfg = dataclasses.replace(cfg, steps=steps)
+    out = out or Path("runs") / f"{kind}-{task}"
+    fn = getattr(mod, fn_name)
+    result = fn(cfg, out, ship=ship) if kind in SHIPPABLE else fn(cfg, out)
+    _echo_json({"run_dir": str(out), **result})
+
+
+def _parse_steps(spec: str) -> list[int]:
+    try:
+        steps = [int(s) for s in spec.split(",")]
+    except ValueError:
+        raise HarnessError(f"--steps {spec!r} must be integers like 16 or 16,8,4")
+    bad = [s for s in steps if s < 1]
+    if bad:
+        raise HarnessError(f"--steps must be >= 1, got {bad[0]}")
+    return steps
+
+
+@app.command()
+def sample(
+    method: str = typer.Option("teacher", help="teacher, fpd, dimo or sdtt"),
+    task: str = typer.Option("shapes", help="shapes or shapes-t2i (imagenet / t2i with official weights)"),
+    steps: int = typer.Option(16, help="network evaluations per sample (1 for one-step students)"),
+    out: Path = typer.Option(Path("grid.png"), help="PNG file for the labelled grid"),
+    checkpoint: Optional[Path] = typer.Option(None, help="student checkpoint (without extension); default runs/<method>-<task>/student"),
+    rows: int = typer.Option(8, help="conditions (rows)"),
+    cols: int = typer.Option(8, help="seeds per condition (columns)"),
+):
+    """Write a labelled sample grid (rows = conditions, columns = seeds 0..cols-1)."""
+    from harness.generators import build_generator
+    from harness.grids import generator_grid
+    if rows < 1 or cols < 1:
+        raise HarnessError("--rows and --cols must be >= 1")
+    gen = build_generator(method, task, steps, checkpoint)
+    path = generator_grid(gen, task, out, rows, cols)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("eval")
+def eval_(
+    method: str = typer.Option(..., help="teacher, fpd, dimo or sdtt"),
+    suite: str = typer.Option(..., help="shapes-fid, shapes-geneval, imagenet256, geneval"),
+    steps: str = typer.Option("1", help="step count(s), comma-separated for a sweep: 16,8,4,2,1"),
+    checkpoint: Optional[Path] = typer.Option(None, help="student checkpoint (without extension)"),
+    seeds: Optional[str] = typer.Option(None, help="seed range A-B (default: the suite's protocol)"),
+    batch: int = typer.Option(250, help="generation batch size (results do not depend on it)"),
+    variant: str = typer.Option("", help="ablation variant label for the leaderboard row (e.g. soft, draft=random)"),
+    out: Optional[Path] = typer.Option(None, help="results folder (default runs/eval/<suite>/<method>-<steps>step)"),
+    append: bool = typer.Option(True, help="append the measured row to the suite's leaderboard"),
+):
+    """Score a method on a suite; writes results.json and appends a leaderboard row. Interrupted runs resume."""
+    from harness.evaluate import evaluate
+    if batch < 1:
+        raise HarnessError(f"--batch must be >= 1, got {batch}")
+    for n in _parse_steps(steps):
+        res = evaluate(method, suite, n, checkpoint, seeds, batch, out if out and len(steps.split(",")) == 1 else None,
+                       variant, append=append)
+        _echo_json({k: res[k] for k in ("suite", "method", "steps", "metrics", "n", "wall_time_s")}
+                   | {"leaderboard_row": res.get("leaderboard_row")})
+
+
+@app.command()
+def quickstart(fast: bool = typer.Option(False, help="fewer samples (a smoke run)")):
+    """The main job on the embedded shapes world: teacher sweep, FPD distillation, evaluation, tables."""
+    from harness.quickstart import run
+    run(fast=fast)
+
+
+def _register_optional() -> None:
+    import importlib
+    for mod in ("harness.leaderboard_cli", "harness.doctor", "harness.figures"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+            continue
+        m.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Console entry point: user errors -> one line on stderr, exit 2; no tracebacks."""
+    from evaluators.errors import EvaluatorError
+    try:
+        from leaderboards.store import LeaderboardError
+    except ImportError:
+        LeaderboardError = HarnessError
+    try:
+        app(standalone_mode=False)
+    except (HarnessError, EvaluatorError, LeaderboardError, ValueError, FileNotFoundError, PermissionError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        typer.echo(f"error: {msg}", err=True)
+        sys.exit(2)
+    except OSError as e:
+        typer.echo(f"error: {e.strerror or e} ({getattr(e, 'filename', '') or ''}); check the path and free space", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; re-run the same command to resume", err=True)
+        sys.exit(130)
+    except Exception as e:  # click usage errors arrive here in standalone_mode=False
+        import click
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Exit):
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+class HarnessError(Exception):
+    """A user-facing error: the CLI prints its one-line message and exits non-zero."""

@@ -1,0 +1,181 @@
+"""`harness eval`: named suites with a protocol id and version; results JSON + a leaderboard row.
+
+Suites (DESIGN.md §6):
+  shapes-fid@1      class-conditional shapes, N samples (seed i -> class i mod 24), FID / IS / P / R on
+                    the shapes classifier's features against held-out renders, plus the share of
+                    samples the exact detector judges correct (shape and colour).
+  shapes-geneval@1  the shapes prompt set (GenEval schema), 4 images per prompt (seed 4p + j), the
+                    official GenEval rules on the exact shapes detector; overall = mean of six tags.
+  imagenet256 / geneval (paper scale) live in harness.paper_suites and need official weights.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from evaluators import fid_from_features, inception_score, precision_recall, score_geneval, summarize_geneval
+from evaluators.shapes_classifier import ShapesClassifierExtractor
+from evaluators.shapes_detector import detect_shapes
+from harness import distributed as D
+from harness.errors import HarnessError
+from harness.io import write_json
+from harness.registry import SUITES
+from harness.tasks import shapes as S
+from harness.tasks.shapes_data import class_dataset, seed_of
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    protocol: str
+    task: str                       # the shapes task whose generators it scores
+    default_n: int
+    run: Callable                   # (generator, seeds, work_dir, batch) -> (metrics, extra)
+
+
+def _classifier():
+    from harness.trainers.evaluator_nets import load_classifier
+    net, version = load_classifier()
+    return ShapesClassifierExtractor(net, version)
+
+
+_REF_CACHE: dict = {}
+
+
+def shapes_reference(n_ref: int = 5000) -> dict[str, np.ndarray]:
+    """Classifier features of n_ref held-out real renders (the 'eval' split: never trained on)."""
+    ext = _classifier()
+    key = (ext.version, n_ref)
+    if key not in _REF_CACHE:
+        imgs, _ = class_dataset(n_ref, "eval")
+        _REF_CACHE[key] = {k: v.numpy().astype(np.float64) for k, v in ext(imgs).items()}
+    return _REF_CACHE[key]
+
+
+def _class_correct(image_u8: np.ndarray, label: int) -> bool:
+    shape, color = S.class_parts(label)
+    ok, _ = score_geneval({"tag": "colors", "include": [{"class": shape, "count": 1, "color": color}], "prompt": ""},
+                          [{k: d[k] for k in ("class", "box", "score", "color")} for d in detect_shapes(image_u8)])
+    return ok
+
+
+def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
+    from harness.sampling import load_shards, run_sharded
+    ext = _classifier()
+
+    def process(images: torch.Tensor, chunk: list[int]) -> dict[str, np.ndarray]:
+        f = ext(images)
+        hwc = images.permute(0, 2, 3, 1).numpy()
+        correct = [_class_correct(hwc[j], s % S.NUM_CLASSES) for j, s in enumerate(chunk)]
+        return {"pool": f["pool"].numpy(), "logits": f["logits"].numpy(), "correct": np.asarray(correct)}
+
+    counts = run_sharded(work, seeds, lambda ch: torch.tensor([s % S.NUM_CLASSES for s in ch]),
+                         gen.generate, process, batch, desc="shapes-fid")
+    r = load_shards(work, seeds)
+    ref = shapes_reference()
+    fake = r["pool"].astype(np.float64)
+    prec, rec = precision_recall(ref["pool"], fake, k=3)
+    labels = np.asarray([s % S.NUM_CLASSES for s in seeds])
+    metrics = {"fid": fid_from_features(ref["pool"], fake), "is": inception_score(r["logits"], splits=10).mean,
+               "precision": prec, "recall": rec, "detector_accuracy": float(r["correct"].mean()),
+               "classifier_accuracy": float((r["logits"].argmax(-1) == labels).mean())}
+    return metrics, {"sampling": counts, "n_ref": len(ref["pool"]), "reference": "5000 held-out renders (split 'eval')",
+                     "extractor": f"shapes-classifier@{ext.version}"}
+
+
+def run_shapes_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
+    from harness.sampling import load_shards, run_sharded
+    prompts = S.prompt_set()
+    caps = np.stack([S.encode_caption(p["prompt"]) for p in prompts])
+
+    def process(images: torch.Tensor, chunk: list[int]) -> dict[str, np.ndarray]:
+        hwc = images.permute(0, 2, 3, 1).numpy()
+        ok = []
+        for j, s in enumerate(chunk):
+            dets = [{k: d[k] for k in ("class", "box", "score", "color")} for d in detect_shapes(hwc[j])]
+            ok.append(score_geneval(prompts[s // 4], dets)[0])
+        return {"correct": np.asarray(ok)}
+
+    counts = run_sharded(work, seeds, lambda ch: torch.from_numpy(caps[[s // 4 for s in ch]]),
+                         gen.generate, process, batch, desc="shapes-geneval")
+    r = load_shards(work, seeds)
+    rows = [{"tag": prompts[s // 4]["tag"], "correct": bool(c), "metadata": json.dumps(prompts[s // 4])}
+            for s, c in zip(seeds, r["correct"])]
+    summ = summarize_geneval(rows)
+    metrics = {"overall": summ["overall"], **summ["tags"]}
+    return metrics, {"sampling": counts, "prompts": len(prompts), "images_per_prompt": 4, "detector": "shapes-exact",
+                     "frac_correct_prompts": summ["frac_correct_prompts"]}
+
+
+SUITES["shapes-fid"] = Suite("shapes-fid", "shapes-fid@1", "shapes", 5000, run_shapes_fid)
+SUITES["shapes-geneval"] = Suite("shapes-geneval", "shapes-geneval@1", "shapes-t2i", 4 * 148, run_shapes_geneval)
+
+
+def parse_seeds(spec: str | None, default_n: int) -> list[int]:
+    if spec is None:
+        return list(range(default_n))
+    try:
+        a, b = (int(x) for x in spec.split("-")) if "-" in spec else (0, int(spec) - 1)
+    except ValueError:
+        raise HarnessError(f"--seeds {spec!r} is not a range like 0-4999")
+    if a < 0 or b < a:
+        raise HarnessError(f"--seeds {spec!r}: need 0 <= A <= B")
+    return list(range(a, b + 1))
+
+
+def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | None = None, batch: int = 250,
+             out: Path | None = None, variant: str = "", options: dict | None = None, append: bool = True) -> dict:
+    from harness.generators import build_generator
+    D.init()
+    s = SUITES.get_or_fail(suite)
+    if s.name not in ("shapes-fid", "shapes-geneval"):
+        from harness.paper_suites import check_paper_suite
+        check_paper_suite(s.name)
+    gen = build_generator(method, s.task, steps, checkpoint, options)
+    seed_list = parse_seeds(seeds, s.default_n)
+    if suite == "shapes-geneval" and (seed_list[-1] // 4) >= len(S.prompt_set()):
+        raise HarnessError(f"--seeds beyond the prompt set: shapes-geneval has {4 * len(S.prompt_set())} images")
+    tag = f"{method}{('-' + variant) if variant else ''}-{steps}step"
+    out = Path(out or Path("runs") / "eval" / suite / tag)
+    work = out / f"shards_{seed_list[0]}-{seed_list[-1]}"
+    t0 = time.perf_counter()
+    metrics, extra = s.run(gen, seed_list, work, batch)
+    wall = time.perf_counter() - t0
+    result = {"suite": suite, "protocol": s.protocol, "method": method, "variant": variant, "steps": steps,
+              "metrics": metrics, "n": len(seed_list), "seeds": [seed_list[0], seed_list[-1]],
+              "generator": getattr(gen, "describe", {}), "wall_time_s": wall, **extra}
+    if D.is_main():
+        write_json(out / "results.json", result)
+        if append:
+            result["leaderboard_row"] = append_leaderboard(result, checkpoint_path(gen))
+    return result
+
+
+def checkpoint_path(gen) -> Path | None:
+    ck = getattr(gen, "describe", {}).get("checkpoint")
+    return Path(ck).with_suffix(".safetensors") if ck else None
+
+
+LABELS = {"teacher": "Teacher (multistep)", "fpd": "FPD (ours, measured)", "dimo": "DiMO-style", "sdtt": "SDTT"}
+
+
+def append_leaderboard(result: dict, checkpoint: Path | None) -> dict:
+    from leaderboards.store import append_row, measured_row, provenance
+    desc = result.get("generator", {})
+    costs = desc.get("costs") or {}
+    row = measured_row(result["suite"], result["method"], result["steps"],
+                       {k: [float(v)] for k, v in result["metrics"].items()},
+                       label=f"{LABELS.get(result['method'], result['method'])}, {result['steps']} step(s)",
+                       provenance=provenance(desc, checkpoint, result["wall_time_s"]),
+                       variant=result["variant"], ablation=bool(result["variant"]),
+                       attributes={"aux_score_net": costs.get("aux_score_net") if result["method"] != "teacher" else None,
+                                   **({"train_cost": costs} if costs else {})},
+                       protocol=result["protocol"], eval={"n": result["n"], "seeds": result["seeds"]})
+    append_row(result["suite"], row)
+    return row

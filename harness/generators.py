@@ -1,0 +1,104 @@
+"""Build a method's Generator for a task: the `teacher` sampler or a distilled student checkpoint.
+
+Registered in harness.registry.METHODS; `harness sample` and `harness eval` only go through here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from harness.errors import HarnessError
+from harness.registry import METHODS, TASKS
+from methods.fpd import OneStepStudent
+from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
+
+
+def default_checkpoint(method: str, task: str) -> Path:
+    return Path("runs") / f"{method}-{task}" / "student"
+
+
+def shapes_networks(task: str):
+    from harness.trainers.teacher import load_shipped as load_teacher
+    from harness.trainers.tokenizer import load_shipped as load_tokenizer
+    return load_teacher(task), load_tokenizer()
+
+
+def _networks(task: str):
+    t = TASKS.get_or_fail(task)
+    if t.scale == "shapes":
+        return shapes_networks(task)
+    from harness.trainers.paper_scale import paper_networks  # official weights, GPU machines
+    return paper_networks(task)
+
+
+def _load_student(method: str, task: str, checkpoint: str | Path | None):
+    from harness.io import load_weights
+    teacher, tok = _networks(task)
+    path = Path(checkpoint) if checkpoint else default_checkpoint(method, task)
+    if not path.with_suffix(".safetensors").exists():
+        raise HarnessError(f"no {method} checkpoint at {path.with_suffix('.safetensors')}; "
+                           f"train one with `harness train {method} --task {task}` or pass --checkpoint")
+    sd, meta = load_weights(path)
+    if meta.get("config", {}).get("method") not in (None, method):
+        raise HarnessError(f"{path} is a {meta['config']['method']} checkpoint, not {method}; pass the right --method")
+    try:
+        teacher.load_state_dict(sd)
+    except RuntimeError as e:
+        raise HarnessError(f"{path} does not match the {task} teacher's architecture ({str(e).splitlines()[0]})") from e
+    return teacher.eval(), tok, meta, path
+
+
+@METHODS.register("teacher")
+def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict | None = None):
+    teacher, tok = _networks(task)
+    cfg = TeacherSamplerConfig(steps=steps, **{**TASKS[task].teacher_defaults, **(options or {})})
+    gen = TeacherSampler(teacher, tok, cfg)
+    gen.describe = {"method": "teacher", "sampler": cfg.to_dict()}
+    return gen
+
+
+@METHODS.register("fpd")
+def fpd_generator(task: str, steps: int = 1, checkpoint=None, options: dict | None = None):
+    if steps != 1:
+        raise HarnessError(f"fpd is a one-step generator; use --steps 1 (got {steps})")
+    student, tok, meta, path = _load_student("fpd", task, checkpoint)
+    train = meta["config"]["train"]
+    gen = OneStepStudent(student, tok, r_init=train["r_init"], temp=(options or {}).get("temp", train["student_temp"]))
+    gen.describe = {"method": "fpd", "checkpoint": str(path), "checkpoint_sha256": meta["sha256"], "train": train,
+                    "costs": meta.get("costs")}
+    return gen
+
+
+@METHODS.register("dimo")
+def dimo_generator(task: str, steps: int = 1, checkpoint=None, options: dict | None = None):
+    if steps != 1:
+        raise HarnessError(f"dimo is a one-step generator; use --steps 1 (got {steps})")
+    student, tok, meta, path = _load_student("dimo", task, checkpoint)
+    train = meta["config"]["train"]
+    gen = OneStepStudent(student, tok, r_init=train["r_init"], temp=(options or {}).get("temp", train.get("gen_temp", 1.0)),
+                         emb_perturb=train["emb_perturb"])
+    gen.describe = {"method": "dimo", "checkpoint": str(path), "checkpoint_sha256": meta["sha256"], "train": train,
+                    "costs": meta.get("costs")}
+    return gen
+
+
+@METHODS.register("sdtt")
+def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | None = None):
+    """SDTT students sample with the teacher's own multistep sampler at their distilled step count."""
+    ck = checkpoint or (Path("runs") / f"sdtt-{task}" / f"student_{steps}step")
+    student, tok, meta, path = _load_student("sdtt", task, ck)
+    cfg = TeacherSamplerConfig(steps=steps, **{**TASKS[task].teacher_defaults, **(options or {})})
+    gen = TeacherSampler(student, tok, cfg)
+    gen.describe = {"method": "sdtt", "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
+                    "sampler": cfg.to_dict(), "costs": meta.get("costs")}
+    return gen
+
+
+def build_generator(method: str, task: str, steps: int, checkpoint=None, options: dict | None = None):
+    if steps < 1:
+        raise HarnessError(f"--steps must be >= 1, got {steps}")
+    builder = METHODS.get_or_fail(method)
+    TASKS.get_or_fail(task)
+    return builder(task, steps=steps, checkpoint=checkpoint, options=options)

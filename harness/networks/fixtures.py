@@ -1,0 +1,188 @@
+"""Random-weight stand-ins for the official files, written in the OFFICIAL formats and key names.
+
+Used by the tests (strict loaders, conversion) and to make a fixture weights folder on which
+`harness doctor` passes. Nothing here is a trained model: every tensor is random.
+`reduced=True` keeps every width and token shape but uses shallow transformers (and a narrow VQGAN
+for the doctor folder, which only checks presence and hashes).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from harness.io import save_torch, write_bytes
+
+# ----------------------------------------------------------------------------------------------
+# builders (real configuration unless told otherwise)
+# ----------------------------------------------------------------------------------------------
+
+
+def build_maskgit(depth: int | None = None, seed: int = 0, **overrides):
+    from harness.networks.maskgit_v1 import MaskGITConfig, MaskGITTransformer
+    cfg = MaskGITConfig()
+    cfg = dataclasses.replace(cfg, depth=depth or cfg.depth, **overrides)
+    torch.manual_seed(seed)
+    m = MaskGITTransformer(cfg)
+    with torch.no_grad():  # the official init leaves bias at 0; random values exercise the head
+        m.bias.normal_(0, 0.02)
+    return m
+
+
+def build_vqgan(ch: int | None = None, seed: int = 0):
+    from harness.networks.vqgan_taming import TamingVQGAN, VQGANConfig
+    cfg = VQGANConfig()
+    if ch is not None:
+        cfg = dataclasses.replace(cfg, ch=ch)
+    torch.manual_seed(seed)
+    return TamingVQGAN(cfg)
+
+
+def build_tatitok(enc_layers: int | None = None, dec_layers: int | None = None, seed: int = 0):
+    from harness.networks.maskgen import TATiTok, TATiTokConfig
+    torch.manual_seed(seed)
+    return TATiTok(TATiTokConfig(enc_layers=enc_layers, dec_layers=dec_layers))
+
+
+def build_maskgen(depth: int | None = None, seed: int = 0):
+    from harness.networks.maskgen import MaskGenConfig, MaskGenVQ
+    cfg = MaskGenConfig()
+    torch.manual_seed(seed)
+    m = MaskGenVQ(dataclasses.replace(cfg, depth=depth or cfg.depth))
+    with torch.no_grad():  # the official init zeroes AdaLN linears; random values exercise them
+        for mod in m.modules():
+            if isinstance(mod, nn.Linear):
+                mod.weight.normal_(0, 0.02)
+    return m
+
+
+def build_clip_text(layers: int | None = None, seed: int = 0):
+    from harness.networks.maskgen import ClipTextConfig, ClipTextEncoder
+    cfg = ClipTextConfig()
+    torch.manual_seed(seed)
+    return ClipTextEncoder(dataclasses.replace(cfg, layers=layers or cfg.layers))
+
+
+# ----------------------------------------------------------------------------------------------
+# official-format writers
+# ----------------------------------------------------------------------------------------------
+
+
+def _cpu(sd: dict) -> dict:
+    return {k: v.detach().cpu() for k, v in sd.items()}
+
+
+def save_official_maskgit(model, path: str | Path) -> Path:
+    """MaskGIT-pytorch `Trainer/trainer.py::save_network` layout."""
+    obj = {"iter": 0, "global_epoch": 300, "model_state_dict": _cpu(model.state_dict()), "optimizer_state_dict": {}}
+    save_torch(path, obj)
+    return Path(path)
+
+
+def save_official_vqgan(model, path: str | Path, *, with_yaml: bool = True) -> Path:
+    """Lightning `last.ckpt` ('state_dict' + training-only `loss.*` keys) and taming `model.yaml`."""
+    sd = _cpu(model.state_dict())
+    sd["loss.discriminator.main.0.weight"] = torch.randn(64, 3, 4, 4)     # stands for the GAN/LPIPS keys
+    sd["loss.perceptual_loss.lin0.model.1.weight"] = torch.randn(1, 64, 1, 1)
+    save_torch(path, {"epoch": 0, "global_step": 0, "state_dict": sd})
+    if with_yaml:
+        write_bytes(Path(path).parent / "model.yaml", vqgan_yaml_text(model.cfg).encode())
+    return Path(path)
+
+
+def vqgan_yaml_text(c) -> str:
+    """taming `model.yaml` for a VQGANConfig (the layout `check_vqgan_yaml` reads)."""
+    dd = {"double_z": False, "z_channels": c.z_channels, "resolution": c.resolution, "in_channels": c.in_channels,
+          "out_ch": c.out_ch, "ch": c.ch, "ch_mult": list(c.ch_mult), "num_res_blocks": c.num_res_blocks,
+          "attn_resolutions": list(c.attn_resolutions), "dropout": c.dropout}
+    return _yaml({"model": {"base_learning_rate": 4.5e-06, "target": "taming.models.vqgan.VQModel",
+                            "params": {"embed_dim": c.embed_dim, "n_embed": c.n_embed, "ddconfig": dd,
+                                       "lossconfig": {"target": "taming.modules.losses.vqperceptual.DummyLoss"}}}})
+
+
+def _yaml(obj, indent: int = 0) -> str:
+    """Tiny YAML writer for nested dicts of scalars / lists (JSON scalars are valid YAML)."""
+    lines = []
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            lines.append(" " * indent + f"{k}:")
+            lines.append(_yaml(v, indent + 2))
+        else:
+            lines.append(" " * indent + f"{k}: {json.dumps(v)}")
+    return "\n".join(lines) + ("\n" if indent == 0 else "")
+
+
+def save_official_state_dict(model: nn.Module, path: str | Path) -> Path:
+    """Plain torch.save(state_dict) (`tatitok_bl128_vq.bin`, `maskgen_vq_l.bin`)."""
+    save_torch(path, _cpu(model.state_dict()))
+    return Path(path)
+
+
+def save_official_clip(model, path: str | Path) -> Path:
+    """open_clip checkpoint layout: text tower at the top level (+ a stand-in visual key, skipped on load)."""
+    sd = _cpu(model.text.state_dict())
+    sd["visual.proj"] = torch.randn(4, 4)
+    sd["logit_scale"] = torch.tensor(4.6052)
+    save_torch(path, sd)
+    return Path(path)
+
+
+def save_hf_dino(folder: str | Path, *, small: bool = True, seed: int = 0) -> Path:
+    """A transformers DINOv3ViTModel folder (config.json + model.safetensors) with random weights."""
+    from transformers import DINOv3ViTConfig, DINOv3ViTModel
+
+    from harness.networks.dinov3 import dinov3_vitb16_config
+    cfg = (DINOv3ViTConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=12, num_attention_heads=4,
+                           num_register_tokens=4, patch_size=16) if small else dinov3_vitb16_config())
+    torch.manual_seed(seed)
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    DINOv3ViTModel(cfg).save_pretrained(str(folder))
+    return folder
+
+
+def write_standin(path: str | Path, name: str) -> Path:
+    """A clearly marked placeholder for files the harness does not build (Inception, detector, stats)."""
+    write_bytes(path, f"FPD harness test fixture standing in for {name}; NOT the real file\n".encode())
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# a whole fixture weights folder
+# ----------------------------------------------------------------------------------------------
+
+
+def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, include_optional: bool = False) -> list[Path]:
+    """Write every required file of preset `task` under `weights_dir` (random weights, official formats)."""
+    from harness.presets import get_preset
+
+    root = Path(weights_dir)
+    written = []
+    for wf in get_preset(task).weights:
+        if wf.optional and not include_optional:
+            continue
+        dst = root / wf.relpath
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if wf.fixture == "maskgit_transformer":
+            written.append(save_official_maskgit(build_maskgit(depth=2 if reduced else None), dst))
+        elif wf.fixture == "vqgan":
+            written.append(save_official_vqgan(build_vqgan(ch=32 if reduced else None), dst, with_yaml=False))
+        elif wf.fixture == "vqgan_yaml":
+            from harness.networks.vqgan_taming import VQGANConfig
+            write_bytes(dst, vqgan_yaml_text(VQGANConfig(ch=32) if reduced else VQGANConfig()).encode())
+            written.append(dst)
+        elif wf.fixture == "tatitok":
+            written.append(save_official_state_dict(build_tatitok(1, 1) if reduced else build_tatitok(), dst))
+        elif wf.fixture == "maskgen":
+            written.append(save_official_state_dict(build_maskgen(2 if reduced else None), dst))
+        elif wf.fixture == "clip_text":
+            written.append(save_official_clip(build_clip_text(1 if reduced else None), dst))
+        elif wf.fixture == "dinov3_dir":
+            written.append(save_hf_dino(dst, small=reduced))
+        else:
+            written.append(write_standin(dst, wf.description))
+    return written
+

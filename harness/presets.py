@@ -1,0 +1,224 @@
+"""Paper-scale task presets: `imagenet` (MaskGIT v1 teacher) and `t2i` (MaskGen-L teacher).
+
+Hyper-parameters come from the FPD paper §4 "Implementation Details" (AdamW, lr 1e-5, batch 32
+for MaskGIT and 64 for MaskGen-L, DINOv3 ViT-B/16 blocks {2,5,8,11}, bandwidths {0.02,0.05,0.2})
+and, where the paper is silent, from shared/reference/teachers.md and drift.md (r_init 0.95 and
+the 4x4 grid are from an unofficial transcription, marked UNVERIFIED there). Each preset names the
+weight files it needs, where they sit under the weights folder and where to get them; nothing is
+ever downloaded by the harness.
+
+The weights folder is `--weights-dir`, else $FPD_WEIGHTS_DIR, else ~/.cache/fpd-harness/weights.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+ENV_WEIGHTS_DIR = "FPD_WEIGHTS_DIR"
+DEFAULT_WEIGHTS_DIR = Path.home() / ".cache" / "fpd-harness" / "weights"
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One file (or HF-style folder) a preset needs."""
+    key: str                       # name used by code: preset.path("maskgit_transformer", dir)
+    relpath: str                   # location under the weights folder
+    description: str
+    source: str                    # where to get it (HF repo + file, or URL), shown by `harness doctor`
+    purpose: str = "train"         # "train" | "eval" | "gan"
+    kind: str = "file"             # "file" | "dir" (dir: must hold the files in `dir_files`)
+    dir_files: tuple[str, ...] = ()
+    optional: bool = False
+    sha256: str | None = None      # official digest where it is published (mismatch = not the official file)
+    fixture: str = ""              # how `harness.networks.fixtures` makes a random stand-in
+    hf_repo: str | None = None     # also looked up in the local HF cache (never downloaded)
+    hf_file: str | None = None
+
+
+@dataclass(frozen=True)
+class TeacherSamplerDefaults:
+    steps: int
+    guidance: float
+    schedule: str                  # MaskGIT "arccos" (adap_sche) / MaskGen "arccos-floor"
+    gumbel_temperature: float      # MaskGIT r_temp / MaskGen randomize_temperature
+    softmax_temperature: float     # MaskGIT sm_temp (multiplies logits) / MaskGen annealing on
+    guidance_ramp: str             # MaskGIT "linear" (w*i/(N-1)) / MaskGen "cosine"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TaskPreset:
+    name: str
+    teacher: str                   # network kind of the teacher
+    tokenizer: str
+    num_tokens: int
+    codebook_size: int
+    image_size: int
+    cond: str                      # "class" | "text"
+    batch_size: int
+    lr: float
+    optimizer: str
+    r_init: float
+    bandwidths: tuple[float, ...]
+    feature_backbone: str
+    feature_blocks: tuple[int, ...]
+    feature_grid: int
+    teacher_sampler: TeacherSamplerDefaults
+    weights: tuple[WeightFile, ...] = field(default_factory=tuple)
+    data: str = ""
+    notes: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def weight(self, key: str) -> WeightFile:
+        for w in self.weights:
+            if w.key == key:
+                return w
+        raise HarnessError(f"preset {self.name!r} has no weight file {key!r}; known: {[w.key for w in self.weights]}")
+
+    def path(self, key: str, weights_dir: str | Path | None = None) -> Path:
+        """Where `key` lives: under the weights folder, else in the local HF cache if it is there."""
+        w = self.weight(key)
+        p = resolve_weights_dir(weights_dir) / w.relpath
+        if not p.exists():
+            cached = hf_cache_path(w)
+            if cached is not None:
+                return cached
+        return p
+
+
+def resolve_weights_dir(weights_dir: str | Path | None = None) -> Path:
+    """--weights-dir, else $FPD_WEIGHTS_DIR, else ~/.cache/fpd-harness/weights."""
+    if weights_dir:
+        return Path(weights_dir).expanduser()
+    env = os.environ.get(ENV_WEIGHTS_DIR)
+    return Path(env).expanduser() if env else DEFAULT_WEIGHTS_DIR
+
+
+def hf_cache_path(w: WeightFile) -> Path | None:
+    """The file (or the folder of a dir entry) in the local HF hub cache, without any network access."""
+    if not w.hf_repo:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    name = w.hf_file or (w.dir_files[0] if w.dir_files else None)
+    if name is None:
+        return None
+    try:
+        hit = try_to_load_from_cache(w.hf_repo, name)
+    except Exception:
+        return None
+    if not isinstance(hit, str):
+        return None
+    hit_path = Path(hit)
+    if w.kind == "dir":
+        folder = hit_path.parent
+        return folder if all((folder / f).exists() for f in w.dir_files) else None
+    return hit_path
+
+
+_DINOV3 = WeightFile(
+    key="dinov3", relpath="dinov3-vitb16-pretrain-lvd1689m", kind="dir",
+    dir_files=("config.json", "model.safetensors"),
+    description="DINOv3 ViT-B/16 feature backbone (transformers DINOv3ViTModel folder)",
+    source="HF facebook/dinov3-vitb16-pretrain-lvd1689m (gated: accept the DINOv3 license, then "
+           "`huggingface-cli download facebook/dinov3-vitb16-pretrain-lvd1689m --local-dir <weights>/dinov3-vitb16-pretrain-lvd1689m`)",
+    fixture="dinov3_dir", hf_repo="facebook/dinov3-vitb16-pretrain-lvd1689m")
+
+_GAN_NETS = (
+    WeightFile(key="gan_deit", relpath="gan/deit_base_distilled_patch16_224.safetensors", purpose="gan", optional=True,
+               description="timm deit_base_distilled_patch16_224 (projected-GAN discriminator features)",
+               source="HF timm/deit_base_distilled_patch16_224.fb_in1k (model.safetensors)",
+               hf_repo="timm/deit_base_distilled_patch16_224.fb_in1k", hf_file="model.safetensors"),
+    WeightFile(key="gan_effnet", relpath="gan/tf_efficientnet_lite0.safetensors", purpose="gan", optional=True,
+               description="timm tf_efficientnet_lite0 (projected-GAN discriminator features)",
+               source="HF timm/tf_efficientnet_lite0.in1k (model.safetensors)",
+               hf_repo="timm/tf_efficientnet_lite0.in1k", hf_file="model.safetensors"),
+)
+
+IMAGENET = TaskPreset(
+    name="imagenet", teacher="maskgit_transformer", tokenizer="vqgan", num_tokens=256, codebook_size=1024,
+    image_size=256, cond="class", batch_size=32, lr=1e-5, optimizer="adamw", r_init=0.95,
+    bandwidths=(0.02, 0.05, 0.2), feature_backbone="dinov3", feature_blocks=(2, 5, 8, 11), feature_grid=4,
+    teacher_sampler=TeacherSamplerDefaults(
+        steps=16, guidance=3.0, schedule="arccos", gumbel_temperature=4.5, softmax_temperature=1.0,
+        guidance_ramp="linear",
+        note="MaskGIT-pytorch v1 main.py defaults (w 3, r_temp 4.5, sm_temp 1); FPD's 16-step row; "
+             "which w FPD used is UNVERIFIED (teachers.md §1.4)"),
+    weights=(
+        WeightFile(key="maskgit_transformer", relpath="maskgit/MaskGIT_ImageNet_256.pth",
+                   description="MaskGIT-pytorch v1 transformer (174.2M params)",
+                   source="HF llvictorll/Maskgit-pytorch, file pretrained_maskgit/MaskGIT/MaskGIT_ImageNet_256.pth",
+                   fixture="maskgit_transformer", hf_repo="llvictorll/Maskgit-pytorch",
+                   hf_file="pretrained_maskgit/MaskGIT/MaskGIT_ImageNet_256.pth"),
+        WeightFile(key="vqgan", relpath="maskgit/VQGAN/last.ckpt",
+                   description="taming VQGAN f16 1024 codes (72.1M params), Lightning checkpoint",
+                   source="HF llvictorll/Maskgit-pytorch, file pretrained_maskgit/VQGAN/last.ckpt",
+                   fixture="vqgan", hf_repo="llvictorll/Maskgit-pytorch", hf_file="pretrained_maskgit/VQGAN/last.ckpt"),
+        WeightFile(key="vqgan_yaml", relpath="maskgit/VQGAN/model.yaml", optional=True,
+                   description="taming model.yaml of the VQGAN (checked against the built config when present)",
+                   source="HF llvictorll/Maskgit-pytorch, file pretrained_maskgit/VQGAN/model.yaml",
+                   fixture="vqgan_yaml", hf_repo="llvictorll/Maskgit-pytorch", hf_file="pretrained_maskgit/VQGAN/model.yaml"),
+        _DINOV3,
+        WeightFile(key="inception", relpath="eval/weights-inception-2015-12-05-6726825d.pth", purpose="eval",
+                   description="torch-fidelity inception-v3-compat weights (FID/IS/P/R features)",
+                   source="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"),
+        WeightFile(key="adm_ref_batch", relpath="eval/VIRTUAL_imagenet256_labeled.npz", purpose="eval",
+                   description="ADM ImageNet-256 reference batch (FID statistics, P/R reals)",
+                   source="https://openaipublic.blob.core.windows.net/diffusion/jul-2021/ref_batches/imagenet/256/VIRTUAL_imagenet256_labeled.npz"),
+    ) + _GAN_NETS,
+    data="ImageNet-1k class labels (data-free distillation: labels sampled uniformly; real images only for the GAN)",
+    notes="paper §4: AdamW lr 1e-5, batch 32 for MaskGIT; DINOv3 ViT-B/16 blocks {2,5,8,11}, bandwidths {0.02,0.05,0.2}",
+)
+
+T2I = TaskPreset(
+    name="t2i", teacher="maskgen", tokenizer="tatitok", num_tokens=128, codebook_size=8192, image_size=256,
+    cond="text", batch_size=64, lr=1e-5, optimizer="adamw", r_init=0.95,
+    bandwidths=(0.02, 0.05, 0.2), feature_backbone="dinov3", feature_blocks=(2, 5, 8, 11), feature_grid=4,
+    teacher_sampler=TeacherSamplerDefaults(
+        steps=16, guidance=12.0, schedule="arccos-floor", gumbel_temperature=2.0, softmax_temperature=1.0,
+        guidance_ramp="cosine",
+        note="1d-tokenizer README call: guidance 12, randomize_temperature 2, aesthetic 6.5, "
+             "softmax temperature annealing 0.5+0.8(1-r) (teachers.md §3.5)"),
+    weights=(
+        WeightFile(key="maskgen", relpath="maskgen/maskgen_vq_l.bin",
+                   description="MaskGen-L VQ generator (~0.60B params), raw state_dict",
+                   source="HF fun-research/TA-TiTok, file maskgen_vq_l.bin (or the folder of HF turkeyju/generator_maskgen_vq_l)",
+                   fixture="maskgen", hf_repo="fun-research/TA-TiTok", hf_file="maskgen_vq_l.bin"),
+        WeightFile(key="tatitok", relpath="maskgen/tatitok_bl128_vq.bin",
+                   description="TA-TiTok bl128 VQ tokenizer (128 tokens, 8192 codes), raw state_dict",
+                   source="HF fun-research/TA-TiTok, file tatitok_bl128_vq.bin (or HF turkeyju/tokenizer_tatitok_bl128_vq)",
+                   fixture="tatitok", hf_repo="fun-research/TA-TiTok", hf_file="tatitok_bl128_vq.bin"),
+        WeightFile(key="clip_text", relpath="clip/ViT-L-14-336/open_clip_pytorch_model.bin",
+                   description="OpenAI CLIP ViT-L-14-336 (text tower used), open_clip format",
+                   source="HF timm/vit_large_patch14_clip_336.openai, file open_clip_pytorch_model.bin "
+                          "(the OpenAI ViT-L-14-336px.pt TorchScript file also loads)",
+                   fixture="clip_text", hf_repo="timm/vit_large_patch14_clip_336.openai",
+                   hf_file="open_clip_pytorch_model.bin"),
+        _DINOV3,
+        WeightFile(key="mask2former", relpath="eval/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth", purpose="eval",
+                   description="GenEval detector (mmdet Mask2Former Swin-S)",
+                   source="https://download.openmmlab.com/mmdetection/v2.0/mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco/"
+                          "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco_20220504_001756-743b7d99.pth"),
+        WeightFile(key="geneval_clip", relpath="eval/ViT-L-14.pt", purpose="eval",
+                   description="OpenAI CLIP ViT-L/14 (GenEval colour classifier)",
+                   source="https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
+                   sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836"),
+    ) + _GAN_NETS,
+    data="captions (LAION-style prompt files, one per line, or a `datasets` text column); real images only for the GAN",
+    notes="paper §4: AdamW lr 1e-5, batch 64 for MaskGen-L; r_init 0.95 from an unofficial transcription (UNVERIFIED)",
+)
+
+PRESETS: dict[str, TaskPreset] = {p.name: p for p in (IMAGENET, T2I)}
+
+
+def get_preset(name: str) -> TaskPreset:
+    if name not in PRESETS:
+        raise HarnessError(f"unknown task {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,182 @@
+"""The training loop every trainer shares: resumable by re-running the same command.
+
+A run folder holds `config.json` (the resolved config), `log.jsonl`, `checkpoints/step_XXXXXXX/`
+(one safetensors file per module, optimizer + step in `train_state.pt`, `meta.json` with the
+sha256 of each file) and `latest.json` pointing at the newest complete checkpoint. A checkpoint
+folder is written under a temporary name and renamed when complete (atomic), and `latest.json`
+is replaced atomically after it, so SIGKILL at any moment leaves the last good checkpoint intact.
+
+Randomness inside a step must come from `step_generator(seed, step)` or per-sample keyed streams,
+never from global RNG state, so a resumed run repeats exactly what an uninterrupted one does.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from harness import distributed as D
+from harness.errors import HarnessError
+from harness.io import config_hash, save_torch, sha256_file, write_json
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """A generator that depends only on (seed, step, stream)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step * 7919 + stream) % (2**63 - 1))
+
+
+def peak_memory_mb() -> float:
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _unwrap(m: nn.Module) -> nn.Module:
+    return m.module if hasattr(m, "module") else m
+
+
+@dataclass
+class TrainLoop:
+    run_dir: Path
+    config: dict
+    modules: dict[str, nn.Module]                 # everything whose weights must be saved
+    optimizers: dict[str, torch.optim.Optimizer]
+    total_steps: int
+    ckpt_every: int = 200
+    log_every: int = 10
+    keep: int = 2
+    sample_every: int = 0
+    sample_fn: Callable[[int, Path], None] | None = None
+    desc: str = "train"
+    start_step: int = field(default=0, init=False)
+
+    def __post_init__(self):
+        self.run_dir = Path(self.run_dir)
+        if self.total_steps < 1:
+            raise HarnessError(f"--steps must be >= 1, got {self.total_steps}")
+        self._check_or_write_config()
+        self.start_step = self._resume()
+
+    # ---------------------------------------------------------------- config and resume
+    def _check_or_write_config(self) -> None:
+        path = self.run_dir / "config.json"
+        want = {k: v for k, v in self.config.items() if k != "steps"}  # training longer is a valid resume
+        if path.exists():
+            try:
+                have = {k: v for k, v in json.loads(path.read_text()).items() if k != "steps"}
+            except json.JSONDecodeError:
+                raise HarnessError(f"{path} is corrupt; delete the run folder {self.run_dir} or use another --out")
+            if config_hash(have) != config_hash(want):
+                diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+                raise HarnessError(f"run folder {self.run_dir} holds a run with a different config (differs in {diff}); "
+                                   "use another --out or the same options")
+        if D.is_main():
+            write_json(path, self.config)
+
+    def _resume(self) -> int:
+        latest = self.run_dir / "latest.json"
+        if not latest.exists():
+            return 0
+        ck = self.run_dir / "checkpoints" / json.loads(latest.read_text())["checkpoint"]
+        meta = json.loads((ck / "meta.json").read_text())
+        for name, digest in meta["sha256"].items():
+            if sha256_file(ck / name) != digest:
+                raise HarnessError(f"checkpoint file {ck / name} is corrupt (sha256 mismatch); delete {ck} and {latest} to resume from the previous one")
+        for name, m in self.modules.items():
+            _unwrap(m).load_state_dict(load_file(ck / f"{name}.safetensors"))
+        state = torch.load(ck / "train_state.pt", weights_only=False)
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        torch.set_rng_state(state["torch_rng"])
+        if D.is_main():
+            self._truncate_log(meta["step"])
+        return int(meta["step"])
+
+    def _truncate_log(self, step: int) -> None:
+        log = self.run_dir / "log.jsonl"
+        if log.exists():
+            lines = [l for l in log.read_text().splitlines() if l.strip() and _log_step(l) <= step]
+            log.write_text("".join(l + "\n" for l in lines))
+
+    # ---------------------------------------------------------------- checkpoints
+    def save_checkpoint(self, step: int) -> None:
+        if not D.is_main():
+            return
+        root = self.run_dir / "checkpoints"
+        name = f"step_{step:07d}"
+        tmp = root / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            tmp.mkdir(parents=True)
+            digests = {}
+            for mname, m in self.modules.items():
+                f = tmp / f"{mname}.safetensors"
+                save_file({k: v.detach().contiguous().cpu() for k, v in _unwrap(m).state_dict().items()}, f)
+                digests[f.name] = sha256_file(f)
+            torch.save({"optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                        "torch_rng": torch.get_rng_state(), "step": step}, tmp / "train_state.pt")
+            digests["train_state.pt"] = sha256_file(tmp / "train_state.pt")
+            (tmp / "meta.json").write_text(json.dumps({"step": step, "sha256": digests,
+                                                       "config_hash": config_hash(self.config)}, indent=2))
+            for f in tmp.iterdir():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+            final = root / name
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise HarnessError(f"saving checkpoint to {root} failed ({e.strerror}); free disk space, the previous checkpoint is intact") from e
+        write_json(self.run_dir / "latest.json", {"checkpoint": name, "step": step})
+        kept = sorted(p for p in root.iterdir() if p.name.startswith("step_"))
+        for old in kept[: -self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    # ---------------------------------------------------------------- loop
+    def run(self, step_fn: Callable[[int], dict[str, float]]) -> dict:
+        log_path = self.run_dir / "log.jsonl"
+        t_run = time.perf_counter()
+        step_times: list[float] = []
+        bar = tqdm(range(self.start_step, self.total_steps), initial=self.start_step, total=self.total_steps,
+                   desc=self.desc, disable=not D.is_main() or os.environ.get("FPD_NO_PROGRESS") == "1", dynamic_ncols=True)
+        last: dict[str, float] = {}
+        for step in bar:
+            t0 = time.perf_counter()
+            logs = step_fn(step)
+            step_times.append(time.perf_counter() - t0)
+            bad = [k for k, v in logs.items() if not math.isfinite(float(v))]
+            if bad:
+                raise HarnessError(f"non-finite {bad} at step {step}; stopped, the last good checkpoint in "
+                                   f"{self.run_dir / 'checkpoints'} is intact (lower the learning rate and re-run)")
+            last = {k: float(v) for k, v in logs.items()}
+            done = step + 1
+            if D.is_main() and (done % self.log_every == 0 or done == self.total_steps):
+                with open(log_path, "a") as f:
+                    f.write(json.dumps({"step": done, **last, "sec_per_step": step_times[-1]}) + "\n")
+                bar.set_postfix({k: f"{v:.4g}" for k, v in list(last.items())[:4]})
+            if self.sample_fn and self.sample_every and done % self.sample_every == 0 and D.is_main():
+                self.sample_fn(done, self.run_dir / "samples")
+            if done % self.ckpt_every == 0 or done == self.total_steps:
+                self.save_checkpoint(done)
+        D.barrier()
+        return {"steps_run": self.total_steps - self.start_step, "wall_time_s": time.perf_counter() - t_run,
+                "sec_per_step": (sum(step_times[1:]) / max(1, len(step_times) - 1)) if step_times else None,
+                "peak_memory_mb": peak_memory_mb(), "last": last}
+
+
+def _log_step(line: str) -> int:
+    try:
+        return int(json.loads(line)["step"])
+    except (json.JSONDecodeError, KeyError, ValueError):
+        return 1 << 62

@@ -1,0 +1,138 @@
+"""`harness train fpd --task shapes|shapes-t2i|imagenet|t2i`: the FPD training run.
+
+The method lives in methods/fpd.py; this file builds the networks for a task, owns the optimisers,
+the DDP plumbing (drift sets gathered over ranks, so 1 or N processes see the same sets), the GAN's
+discriminator step, sample grids and the final export with its cost accounting.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+
+from harness import distributed as D
+from harness.config import to_dict
+from harness.errors import HarnessError
+from harness.train_loop import TrainLoop, step_generator
+from harness.trainers.common import cost_report, count_trainable, export_student, shapes_conditions
+from methods.fpd import FPD, FPDConfig
+from methods.rng import SeedStreams
+
+
+@dataclass(frozen=True)
+class FPDTrainConfig:
+    task: str = "shapes"
+    steps: int = 1000
+    batch: int = 64
+    lr: float = 5e-5                 # paper: 1e-5 for MaskGIT / MaskGen-L; the small shapes teacher takes a larger step
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    # FPD options (methods.fpd.FPDConfig), flat so `--set key=value` reaches them
+    r_init: float = 0.95
+    student_temp: float = 1.0
+    estimator: str = "ste"
+    draft_source: str = "student"
+    remask: str = "uniform"
+    remask_lo: float = 0.2
+    remask_hi: float = 0.8
+    teacher_w: float = 1.0
+    teacher_sm_temp: float = 1.0
+    space: str = "feature"
+    bandwidths: tuple = (0.02, 0.05, 0.2)
+    gan: bool = False
+    gan_weight: float = 0.1
+    d_lr: float = 2e-3
+    # lifting (Φ): blocks, grid (0 = global average pooling), per-token normalisation
+    blocks: tuple = (0, 1, 2, 3)
+    grid: int = 4
+    token_norm: bool = True
+
+    def fpd(self) -> FPDConfig:
+        names = {f.name for f in fields(FPDConfig)}
+        return FPDConfig(**{k: v for k, v in to_dict(self).items() if k in names and k != "pixel_grid"} |
+                         {"bandwidths": tuple(self.bandwidths)})
+
+
+def build_shapes(cfg: FPDTrainConfig):
+    from harness.networks.shapes_backbone import FrozenBackbone
+    from harness.trainers.evaluator_nets import load_backbone
+    from harness.trainers.teacher import load_shipped as load_teacher
+    from harness.trainers.tokenizer import load_shipped as load_tokenizer
+    tok = load_tokenizer()
+    teacher = load_teacher(cfg.task)
+    backbone = FrozenBackbone(load_backbone(), tuple(cfg.blocks), cfg.grid or None, cfg.token_norm)
+    return tok, teacher, backbone
+
+
+def build_gan(cfg: FPDTrainConfig, backbone):
+    from methods.gan import GAN, ProjectedDiscriminator
+    net = backbone.net
+    disc = ProjectedDiscriminator(lambda x: net.blocks(x)[1:], list(net.cfg.widths[1:]))
+    return GAN(disc, lr=cfg.d_lr, seed=cfg.seed)
+
+
+def real_images(task: str, n: int = 8000) -> torch.Tensor:
+    from harness.tasks.shapes_data import class_dataset, scene_dataset, to_float
+    imgs = class_dataset(n, "train")[0] if task == "shapes" else scene_dataset(n, "train")[0]
+    return to_float(imgs)
+
+
+def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
+    D.init()
+    if cfg.task not in ("shapes", "shapes-t2i"):
+        from harness.trainers.paper_scale import build_paper_scale  # GPU path: official weights
+        tok, teacher, backbone = build_paper_scale(cfg)
+    else:
+        tok, teacher, backbone = build_shapes(cfg)
+    torch.manual_seed(cfg.seed)
+    student = copy.deepcopy(teacher).train().requires_grad_(True)   # initialised from the teacher
+    ddp = torch.nn.parallel.DistributedDataParallel(student) if D.world() > 1 else student
+    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gan = build_gan(cfg, backbone) if cfg.gan else None
+    method = FPD(ddp, teacher, tok, backbone, cfg.fpd(), gan)
+    method.generator.model = student  # sampling grids use the bare module
+    modules, optims = {"student": student}, {"opt": opt}
+    if gan:
+        modules["disc"], optims["d_opt"] = gan.disc, gan.opt
+        reals = real_images(cfg.task)
+
+    def grid(step: int, folder: Path) -> None:
+        from harness.grids import generator_grid
+        student.eval()
+        generator_grid(method.generator, cfg.task, folder / f"step_{step:07d}.png")
+        student.train()
+
+    loop = TrainLoop(out, to_dict(cfg), modules, optims, cfg.steps, ckpt_every=100, log_every=10,
+                     sample_every=sample_every, sample_fn=grid, desc=f"fpd[{cfg.task}]")
+    local = D.local_slice(cfg.batch)
+    gather = D.all_gather_cat if D.world() > 1 else None
+
+    def step(i: int) -> dict:
+        seeds = SeedStreams.derive(cfg.seed, i, range(cfg.batch))[local]
+        cond = shapes_conditions(cfg.task, seeds) if cfg.task.startswith("shapes") else method.sample_conditions(seeds)
+        loss, logs, x_img = method.loss(cond, seeds, gather=gather, local=local if gather else None)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        logs["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip))
+        opt.step()
+        if gan:
+            g = step_generator(cfg.seed, i, stream=1)
+            real = reals[torch.randint(0, len(reals), (x_img.shape[0],), generator=g)]
+            logs.update(gan.discriminator_step(real, x_img))
+        return logs
+
+    stats = loop.run(step)
+    result = {"train": stats}
+    if D.is_main():
+        costs = cost_report(stats, count_trainable(student) + (count_trainable(gan.disc.heads) if gan else 0),
+                            ["student", "teacher (frozen)", "decoder (frozen)", "backbone (frozen)"] + (["discriminator heads"] if gan else []),
+                            aux_score_net=False)
+        teacher_meta = getattr(teacher, "asset_sha256", None)
+        result["export"] = export_student(out, "student", student, {"method": "fpd", "train": to_dict(cfg),
+                                          "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {}},
+                                          {"costs": costs, "teacher_sha256": teacher_meta})
+        result["costs"] = costs
+    return result

@@ -1,0 +1,82 @@
+"""The multi-bandwidth drift loss (FPD §3.3, Eq. 6-7) with the semantics of the official drifting
+code (lambertae/drifting `drift_loss.py`, as documented in shared/reference/drift.md §1.3-1.6):
+
+* groups: each feature key (backbone block) is an independent problem per grid cell (G cells);
+  the set is the batch: N student features X, N teacher targets Y (positives).
+* negatives = the other students of the batch; the self-pair is masked (+100 on the normalised
+  distance, i.e. logit ≈ -100/h) — FPD's cyclic in-batch shifts σ(j) cover exactly these pairs.
+* distances divided by their (stop-gradient) batch mean: one scalar per key, shared over cells,
+  so h = 0.02 means "2 % of the mean pairwise distance"; coordinates scaled by s = mean/√C.
+* affinities: logits −d/h over [negatives ‖ positives]; a row softmax over all targets and a
+  column softmax over samples, combined by the geometric mean (one pass, not Sinkhorn), floored
+  at 1e-6 inside the square root as the official code does.
+* cross-weighting: W⁺ = A⁺·ΣA⁻, W⁻ = A⁻·ΣA⁺, so V = W⁺Y − W⁻X (the x terms cancel).
+* each bandwidth's drift divided by its RMS over the whole batch (Z_h = λ_h, drift.md §1.6), the
+  normalised drifts summed over bandwidths into one goal, one MSE to sg(x̃ + ΣṼ_h); summed over keys.
+* everything in float32.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+SELF_MASK = 100.0
+
+
+@torch.no_grad()
+def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), scale: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, dict[str, float]]:
+    """x, pos: [G, N, C] (students, positives). Returns (V [G, N, C] in scaled coordinates, s, logs).
+
+    V is Σ_h V_h/λ_h where V_h is the raw drift at bandwidth h in the coordinates x/s.
+    """
+    x, pos = x.float(), pos.float()
+    g, n, c = x.shape
+    tgt = torch.cat([x, pos], 1)                                   # negatives (all students) first
+    d = torch.cdist(x, tgt)                                        # [G, N, 2N]
+    if scale is None:
+        scale = d.mean()                                           # one stop-grad scalar per key
+    scale = scale.clamp_min(1e-6)
+    s = scale / c ** 0.5
+    dn = d / scale
+    dn[:, :, :n] += SELF_MASK * torch.eye(n, device=x.device)      # self-pair gets no weight
+    xs, ts = x / s, tgt / s
+    v = torch.zeros_like(xs)
+    logs: dict[str, float] = {}
+    for h in bandwidths:
+        lg = -dn / h
+        a = (lg.softmax(-1) * lg.softmax(-2)).clamp_min(1e-6).sqrt()  # row x column, geometric mean
+        a_neg, a_pos = a[..., :n], a[..., n:]
+        coef = torch.cat([-a_neg * a_pos.sum(-1, keepdim=True), a_pos * a_neg.sum(-1, keepdim=True)], -1)
+        vh = coef @ ts - coef.sum(-1, keepdim=True) * xs            # Σ_j coef_j (t_j − x); Σcoef = 0
+        lam = vh.pow(2).mean().clamp_min(1e-12).sqrt()              # RMS over batch, cells and channels
+        v = v + vh / lam
+        logs[f"drift_rms_h{h:g}"] = float(lam)
+    return v, s, logs
+
+
+def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidths=(0.02, 0.05, 0.2),
+               gather=None, local: slice | None = None) -> tuple[Tensor, dict[str, float]]:
+    """Σ over keys of MSE(x̃ − sg(x̃ + ΣṼ_h)); inputs {key: [B, G, C]}, student with grad, teacher detached.
+
+    Under DDP pass `gather` (all-gather of detached tensors) and this rank's `local` rows: the field is
+    computed on the global batch, so the drift sets do not depend on how the batch is split.
+    """
+    total = torch.zeros((), device=next(iter(student.values())).device)
+    logs: dict[str, float] = {}
+    norms = []
+    for key, xs in student.items():
+        x_loc = xs.float().transpose(0, 1)                          # [G, B_local, C]
+        y_loc = teacher[key].detach().float().transpose(0, 1)
+        x_all = x_loc.detach() if gather is None else gather(x_loc.detach().transpose(0, 1)).transpose(0, 1)
+        y_all = y_loc if gather is None else gather(y_loc.transpose(0, 1)).transpose(0, 1)
+        v, s, lg = drift_field(x_all, y_all, bandwidths)
+        goal = (x_all / s + v)
+        if local is not None:
+            goal = goal[:, local]
+        # The local mean: DDP averages gradients over ranks, which yields the global-mean gradient.
+        total = total + ((x_loc / s - goal) ** 2).mean()
+        norms.append(float(v.norm(dim=-1).mean()))
+        logs.update({f"{key}/{k}": val for k, val in lg.items()})
+    logs["drift_norm"] = sum(norms) / len(norms)
+    return total, logs

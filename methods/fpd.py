@@ -1,0 +1,170 @@
+"""Fixed-Point Distillation (FPD, arXiv 2605.21484), in the order of the paper's §3.2-3.4.
+
+One training step, for a batch of conditions c and per-sample seeds:
+  §3.2  z_init: a fraction r_init of positions masked, the rest random codebook entries (the same
+        z_init at inference). Student logits ℓ_θ = g_θ(z_init, c); hard sample ẑ ~ softmax(ℓ_θ/T).
+        Target: re-mask ẑ at r ~ π and apply ONE teacher step T^r that fills every masked position
+        (no grad): ẑ_T = T^r(M_r(ẑ), c).                                                 (Eq. 4-5)
+  §3.3  Lift both through decoder D and frozen backbone Φ: X = Φ(D(e)), Y = Φ(D(E[ẑ_T])); the
+        multi-bandwidth drift loss pulls X toward Y and away from the other students.       (Eq. 6-7)
+  §3.4  e routes gradients through the discrete bottleneck: STE e = E[ẑ] + ẽ − sg(ẽ) (Eq. 8), or
+        the soft-embedding ablation. Optional unconditional GAN on D(e): L = L_drift + λ·L_gan.
+
+Choices the paper leaves open are options (FPDConfig) with recorded defaults; each ablation of
+Tables 3-4 is a switch: estimator, gan, draft_source, space, bandwidths (blocks and grid live
+in the backbone wrapper the harness builds).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from methods.drift import drift_loss
+from methods.interfaces import to_uint8
+from methods.masking import fill_masked, guided_logits, remask
+from methods.rng import SeedStreams
+from methods.ste import route_embeddings
+
+
+@dataclass(frozen=True)
+class FPDConfig:
+    r_init: float = 0.95             # paper §4.1 (via the unofficial transcription; teachers.md §6)
+    student_temp: float = 1.0        # sampling temperature of ẑ (gradient uses the clean softmax)
+    estimator: str = "ste"           # "ste" | "soft"                               (Table 3a)
+    draft_source: str = "student"    # "student" | "random"                         (Table 3b)
+    remask: str = "uniform"          # π: "uniform" U(lo, hi) | "arccos" (teacher training law) — open in the paper
+    remask_lo: float = 0.2
+    remask_hi: float = 0.8
+    teacher_w: float = 1.0           # guidance of the target step, MaskGIT form (1+w)c − wu — open in the paper
+    teacher_sm_temp: float = 1.0     # inverse temperature of the target step
+    space: str = "feature"           # "feature" (Φ) | "pixel"                       (Table 4a)
+    pixel_grid: int = 4              # pixel space: image cut into grid x grid patch tokens
+    bandwidths: tuple = (0.02, 0.05, 0.2)                                           # (Table 4a)
+    gan: bool = False                # optional unconditional GAN                   (Table 3a)
+    gan_weight: float = 0.1          # λ — open in the paper (the transcription's 1.0 is unverified)
+
+    def __post_init__(self):
+        if not 0.0 < self.r_init <= 1.0:
+            raise ValueError(f"r_init must be in (0, 1], got {self.r_init}")
+        if self.draft_source not in ("student", "random"):
+            raise ValueError(f"draft_source must be 'student' or 'random', got {self.draft_source!r}")
+        if self.space not in ("feature", "pixel"):
+            raise ValueError(f"space must be 'feature' or 'pixel', got {self.space!r}")
+        if self.remask not in ("uniform", "arccos"):
+            raise ValueError(f"remask must be 'uniform' or 'arccos', got {self.remask!r}")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def z_init(rng: SeedStreams, num_tokens: int, codebook_size: int, mask_id: int, r_init: float) -> Tensor:
+    """Exactly round(L·r_init) positions masked, the others uniform random codes (DiMO's construction)."""
+    u = rng.rand(num_tokens)
+    codes = rng.randint(codebook_size, num_tokens)
+    n_mask = round(num_tokens * r_init)
+    masked = u.argsort(-1).argsort(-1) < n_mask
+    return codes.masked_fill(masked, mask_id)
+
+
+class OneStepStudent:
+    """A one-step generator from z_init (FPD's student; DiMO's with emb_perturb) behind the Generator interface."""
+
+    steps = 1
+
+    def __init__(self, model, tokenizer, r_init: float = 0.95, temp: float = 1.0, emb_perturb: float = 0.0,
+                 device: str | torch.device = "cpu"):
+        self.model, self.tokenizer, self.r_init, self.temp = model, tokenizer, r_init, temp
+        self.emb_perturb, self.device = emb_perturb, torch.device(device)
+
+    def draft(self, cond: Tensor, rng: SeedStreams) -> tuple[Tensor, Tensor]:
+        """(logits [B, L, K], hard sample ẑ [B, L]); randomness drawn in a fixed order per stream."""
+        m = self.model
+        z0 = z_init(rng, m.num_tokens, m.codebook_size, m.mask_id, self.r_init)
+        noise = rng.randn(m.num_tokens, _embed_dim(m)) if self.emb_perturb > 0 else None
+        logits = m(z0, cond, emb_perturb=self.emb_perturb, noise=noise)
+        g = rng.gumbel(m.num_tokens, m.codebook_size)
+        z_hat = (logits.detach() / self.temp + g).argmax(-1)
+        return logits, z_hat
+
+    @torch.inference_mode()
+    def generate(self, cond: Tensor, seeds: Sequence[int]) -> Tensor:
+        cond = cond.to(self.device)
+        _, z_hat = self.draft(cond, SeedStreams(seeds, self.device))
+        return to_uint8(self.tokenizer.decode(z_hat, cond))
+
+
+def _embed_dim(model) -> int:
+    base = getattr(model, "module", model)
+    return base.tok_emb.weight.shape[1]
+
+
+def pixel_features(images: Tensor, grid: int) -> dict[str, Tensor]:
+    """Pixel-space drift (Table 4a): the image cut into grid² patches, each a token of its raw pixels."""
+    b, c, h, w = images.shape
+    p = images.float().unfold(2, h // grid, h // grid).unfold(3, w // grid, w // grid)  # [B,C,g,g,ph,pw]
+    return {"pixels": p.permute(0, 2, 3, 1, 4, 5).reshape(b, grid * grid, -1)}
+
+
+class FPD:
+    """The FPD objective; `loss` returns (total loss, logs). The harness owns optimisers and the loop."""
+
+    def __init__(self, student, teacher, tokenizer, backbone, cfg: FPDConfig, gan=None):
+        self.student, self.teacher, self.tokenizer, self.backbone, self.cfg, self.gan = student, teacher, tokenizer, backbone, cfg, gan
+        self.generator = OneStepStudent(student, tokenizer, cfg.r_init, cfg.student_temp)
+
+    def lift(self, images: Tensor) -> dict[str, Tensor]:
+        if self.cfg.space == "pixel":
+            return pixel_features(images, self.cfg.pixel_grid)
+        return self.backbone.features(images)
+
+    def _remask_ratio(self, rng: SeedStreams) -> Tensor:
+        u = rng.rand(1)[:, 0].double()
+        if self.cfg.remask == "arccos":  # the teacher's own training law: arccos(U)/(π/2)
+            return torch.arccos(u) / (math.pi / 2)
+        return self.cfg.remask_lo + (self.cfg.remask_hi - self.cfg.remask_lo) * u
+
+    @torch.no_grad()
+    def target_tokens(self, draft: Tensor, cond: Tensor, rng: SeedStreams, soft_probs: Tensor | None = None) -> Tensor:
+        """ẑ_T = T^r(M_r(draft), c): one teacher step filling every re-masked position (Eq. 5)."""
+        t, cfg = self.teacher, self.cfg
+        ratio = self._remask_ratio(rng)
+        masked, mask = remask(draft, ratio, t.mask_id, rng.rand(t.num_tokens))
+        g = rng.gumbel(t.num_tokens, t.codebook_size)
+        if soft_probs is None:
+            return fill_masked(t, masked, cond, mask, g, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp)
+        # Soft-embedding ablation: the teacher sees probability-weighted embeddings at unmasked positions.
+        table = t.tok_emb.weight
+        emb = torch.where(mask[..., None], table[t.mask_id].expand(*mask.shape, -1), soft_probs @ table[: t.codebook_size])
+        logits = guided_logits(t, masked, cond, cfg.teacher_w, token_embeds=emb) * cfg.teacher_sm_temp
+        return torch.where(mask, (logits + g).argmax(-1), draft)
+
+    def loss(self, cond: Tensor, seeds: Sequence[int], gather: Callable | None = None, local: slice | None = None
+             ) -> tuple[Tensor, dict[str, float], Tensor]:
+        """(total loss, logs, decoded student images) for this rank's samples, seeded per sample."""
+        cfg, tok = self.cfg, self.tokenizer
+        rng = SeedStreams(seeds, cond.device)
+        logits, z_hat = self.generator.draft(cond, rng)                            # Eq. 4
+        e = route_embeddings(logits, tok.codebook, z_hat, cfg.estimator)          # Eq. 8
+        x_img = tok.decode_embeddings(e, cond)
+        draft = z_hat if cfg.draft_source == "student" else rng.randint(tok.codebook_size, tok.num_tokens)
+        soft = logits.detach().float().softmax(-1) if (cfg.estimator == "soft" and cfg.draft_source == "student") else None
+        z_t = self.target_tokens(draft, cond, rng, soft)                            # Eq. 5
+        with torch.no_grad():
+            y = self.lift(tok.decode(z_t, cond))
+        x = self.lift(x_img)
+        l_drift, logs = drift_loss(x, y, cfg.bandwidths, gather=gather, local=local)  # Eq. 6-7
+        total = l_drift
+        logs = {"loss_drift": float(l_drift), **logs,
+                "student_entropy": float(-(logits.float().softmax(-1) * logits.float().log_softmax(-1)).sum(-1).mean()),
+                "target_changed": float((z_t != z_hat).float().mean())}
+        if cfg.gan and self.gan is not None:
+            l_gan = self.gan.generator_loss(x_img)
+            total = total + cfg.gan_weight * l_gan
+            logs["loss_gan_g"] = float(l_gan)
+        logs["loss"] = float(total)
+        return total, logs, x_img

@@ -1,0 +1,72 @@
+"""Mask schedules and the teacher's one-step fill, shared by the teacher sampler, FPD, DiMO and SDTT.
+
+Facts from shared/reference/teachers.md §1.4: MaskGIT-pytorch v1 `adap_sche` reveals tokens in
+amounts proportional to arccos(r) (non-standard); Di4C / ReDi use the "proper" schedule that
+differences round(L·γ(r)) on a uniform grid, γ(r) = arccos(r)/(π/2).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def gamma_arccos(r: Tensor | float) -> Tensor:
+    """Fraction of tokens masked at progress r in [0, 1] (r=0: all masked)."""
+    return torch.arccos(torch.as_tensor(r, dtype=torch.float64)) / (math.pi / 2)
+
+
+def maskgit_v1_schedule(steps: int, num_tokens: int) -> list[int]:
+    """MaskGIT-pytorch v1 `adap_sche`, "arccos" mode, exactly; 1 step (0/0 in the original) = reveal all."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if steps == 1:
+        return [num_tokens]
+    r = torch.linspace(1, 0, steps)  # float32 as in the original
+    v = torch.arccos(r) / (math.pi * 0.5)
+    sche = (v / v.sum() * num_tokens).round()
+    sche[sche == 0] = 1
+    sche[-1] += num_tokens - sche.sum()
+    return [int(x) for x in sche.tolist()]
+
+
+def proper_arccos_schedule(steps: int, num_tokens: int) -> list[int]:
+    """Di4C / ReDi ("arccos_v2"): count_i = round(L·γ(r_i)) − round(L·γ(r_{i+1})), r on linspace(0, 1, N+1)."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    r = torch.linspace(0, 1, steps + 1)
+    masked = (num_tokens * (torch.arccos(r) / (math.pi / 2))).round()
+    sche = masked[:-1] - masked[1:]
+    sche[sche == 0] = 1
+    sche[-1] += num_tokens - sche.sum()
+    return [int(x) for x in sche.tolist()]
+
+
+SCHEDULES = {"maskgit-v1": maskgit_v1_schedule, "proper": proper_arccos_schedule}
+
+
+def guided_logits(model, tokens: Tensor, cond: Tensor, w: float, **kw) -> Tensor:
+    """MaskGIT-pytorch guidance: (1 + w)·ℓ_c − w·ℓ_u, with ℓ_u from the null condition; w=0 is one pass."""
+    if w == 0:
+        return model(tokens, cond, **kw)
+    both = model(torch.cat([tokens, tokens]), torch.cat([cond, model.null_cond(cond)]), **kw)
+    lc, lu = both.chunk(2)
+    return (1 + w) * lc - w * lu
+
+
+def remask(tokens: Tensor, ratio: Tensor, mask_id: int, u: Tensor) -> tuple[Tensor, Tensor]:
+    """Mask exactly round(L·ratio_b) positions of row b (at least 1), chosen by the smallest u (per-sample noise)."""
+    b, l = tokens.shape
+    n = (ratio.to(torch.float64) * l).round().clamp(1, l).long()
+    rank = u.argsort(-1).argsort(-1)
+    mask = rank < n[:, None]
+    return tokens.masked_fill(mask, mask_id), mask
+
+
+def fill_masked(model, tokens: Tensor, cond: Tensor, mask: Tensor, gumbel: Tensor, *, w: float = 0.0,
+                sm_temp: float = 1.0) -> Tensor:
+    """ONE teacher step that fills every masked position (FPD's T^r): sample from softmax(sm_temp·ℓ) via Gumbel-max."""
+    logits = guided_logits(model, tokens, cond, w)
+    sample = (logits * sm_temp + gumbel).argmax(-1)
+    return torch.where(mask, sample, tokens)
