@@ -24,34 +24,38 @@ SELF_MASK = 100.0
 
 
 @torch.no_grad()
-def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), scale: Tensor | None = None
-                ) -> tuple[Tensor, Tensor, dict[str, float]]:
+def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tensor | None = None,
+                floor: float = 1e-6) -> tuple[Tensor, Tensor, dict[str, float]]:
     """x, pos: [G, N, C] (students, positives). Returns (V [G, N, C] in scaled coordinates, s, logs).
 
-    V is Σ_h V_h/λ_h where V_h is the raw drift at bandwidth h in the coordinates x/s.
+    V is Σ_h V_h/λ_h where V_h is the raw drift at bandwidth h in the coordinates x/s. Negatives are
+    the students themselves with the self-pair masked, unless an explicit set `neg` [G, M, C] is given.
     """
     x, pos = x.float(), pos.float()
     g, n, c = x.shape
-    tgt = torch.cat([x, pos], 1)                                   # negatives (all students) first
-    d = torch.cdist(x, tgt)                                        # [G, N, 2N]
-    if scale is None:
-        scale = d.mean()                                           # one stop-grad scalar per key
-    scale = scale.clamp_min(1e-6)
+    self_neg = neg is None
+    neg = x if self_neg else neg.float()
+    m = neg.shape[1]
+    tgt = torch.cat([neg, pos], 1)                                 # negatives first, then positives
+    d = torch.cdist(x, tgt)                                        # [G, N, M + P]
+    scale = d.mean().clamp_min(1e-6)                               # one stop-grad scalar per key
     s = scale / c ** 0.5
     dn = d / scale
-    dn[:, :, :n] += SELF_MASK * torch.eye(n, device=x.device)      # self-pair gets no weight
+    if self_neg:
+        dn[:, :, :n] += SELF_MASK * torch.eye(n, device=x.device)  # self-pair gets no weight
     xs, ts = x / s, tgt / s
     v = torch.zeros_like(xs)
     logs: dict[str, float] = {}
     for h in bandwidths:
         lg = -dn / h
-        a = (lg.softmax(-1) * lg.softmax(-2)).clamp_min(1e-6).sqrt()  # row x column, geometric mean
-        a_neg, a_pos = a[..., :n], a[..., n:]
+        a = (lg.softmax(-1) * lg.softmax(-2)).clamp_min(floor).sqrt()  # row x column, geometric mean
+        a_neg, a_pos = a[..., :m], a[..., m:]
         coef = torch.cat([-a_neg * a_pos.sum(-1, keepdim=True), a_pos * a_neg.sum(-1, keepdim=True)], -1)
         vh = coef @ ts - coef.sum(-1, keepdim=True) * xs            # Σ_j coef_j (t_j − x); Σcoef = 0
-        lam = vh.pow(2).mean().clamp_min(1e-12).sqrt()              # RMS over batch, cells and channels
-        v = v + vh / lam
-        logs[f"drift_rms_h{h:g}"] = float(lam)
+        # RMS over batch, cells and channels; floored so an equilibrium (V_h ≈ 0) is not blown up to unit size
+        rms = vh.pow(2).mean().sqrt()
+        v = v + vh / rms.clamp_min(1e-4)
+        logs[f"drift_rms_h{h:g}"] = float(rms)
     return v, s, logs
 
 
