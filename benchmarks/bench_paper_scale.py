@@ -1,10 +1,13 @@
 """Speed / memory of paper-scale steps with random weights: FPD and DiMO training steps, MaskGIT teacher
 multi-step sampling and one-step student sampling (MaskGIT v1 transformer + taming VQGAN + DINOv3 ViT-B/16).
 
-Prints ONE JSON line: per mode the median step time, peak memory, images/s, the FLOP count of one
+Teacher / student sampling go through methods.teacher_sampler.TeacherSampler and
+methods.fpd.OneStepStudent (uint8 images, per-sample seeds). Prints ONE JSON line: per mode the median step time, peak memory, images/s, the FLOP count of one
 step (torch.utils.flop_counter: matmuls, convolutions, attention; forward + backward) and the
-achieved TFLOP/s. The FPD step follows DESIGN.md §5 with a stand-in loss (MSE to the stop-gradient
-teacher features) in place of the drift loss, whose cost is negligible next to the networks.
+achieved TFLOP/s. The FPD step is `methods.fpd.FPD.loss` (per-sample seed streams, STE, one teacher
+step, DINOv3 features, multi-bandwidth drift loss) + AdamW; the DiMO step is a compact DiMO-style
+step written here (generator FKL step with a CFG teacher and the auxiliary model, then the
+auxiliary model's CE step; shared/reference/teachers.md §2.3-2.4).
 
     python benchmarks/bench_paper_scale.py                      # GPU, bf16 autocast, batch 32
     python benchmarks/bench_paper_scale.py --tiny               # CPU smoke run: depth 2, 64px narrow VQGAN
@@ -31,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.networks.dinov3 import DinoFeatureConfig, dino_from_config, dinov3_vitb16_config  # noqa: E402
 from harness.networks.maskgit_v1 import MaskGITConfig, MaskGITTransformer  # noqa: E402
 from harness.networks.vqgan_taming import TamingVQGAN, VQGANConfig  # noqa: E402
+from methods.fpd import FPD, FPDConfig, OneStepStudent  # noqa: E402
+from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig  # noqa: E402
 
 
 def build(args, device):
@@ -69,22 +74,13 @@ def sample_codes(logits):
     return (logits.float() + g).argmax(-1)
 
 
-def fpd_step(nets, opt, b, args, device, amp):
-    student, teacher, vq, dino = nets
+def fpd_step(fpd, opt, b, device, amp, step=[0]):
+    """One FPD training step through methods.fpd.FPD (STE, one teacher step, DINOv3 drift loss)."""
     y = torch.randint(0, 1000, (b,), device=device)
+    seeds = list(range(step[0] * b, (step[0] + 1) * b))
+    step[0] += 1
     with amp():
-        logits = student(z_init(b, 256, 1024, 1024, args.r_init, device), y)
-        p = logits.float().softmax(-1)
-        z = sample_codes(logits)
-        E = vq.codebook
-        soft = p @ E
-        e = E[z] + soft - soft.detach()                                      # straight-through (DESIGN §5.2)
-        feats = dino.features(vq.decode_embeddings(e))
-        with torch.no_grad():
-            zm, m = remask(z, 1024)
-            zt = torch.where(m, sample_codes(teacher(zm, y)), z)             # one teacher refinement step
-            target = dino.features(vq.decode(zt))
-        loss = sum(F.mse_loss(feats[k].float(), target[k].float()) for k in feats)
+        loss, _, _ = fpd.loss(y, seeds)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -118,42 +114,13 @@ def dimo_step(nets, opts, b, args, device, amp):
     opts["fake"].step()
 
 
-def adap_sche(steps, n=256):
-    """MaskGIT-pytorch v1 arccos reveal counts (teachers.md §1.4)."""
-    r = torch.linspace(1, 0, steps)
-    v = torch.acos(r) / (math.pi / 2)
-    s = (v / v.sum() * n).round().long()
-    s[s == 0] = 1
-    s[-1] += n - s.sum()
-    return s.tolist()
-
-
-@torch.no_grad()
-def teacher_sample(nets, b, args, device, amp):
-    _, teacher, vq, _ = nets
+def sample_step(gen, b, device, amp, step=[0]):
+    """Generate b images through a Generator (teacher multistep sampler or one-step student)."""
     y = torch.randint(0, 1000, (b,), device=device)
-    code = torch.full((b, 256), 1024, device=device)
-    sched = adap_sche(args.steps)
+    seeds = list(range(step[0] * b, (step[0] + 1) * b))
+    step[0] += 1
     with amp():
-        for i, t in enumerate(sched):
-            w = args.cfg * i / max(len(sched) - 1, 1)
-            lc, lu = teacher.raw_logits(torch.cat([code, code]), torch.cat([y, teacher.null_cond(y)])).float().chunk(2)
-            logit = (1 + w) * lc - w * lu
-            pred = sample_codes(logit)
-            conf = torch.log_softmax(logit, -1).gather(-1, pred[..., None])[..., 0]
-            conf = conf + 4.5 * (1 - i / max(len(sched) - 1, 1)) * -torch.log(-torch.log(torch.rand_like(conf)))
-            conf = torch.where(code == 1024, conf, torch.full_like(conf, -math.inf))
-            idx = conf.topk(t, -1).indices
-            code = code.scatter(1, idx, pred.gather(1, idx))
-        vq.decode(code)
-
-
-@torch.no_grad()
-def student_sample(nets, b, args, device, amp):
-    student, _, vq, _ = nets
-    y = torch.randint(0, 1000, (b,), device=device)
-    with amp():
-        vq.decode(sample_codes(student(z_init(b, 256, 1024, 1024, args.r_init, device), y)))
+        gen.generate(y, seeds)
 
 
 def peak_mem_gb(device) -> float:
@@ -231,15 +198,18 @@ def main(argv=None) -> dict:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for mode in modes:
         if mode == "fpd":
-            fn = lambda: fpd_step(nets, opt, args.batch, args, device, amp)  # noqa: E731
+            fpd = FPD(nets[0], nets[1], nets[2], nets[3], FPDConfig(r_init=args.r_init))
+            fn = lambda: fpd_step(fpd, opt, args.batch, device, amp)  # noqa: E731
         elif mode == "dimo":
             fake = copy.deepcopy(nets[0])
             opts = {"gen": opt, "fake": torch.optim.Adam(fake.parameters(), lr=1e-5), "fake_model": fake}
             fn = lambda: dimo_step(nets, opts, args.batch, args, device, amp)  # noqa: E731
         elif mode == "teacher":
-            fn = lambda: teacher_sample(nets, args.batch, args, device, amp)  # noqa: E731
+            gen = TeacherSampler(nets[1], nets[2], TeacherSamplerConfig(steps=args.steps, w=args.cfg), device)
+            fn = lambda: sample_step(gen, args.batch, device, amp)  # noqa: E731
         elif mode == "student":
-            fn = lambda: student_sample(nets, args.batch, args, device, amp)  # noqa: E731
+            gen = OneStepStudent(nets[0], nets[2], args.r_init, device=device)
+            fn = lambda: sample_step(gen, args.batch, device, amp)  # noqa: E731
         else:
             raise SystemExit(f"unknown mode {mode!r}; use fpd, dimo, teacher, student")
         results[mode] = measure(fn, args, device)
@@ -248,7 +218,7 @@ def main(argv=None) -> dict:
     out = {"bench": "paper_scale", "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
            "dtype": dtype, "batch": args.batch, "depth": nets[0].cfg.depth, "vqgan_ch": nets[2].cfg.ch, "image_size": nets[2].cfg.resolution,
            "dino_width": nets[3].model.config.hidden_size, "tiny": args.tiny, "torch": torch.__version__,
-           "loss": "mse stand-in for the drift loss", "modes": results}
+           "modes": results}
     print(json.dumps(out), flush=True)
     return out
 

@@ -457,6 +457,11 @@ class MaskGenTeacher(nn.Module):
             self._null = self.clip.tokenize([""]).cpu()
         return self._null.to(cond.device).expand(cond.shape[0], -1)
 
+    @property
+    def tok_emb(self) -> nn.Embedding:
+        """Input embedding table (the name methods use for MaskGIT's table; mask row = mask_id)."""
+        return self.net.embeddings
+
     def embed_tokens(self, tokens: Tensor) -> Tensor:
         return self.net.embeddings(tokens)
 
