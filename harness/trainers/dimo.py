@@ -63,7 +63,11 @@ def build_networks(cfg: DiMOTrainConfig):
         from harness.trainers.teacher import load_shipped as load_teacher
         from harness.trainers.tokenizer import load_shipped as load_tokenizer
         return load_tokenizer(), load_teacher(cfg.task)
-    from harness.trainers.paper_scale import build_paper_scale  # GPU path: official weights
+    try:
+        from harness.trainers.paper_scale import build_paper_scale  # GPU path: official weights
+    except ImportError as e:
+        raise HarnessError(f"dimo on {cfg.task!r} needs harness.trainers.paper_scale (official weights), "
+                           f"which is not available here ({e}); use --task shapes or shapes-t2i") from e
     tok, teacher, _ = build_paper_scale(cfg)
     return tok, teacher
 
