@@ -120,7 +120,8 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
         name = f"student_{n_teacher // 2}step"
         exports[name] = export_student(out, name, student, {
             "method": "sdtt", "train": to_dict(cfg), "round": k, "teacher_steps": n_teacher, "student_steps": n_teacher // 2,
-            "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {}},
+            "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {},
+            "sampler_hint": {"schedule": "proper"}},   # the step grid it was distilled on (methods/sdtt.py)
             {"costs": costs, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
 
     def step(i: int) -> dict:
