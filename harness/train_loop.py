@@ -63,6 +63,8 @@ class TrainLoop:
 
     def __post_init__(self):
         self.run_dir = Path(self.run_dir)
+        # Operational knob, not part of the config (results do not depend on it): checkpoint interval.
+        self.ckpt_every = int(os.environ.get("FPD_CKPT_EVERY", self.ckpt_every))
         if self.total_steps < 1:
             raise HarnessError(f"--steps must be >= 1, got {self.total_steps}")
         self._check_or_write_config()

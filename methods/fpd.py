@@ -81,12 +81,14 @@ class OneStepStudent:
         self.model, self.tokenizer, self.r_init, self.temp = model, tokenizer, r_init, temp
         self.emb_perturb, self.device = emb_perturb, torch.device(device)
 
-    def draft(self, cond: Tensor, rng: SeedStreams) -> tuple[Tensor, Tensor]:
-        """(logits [B, L, K], hard sample ẑ [B, L]); randomness drawn in a fixed order per stream."""
+    def draft(self, cond: Tensor, rng: SeedStreams, forward=None) -> tuple[Tensor, Tensor]:
+        """(logits [B, L, K], hard sample ẑ [B, L]); randomness drawn in a fixed order per stream.
+
+        `forward` is the module to call (e.g. the DDP-wrapped student during training)."""
         m = self.model
         z0 = z_init(rng, m.num_tokens, m.codebook_size, m.mask_id, self.r_init)
         noise = rng.randn(m.num_tokens, _embed_dim(m)) if self.emb_perturb > 0 else None
-        logits = m(z0, cond, emb_perturb=self.emb_perturb, noise=noise)
+        logits = (forward or m)(z0, cond, emb_perturb=self.emb_perturb, noise=noise)
         g = rng.gumbel(m.num_tokens, m.codebook_size)
         z_hat = (logits.detach() / self.temp + g).argmax(-1)
         return logits, z_hat
@@ -99,8 +101,7 @@ class OneStepStudent:
 
 
 def _embed_dim(model) -> int:
-    base = getattr(model, "module", model)
-    return base.tok_emb.weight.shape[1]
+    return model.tok_emb.weight.shape[1]
 
 
 def pixel_features(images: Tensor, grid: int) -> dict[str, Tensor]:
@@ -114,8 +115,9 @@ class FPD:
     """The FPD objective; `loss` returns (total loss, logs). The harness owns optimisers and the loop."""
 
     def __init__(self, student, teacher, tokenizer, backbone, cfg: FPDConfig, gan=None):
+        """`student` may be DDP-wrapped: it is what the loss calls; sampling uses the bare module."""
         self.student, self.teacher, self.tokenizer, self.backbone, self.cfg, self.gan = student, teacher, tokenizer, backbone, cfg, gan
-        self.generator = OneStepStudent(student, tokenizer, cfg.r_init, cfg.student_temp)
+        self.generator = OneStepStudent(getattr(student, "module", student), tokenizer, cfg.r_init, cfg.student_temp)
 
     def lift(self, images: Tensor) -> dict[str, Tensor]:
         if self.cfg.space == "pixel":
@@ -148,7 +150,7 @@ class FPD:
         """(total loss, logs, decoded student images) for this rank's samples, seeded per sample."""
         cfg, tok = self.cfg, self.tokenizer
         rng = SeedStreams(seeds, cond.device)
-        logits, z_hat = self.generator.draft(cond, rng)                            # Eq. 4
+        logits, z_hat = self.generator.draft(cond, rng, forward=self.student)      # Eq. 4
         e = route_embeddings(logits, tok.codebook, z_hat, cfg.estimator)          # Eq. 8
         x_img = tok.decode_embeddings(e, cond)
         draft = z_hat if cfg.draft_source == "student" else rng.randint(tok.codebook_size, tok.num_tokens)

@@ -93,7 +93,6 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gan = build_gan(cfg, backbone) if cfg.gan else None
     method = FPD(ddp, teacher, tok, backbone, cfg.fpd(), gan)
-    method.generator.model = student  # sampling grids use the bare module
     modules, optims = {"student": student}, {"opt": opt}
     if gan:
         modules["disc"], optims["d_opt"] = gan.disc, gan.opt

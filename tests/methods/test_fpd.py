@@ -1,0 +1,63 @@
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from harness.assets import asset_path
+from methods.fpd import FPD, FPDConfig, OneStepStudent, z_init
+from methods.rng import SeedStreams
+
+WORKER = Path(__file__).with_name("ddp_fpd_worker.py")
+
+
+def test_z_init_masks_the_requested_fraction():
+    z = z_init(SeedStreams(range(5)), 64, 256, 256, 0.95)
+    assert ((z == 256).sum(1) == round(64 * 0.95)).all()
+    assert ((z[z != 256] >= 0) & (z[z != 256] < 256)).all()
+
+
+def _state(m):
+    return {k: v.clone() for k, v in m.state_dict().items()}
+
+
+@pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped shapes teacher not built yet")
+@pytest.mark.parametrize("estimator,gan", [("ste", False), ("soft", True)])
+def test_one_step_changes_student_only(estimator, gan):
+    from harness.trainers.fpd import FPDTrainConfig, build_gan, build_shapes
+    from harness.trainers.common import shapes_conditions
+    cfg = FPDTrainConfig(estimator=estimator, gan=gan)
+    tok, teacher, backbone = build_shapes(cfg)
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    gan_obj = build_gan(cfg, backbone) if gan else None
+    before = {"teacher": _state(teacher), "tok": _state(tok), "backbone": _state(backbone.net), "student": _state(student)}
+    method = FPD(student, teacher, tok, backbone, cfg.fpd(), gan_obj)
+    opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
+    seeds = list(range(16))
+    loss, logs, _ = method.loss(shapes_conditions("shapes", seeds), seeds)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss) and logs["drift_norm"] > 0
+    for name, net in (("teacher", teacher), ("tok", tok), ("backbone", backbone.net)):
+        after = net.state_dict()
+        assert all(torch.equal(before[name][k], after[k]) for k in after), name
+    changed = [k for k, v in student.state_dict().items() if not torch.equal(v, before["student"][k])]
+    assert len(changed) > 0
+
+
+def test_two_processes_match_one(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    one, two = tmp_path / "one.safetensors", tmp_path / "two.safetensors"
+    subprocess.run([sys.executable, str(WORKER), str(one)], check=True, env=env, timeout=300)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+                    str(WORKER), str(two)], check=True, env=env, timeout=300, capture_output=True)
+    a, b = load_file(one), load_file(two)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    trained = [k for k in a if not k.startswith("init.")]
+    assert any(not torch.equal(a[k], a[f"init.{k}"]) for k in trained)  # training moved the student
