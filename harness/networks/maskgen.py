@@ -526,8 +526,8 @@ class MaskGenSamplerConfig:
 
 
 def _gumbel(shape, device, generator: torch.Generator | None) -> Tensor:
-    u = torch.rand(shape, device=device, generator=generator)
-    return -torch.log(-torch.log(u.clamp_min(1e-20)).clamp_min(1e-20))
+    u = torch.rand(shape, device=device, generator=generator).clamp(1e-20, 1 - 1e-7)
+    return -torch.log(-torch.log(u))
 
 
 def maskgen_guidance(step: int, cfg: MaskGenSamplerConfig) -> float:
