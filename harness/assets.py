@@ -5,7 +5,7 @@ command that regenerated it and what it measured. `load_asset` refuses a corrupt
 """
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -37,6 +37,7 @@ def load_asset(name: str, path: str | Path | None = None) -> tuple[dict[str, tor
 
 
 def ship(name: str, tensors: dict[str, torch.Tensor], config: dict, extra: dict) -> Path:
-    """Write a trained network into the package's assets with its regeneration command."""
-    save_weights(ASSET_DIR / name, tensors, config, {"regenerate": REGEN.get(name), **extra})
+    """Write a trained network into the package's assets with the command that made it."""
+    made_by = "harness " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name in ("harness", "cli.py") else None
+    save_weights(ASSET_DIR / name, tensors, config, {"regenerate": made_by or REGEN.get(name), **extra})
     return asset_path(name)

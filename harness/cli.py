@@ -88,8 +88,10 @@ def sample(
     """Write a labelled sample grid (rows = conditions, columns = seeds 0..cols-1)."""
     from harness.generators import build_generator
     from harness.grids import generator_grid
+    from harness.io import ensure_writable
     if rows < 1 or cols < 1:
         raise HarnessError("--rows and --cols must be >= 1")
+    ensure_writable(out.parent)
     gen = build_generator(method, task, steps, checkpoint)
     path = generator_grid(gen, task, out, rows, cols)
     typer.echo(f"wrote {path}")
@@ -148,7 +150,9 @@ def main() -> None:
     except ImportError:
         LeaderboardError = HarnessError
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except (HarnessError, EvaluatorError, LeaderboardError, ValueError, FileNotFoundError, PermissionError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         typer.echo(f"error: {msg}", err=True)

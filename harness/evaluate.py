@@ -137,10 +137,10 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
     if s.name not in ("shapes-fid", "shapes-geneval"):
         from harness.paper_suites import check_paper_suite
         check_paper_suite(s.name)
-    gen = build_generator(method, s.task, steps, checkpoint, options)
-    seed_list = parse_seeds(seeds, s.default_n)
+    seed_list = parse_seeds(seeds, s.default_n)   # cheap checks first, before loading networks
     if suite == "shapes-geneval" and (seed_list[-1] // 4) >= len(S.prompt_set()):
         raise HarnessError(f"--seeds beyond the prompt set: shapes-geneval has {4 * len(S.prompt_set())} images")
+    gen = build_generator(method, s.task, steps, checkpoint, options)
     tag = f"{method}{('-' + variant) if variant else ''}-{steps}step"
     out = Path(out or Path("runs") / "eval" / suite / tag)
     work = out / f"shards_{seed_list[0]}-{seed_list[-1]}"

@@ -35,12 +35,12 @@ def _networks(task: str):
 
 def _load_student(method: str, task: str, checkpoint: str | Path | None):
     from harness.io import load_weights
-    teacher, tok = _networks(task)
     path = Path(checkpoint) if checkpoint else default_checkpoint(method, task)
     if not path.with_suffix(".safetensors").exists():
         raise HarnessError(f"no {method} checkpoint at {path.with_suffix('.safetensors')}; "
                            f"train one with `harness train {method} --task {task}` or pass --checkpoint")
     sd, meta = load_weights(path)
+    teacher, tok = _networks(task)
     if meta.get("config", {}).get("method") not in (None, method):
         raise HarnessError(f"{path} is a {meta['config']['method']} checkpoint, not {method}; pass the right --method")
     try:

@@ -37,6 +37,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def ensure_writable(folder: str | Path) -> Path:
+    """Create `folder` if needed and check we can write there, before any long work starts."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise HarnessError(f"cannot write to {folder}: {e.strerror}; choose a writable output folder") from e
+    return folder
+
+
 def atomic_write(path: str | Path, write_fn) -> None:
     """Call write_fn(tmp_path) then fsync and rename tmp over path."""
     path = Path(path)
@@ -48,6 +61,7 @@ def atomic_write(path: str | Path, write_fn) -> None:
     os.close(fd)
     try:
         write_fn(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and assets are meant to be shared
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

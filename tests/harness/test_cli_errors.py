@@ -1,0 +1,99 @@
+"""Bad input through the CLI: a non-zero exit, one line naming the fix, no traceback, nothing lost."""
+import json
+import os
+import sys
+
+import pytest
+
+from harness import cli
+
+
+def run_cli(args, capsys):
+    old = sys.argv
+    sys.argv = ["harness", *map(str, args)]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    finally:
+        sys.argv = old
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code not in (0, None), err
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["eval", "--method", "fdp", "--suite", "shapes-fid"], ["unknown method 'fdp'", "did you mean 'fpd'"]),
+    (["eval", "--method", "fpd", "--suite", "shapes-fi"], ["unknown suite", "did you mean 'shapes-fid'"]),
+    (["sample", "--method", "teacher", "--task", "shapez"], ["unknown task", "did you mean 'shapes'"]),
+    (["train", "teachr"], ["unknown trainer", "did you mean 'teacher'"]),
+    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "0"], ["--steps must be >= 1"]),
+    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "16,x"], ["--steps"]),
+    (["train", "teacher", "--steps", "-3"], ["--steps must be >= 1"]),
+    (["sample", "--steps", "0"], ["--steps must be >= 1"]),
+    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--seeds", "-5-3"], ["--seeds"]),
+    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--seeds", "9-3"], ["--seeds"]),
+    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--batch", "0"], ["--batch"]),
+    (["train", "teacher", "--set", "lr"], ["key=value"]),
+    (["train", "teacher", "--set", "lrr=1"], ["unknown config key 'lrr'", "did you mean 'lr'"]),
+    (["train", "teacher", "--set", "steps=many"], ["cannot parse"]),
+    (["train", "fpd", "--ship"], ["--ship applies to"]),
+    (["sample", "--rows", "0"], ["--rows"]),
+    (["eval", "--method", "fpd", "--suite", "shapes-fid", "--checkpoint", "/nonexistent/student"], ["no fpd checkpoint", "harness train fpd"]),
+    (["table", "--table", "7"], ["table"]),
+])
+def test_bad_inputs(args, needles, capsys):
+    code, _, err = run_cli(args, capsys)
+    assert_one_line_error(code, err, *needles)
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path, capsys):
+    from harness.io import save_weights
+    import torch
+    ck = tmp_path / "student"
+    save_weights(ck, {"w": torch.zeros(3)}, {"method": "fpd", "train": {}})
+    data = bytearray((tmp_path / "student.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / "student.safetensors").write_bytes(bytes(data))
+    code, _, err = run_cli(["eval", "--method", "fpd", "--suite", "shapes-fid", "--checkpoint", ck], capsys)
+    assert_one_line_error(code, err, "corrupt", "sha256")
+
+
+def test_unwritable_output_folder(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o500)
+    if os.access(ro, os.W_OK):  # running as root: emulate with a path under a file
+        (tmp_path / "afile").write_text("x")
+        target = tmp_path / "afile" / "grid.png"
+    else:
+        target = ro / "grid.png"
+    code, _, err = run_cli(["sample", "--steps", "1", "--rows", "1", "--cols", "1", "--out", target], capsys)
+    assert_one_line_error(code, err, "cannot write")
+
+
+def test_run_folder_with_other_config_is_refused_and_kept(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"task": "shapes", "lr": 123.0}))
+    code, _, err = run_cli(["train", "classifier", "--out", run, "--steps", "1"], capsys)
+    assert_one_line_error(code, err, "different config")
+    assert json.loads((run / "config.json").read_text())["lr"] == 123.0  # nothing overwritten
+
+
+def test_malformed_leaderboard_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FPD_LEADERBOARD_DIR", str(tmp_path))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "shapes-fid.jsonl").write_text('{"not": "a row"}\n{broken\n')
+    before = (tmp_path / "data" / "shapes-fid.jsonl").read_text()
+    code, _, err = run_cli(["leaderboard", "show", "shapes-fid"], capsys)
+    assert code not in (0, None) and "shapes-fid.jsonl:1" in err
+    assert (tmp_path / "data" / "shapes-fid.jsonl").read_text() == before

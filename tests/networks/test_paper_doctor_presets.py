@@ -1,0 +1,83 @@
+"""Task presets, `harness doctor` on an empty folder and on a random-weight fixture folder, the benchmark smoke run."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from harness.doctor import doctor, register
+from harness.errors import HarnessError
+from harness.networks.fixtures import write_fixtures
+from harness.presets import ENV_WEIGHTS_DIR, get_preset, resolve_weights_dir
+
+
+def test_presets_carry_the_paper_hyperparameters():
+    im, t2i = get_preset("imagenet"), get_preset("t2i")
+    assert (im.batch_size, t2i.batch_size) == (32, 64)            # paper §4
+    for p in (im, t2i):
+        assert p.lr == 1e-5 and p.optimizer == "adamw" and p.r_init == 0.95
+        assert p.bandwidths == (0.02, 0.05, 0.2) and p.feature_blocks == (2, 5, 8, 11) and p.feature_grid == 4
+    assert (im.num_tokens, im.codebook_size, t2i.num_tokens, t2i.codebook_size) == (256, 1024, 128, 8192)
+    assert t2i.teacher_sampler.guidance == 12.0 and t2i.teacher_sampler.guidance_ramp == "cosine"
+    with pytest.raises(HarnessError, match="unknown task"):
+        get_preset("cifar")
+
+
+def test_weights_dir_argument_then_env(monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV_WEIGHTS_DIR, str(tmp_path / "env"))
+    assert resolve_weights_dir(None) == tmp_path / "env"
+    assert resolve_weights_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert get_preset("imagenet").path("vqgan", tmp_path / "arg") == tmp_path / "arg/maskgit/VQGAN/last.ckpt"
+
+
+@pytest.mark.parametrize("task", ["imagenet", "t2i"])
+def test_doctor_lists_every_required_file_as_missing(task, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-hf-cache"))  # only the given folder counts
+    ok, lines = doctor(task, tmp_path)
+    assert not ok
+    for w in get_preset(task).weights:
+        line = next(l for l in lines if w.relpath in l)
+        assert ("[MISSING]" if not w.optional else "[absent ]") in line and w.source in line
+
+
+def test_doctor_passes_on_a_fixture_folder_and_the_cli_exit_codes(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-hf-cache"))
+    empty, full = tmp_path / "empty", tmp_path / "weights"
+    empty.mkdir()
+    write_fixtures("imagenet", full, reduced=True)
+    ok, lines = doctor("imagenet", full)
+    assert ok, "\n".join(lines)
+    assert all("sha256 " in l for l in lines if l.startswith("[ok"))
+    app = typer.Typer()
+    register(app)
+
+    @app.command("version")  # a second command keeps typer in multi-command mode, as in the harness CLI
+    def _version() -> None:
+        pass
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["doctor", "--task", "imagenet", "--weights-dir", str(empty)])
+    assert bad.exit_code == 1 and "[MISSING] maskgit/MaskGIT_ImageNet_256.pth" in bad.output
+    good = runner.invoke(app, ["doctor", "--task", "imagenet", "--weights-dir", str(full)])
+    assert good.exit_code == 0 and "all required files present" in good.output
+    assert runner.invoke(app, ["doctor", "--task", "nope", "--weights-dir", str(full)]).exit_code == 2
+    # the fixture files load through the strict loaders (reduced depth = the config they were built with)
+    from harness.networks.checkpoints import load_maskgit_transformer
+    from harness.networks.maskgit_v1 import MaskGITConfig
+    load_maskgit_transformer(full / "maskgit/MaskGIT_ImageNet_256.pth", MaskGITConfig(depth=2))
+
+
+def test_benchmark_tiny_cpu_run_prints_one_json_line(capsys):
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_paper_scale.py"
+    spec = importlib.util.spec_from_file_location("bench_paper_scale", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--tiny", "--depth", "1", "--modes", "student"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    rec = json.loads(out[0])["modes"]["student"]
+    assert rec["flops"] > 1e9 and rec["step_time_s"] > 0 and {"peak_mem_gb", "images_per_s", "tflops_achieved"} <= set(rec)
