@@ -129,7 +129,7 @@ def quickstart(fast: bool = typer.Option(False, help="fewer samples (a smoke run
 
 def _register_optional() -> None:
     import importlib
-    for mod in ("harness.leaderboard_cli", "harness.doctor", "harness.figures"):
+    for mod in ("harness.leaderboard_cli", "harness.doctor", "harness.figures", "harness.reproduce"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

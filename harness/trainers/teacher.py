@@ -89,7 +89,6 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
     tok = load_tokenizer()
     model = ShapesMaskTransformer(model_config(cfg, tok))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup))
     ddp = torch.nn.parallel.DistributedDataParallel(model) if D.world() > 1 else model
 
     def sample_grid(step: int, folder: Path) -> None:
@@ -99,21 +98,21 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
 
     loop = TrainLoop(out, to_dict(cfg), {"model": model}, {"opt": opt}, cfg.steps, ckpt_every=250,
                      sample_every=sample_every, sample_fn=sample_grid, desc=f"teacher[{cfg.task}]")
-    for _ in range(loop.start_step):
-        sched.step()
     codes, cond = tokenize_dataset(tok, cfg)
 
     def step(i: int) -> dict:
         g = step_generator(cfg.seed, i)
         idx = torch.randint(0, len(codes), (cfg.batch,), generator=g)[D.local_slice(cfg.batch)]
+        lr = cfg.lr * min(1.0, (i + 1) / cfg.warmup)   # linear warm-up, then constant: a function of the step only
+        for group in opt.param_groups:
+            group["lr"] = lr
         model.train()
         loss = masked_ce_loss(ddp, codes[idx], cond[idx], g, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        sched.step()
-        return {"loss": loss.item(), "grad_norm": gn.item(), "lr": sched.get_last_lr()[0]}
+        return {"loss": loss.item(), "grad_norm": gn.item(), "lr": lr}
 
     stats = loop.run(step)
     result = {"train": stats}

@@ -1,0 +1,33 @@
+import json
+
+from harness.reproduce import VARIANT_OVERRIDES, aggregate, plan
+from harness.tables import ABLATION_VARIANTS, parse_variant
+
+
+def test_every_table_cell_has_a_run():
+    mapped = {tuple(sorted(parse_variant(v).items())) for v in VARIANT_OVERRIDES}
+    for v in ABLATION_VARIANTS:
+        assert tuple(sorted(parse_variant(v).items())) in mapped, v
+
+
+def test_plan_covers_methods_and_seeds(tmp_path):
+    jobs = plan(3, tmp_path)
+    names = [j.name for j in jobs]
+    assert sum("train fpd shapes-t2i" in n for n in names) == 3 * len(VARIANT_OVERRIDES)
+    for n in (16, 8, 4, 2, 1):
+        assert any(f"eval teacher main {n}-step on shapes-fid seed 2" in x for x in names)
+    assert any("eval sdtt main 4-step" in x for x in names) and any("eval dimo" in x for x in names)
+    assert not any(j.done() for j in jobs)
+
+
+def test_aggregate_makes_one_row_per_configuration(tmp_path, monkeypatch):
+    monkeypatch.setenv("FPD_LEADERBOARD_DIR", str(tmp_path / "lb"))
+    jobs = [j for j in plan(2, tmp_path) if j.kind == "eval" and j.args["group"] == "fpd-1"]
+    for s, j in enumerate(jobs):
+        j.args["marker"].parent.mkdir(parents=True)
+        j.args["marker"].write_text(json.dumps({"method": "fpd", "steps": 1, "variant": "", "protocol": "shapes-fid@1",
+                                                 "n": 5000, "wall_time_s": 1.0, "metrics": {"fid": 10.0 + s}}))
+    rows = aggregate(jobs)
+    assert len(rows) == 1
+    assert rows[0]["metrics"]["fid"]["values"] == [10.0, 11.0] and rows[0]["metrics"]["fid"]["mean"] == 10.5
+    assert "interval" in rows[0]["metrics"]["fid"]
