@@ -117,6 +117,14 @@ SUITES["shapes-fid"] = Suite("shapes-fid", "shapes-fid@1", "shapes", 5000, run_s
 SUITES["shapes-geneval"] = Suite("shapes-geneval", "shapes-geneval@1", "shapes-t2i", 4 * 148, run_shapes_geneval)
 
 
+def _register_paper_suites() -> None:
+    from harness.paper_suites import register_suites
+    register_suites()
+
+
+_register_paper_suites()
+
+
 def parse_seeds(spec: str | None, default_n: int) -> list[int]:
     if spec is None:
         return list(range(default_n))
