@@ -1,0 +1,72 @@
+"""Each benchmark's main() at the tiniest sizes on random networks: one valid JSON line with the expected keys."""
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+TINY = {
+    "bench_sampling": (["--batch=2", "--repeats=1", "--warmup=0", "--teacher-steps=2"], "sampling",
+                       ["student", "teacher", "speedup_student_over_teacher", "flop_ratio_ideal", "speedup_over_ideal"]),
+    "bench_eval_throughput": (["--batch=2", "--repeats=1", "--warmup=0", "--n-detect=2"], "eval_throughput",
+                              ["generation", "features", "detector", "images_per_s_shapes_fid"]),
+    "bench_overhead": (["--batch=2", "--repeats=1", "--warmup=0"], "overhead",
+                       ["full", "raw", "overhead_pct", "overhead_pct_paired", "breakdown_ms", "within_target"]),
+    "bench_fpd_step": (["--batch=2", "--steps=1", "--warmup=0", "--in-process"], "fpd_step",
+                       ["sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s"]),
+}
+
+
+def _finite_numbers(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _finite_numbers(v)
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield obj
+
+
+@pytest.mark.parametrize("module", list(TINY))
+def test_benchmark_emits_one_json_line(module, tmp_path, capsys):
+    import importlib
+    flags, name, keys = TINY[module]
+    mod = importlib.import_module(f"benchmarks.{module}")
+    rec = mod.main(["--random", "--cpu", f"--out-dir={tmp_path}", *flags])
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
+    assert len(lines) == 1
+    printed = json.loads(lines[0])
+    assert printed["bench"] == name and printed["networks"] == "random"
+    for k in keys:
+        assert k in printed, k
+    assert all(math.isfinite(x) for x in _finite_numbers(printed))
+    stored = (tmp_path / f"{name}.jsonl").read_text().splitlines()
+    assert len(stored) == 1 and json.loads(stored[0]) == printed == json.loads(json.dumps(rec))
+
+
+def test_flops_are_counted_with_the_fused_transformer_path():
+    """FlopCounterMode cannot see inside the fused encoder-layer kernel; count_flops must turn it off."""
+    import torch
+    from benchmarks.flops import count_flops
+    from harness.networks.shapes_transformer import ShapesMaskTransformer, TransformerConfig
+    m = ShapesMaskTransformer(TransformerConfig(width=32, depth=1, heads=2, codebook_size=32)).eval().requires_grad_(False)
+    x, c = torch.zeros(2, 64, dtype=torch.long), torch.zeros(2, dtype=torch.long)
+    with torch.inference_mode():
+        _, flops = count_flops(lambda: m(x, c))
+    w, n = 32, 65
+    per_token = 2 * (4 * w * w + 2 * w * 4 * w)  # qkv + out projections, MLP
+    assert flops >= 2 * n * per_token  # the attention blocks count
+    assert torch.backends.mha.get_fastpath_enabled()  # restored
+
+
+def test_run_all_lists_every_benchmark(tmp_path):
+    from benchmarks import run_all
+    for name, (script, *_rest) in run_all.BENCHES.items():
+        argv = run_all.command(name, quick=True, random=True, out_dir=tmp_path, cuda=False)
+        if (ROOT / "benchmarks" / script).exists():
+            assert argv and argv[1].endswith(script)
+        else:
+            assert argv is None
+    assert "--random" in run_all.command("sampling", True, True, tmp_path, False)
