@@ -87,7 +87,10 @@ def torch_read(path: str | Path, what: str) -> Any:
     if not path.is_file():
         raise HarnessError(f"{what}: file {path} not found; run `harness doctor` to see where to get it")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:  # memory-map zip-format files: the tensors are copied once, into the model
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # legacy (pre-zip) serialisation cannot be memory-mapped
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError for objects beyond tensors; RuntimeError for a corrupt zip
         if _allow_pickle():
             try:
@@ -188,7 +191,17 @@ def read_official_plain(path: Path, what: str) -> dict[str, Tensor]:
     return sd.get("state_dict", sd) if isinstance(sd.get("state_dict"), dict) else sd
 
 
-_CLIP_SKIP = ("input_resolution", "context_length", "vocab_size", "logit_scale", "logit_bias")
+# scalar metadata of the OpenAI archive, the contrastive temperature, and derived constants
+_CLIP_SKIP = ("input_resolution", "context_length", "vocab_size", "logit_scale", "logit_bias", "attn_mask")
+
+
+def _is_torchscript(path: Path) -> bool:
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("/constants.pkl") or n.startswith("code/") or "/code/" in n for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def read_official_clip_text(path: Path) -> dict[str, Tensor]:
@@ -204,9 +217,12 @@ def read_official_clip_text(path: Path) -> dict[str, Tensor]:
     sd: dict[str, Any]
     if not path.is_file():
         raise HarnessError(f"{what}: file {path} not found; run `harness doctor` to see where to get it")
-    try:
-        sd = torch.jit.load(str(path), map_location="cpu").state_dict()  # OpenAI release format
-    except Exception:
+    if _is_torchscript(path):  # the OpenAI release (ViT-L-14-336px.pt) is a TorchScript archive
+        try:
+            sd = torch.jit.load(str(path), map_location="cpu").state_dict()
+        except Exception as e:
+            raise HarnessError(f"{what}: cannot read TorchScript archive {path} ({type(e).__name__}: {e})") from e
+    else:
         sd = read_official_plain(path, what)
     if "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
@@ -278,13 +294,13 @@ def read_state_dict(kind: str, path: str | Path, config=None) -> dict[str, Tenso
             raise HarnessError(f"{k['what']}: {path} is a converted {meta.get('kind')!r} checkpoint, not {kind!r}")
         check_stored_config(meta.get("config", {}), config.to_dict(), f"{k['what']} {path.name}")
         return sd
-    sd = k["read"](path)
+    # config files first: they are small and name the problem better than a key diff
     if kind == "vqgan" and (path.parent / "model.yaml").is_file():
         check_vqgan_yaml(path.parent / "model.yaml", config)
     if kind == "maskgen" and path.is_dir():
         _check_hub_config(path, "maskgen", {"decoder_embed_dim": config.embed_dim, "decoder_depth": config.depth,
                                             "decoder_num_heads": config.heads}, k["what"])
-    return sd
+    return k["read"](path)
 
 
 def load_network(kind: str, path: str | Path, config=None, *, device: str | torch.device = "cpu") -> nn.Module:
@@ -292,8 +308,11 @@ def load_network(kind: str, path: str | Path, config=None, *, device: str | torc
     k = _kind(kind)
     config = config or k["config"]()
     sd = read_state_dict(kind, path, config)
+    what = f"{k['what']} checkpoint {Path(path).name}"
+    with torch.device("meta"):  # check keys and shapes before paying for a full random init
+        check_state_dict(_module_for_sd(kind, k["build"](config)).state_dict(), sd, what)
     model = k["build"](config)
-    load_strict(_module_for_sd(kind, model), sd, f"{k['what']} checkpoint {Path(path).name}")
+    load_strict(_module_for_sd(kind, model), sd, what)
     return model.to(device).eval()
 
 
@@ -351,3 +370,36 @@ def convert_official(kind: str, src: str | Path, dst: str | Path, config=None) -
     model = load_network(kind, src, config)
     return save_converted(kind, model, dst, source=src)
 
+
+
+# ----------------------------------------------------------------------------------------------
+# everything a paper-scale task needs
+# ----------------------------------------------------------------------------------------------
+
+
+def load_task_networks(task: str, weights_dir: str | Path | None = None, *, device: str | torch.device = "cpu",
+                       configs: Mapping[str, Any] | None = None) -> dict[str, nn.Module]:
+    """{'teacher': TokenModel, 'tokenizer': Tokenizer, 'backbone': FeatureBackbone} of preset `task`.
+
+    Files come from the preset's weights folder (see `harness doctor`); `configs` overrides the
+    paper-scale config of a kind (tests use it for reduced-depth fixtures).
+    """
+    from harness.networks.dinov3 import DinoFeatureConfig, load_dino
+    from harness.presets import get_preset
+
+    preset, configs = get_preset(task), dict(configs or {})
+
+    def net(kind: str, key: str | None = None):
+        return load_network(kind, preset.path(key or kind, weights_dir), configs.get(kind), device=device)
+
+    if preset.teacher == "maskgit_transformer":
+        teacher, tokenizer = net("maskgit_transformer"), net("vqgan")
+    elif preset.teacher == "maskgen":
+        from harness.networks.maskgen import MaskGenTeacher, MaskGenTokenizer
+        clip = net("clip_text")
+        teacher, tokenizer = MaskGenTeacher(net("maskgen"), clip), MaskGenTokenizer(net("tatitok"), clip)
+    else:
+        raise HarnessError(f"preset {task!r} names an unknown teacher {preset.teacher!r}")
+    dino_cfg = configs.get("dinov3") or DinoFeatureConfig(blocks=preset.feature_blocks, grid=preset.feature_grid)
+    backbone = load_dino(preset.path("dinov3", weights_dir), dino_cfg).to(device)
+    return {"teacher": teacher, "tokenizer": tokenizer, "backbone": backbone}

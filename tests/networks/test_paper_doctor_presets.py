@@ -36,7 +36,7 @@ def test_weights_dir_argument_then_env(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("task", ["imagenet", "t2i"])
 def test_doctor_lists_every_required_file_as_missing(task, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-hf-cache"))  # only the given folder counts
+    monkeypatch.setattr("harness.doctor.hf_cache_path", lambda w: None)  # only the given folder counts
     ok, lines = doctor(task, tmp_path)
     assert not ok
     for w in get_preset(task).weights:
@@ -45,7 +45,7 @@ def test_doctor_lists_every_required_file_as_missing(task, tmp_path, monkeypatch
 
 
 def test_doctor_passes_on_a_fixture_folder_and_the_cli_exit_codes(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-hf-cache"))
+    monkeypatch.setattr("harness.doctor.hf_cache_path", lambda w: None)
     empty, full = tmp_path / "empty", tmp_path / "weights"
     empty.mkdir()
     write_fixtures("imagenet", full, reduced=True)
@@ -65,10 +65,17 @@ def test_doctor_passes_on_a_fixture_folder_and_the_cli_exit_codes(tmp_path, monk
     good = runner.invoke(app, ["doctor", "--task", "imagenet", "--weights-dir", str(full)])
     assert good.exit_code == 0 and "all required files present" in good.output
     assert runner.invoke(app, ["doctor", "--task", "nope", "--weights-dir", str(full)]).exit_code == 2
-    # the fixture files load through the strict loaders (reduced depth = the config they were built with)
-    from harness.networks.checkpoints import load_maskgit_transformer
+    # the fixture files load through the strict loaders (reduced = the configs they were built with)
+    from harness.networks.checkpoints import load_task_networks
     from harness.networks.maskgit_v1 import MaskGITConfig
-    load_maskgit_transformer(full / "maskgit/MaskGIT_ImageNet_256.pth", MaskGITConfig(depth=2))
+    from harness.networks.vqgan_taming import VQGANConfig
+    from methods.interfaces import FeatureBackbone, Tokenizer, TokenModel
+    nets = load_task_networks("imagenet", full, configs={"maskgit_transformer": MaskGITConfig(depth=2),
+                                                         "vqgan": VQGANConfig(ch=32)})
+    assert isinstance(nets["teacher"], TokenModel) and isinstance(nets["tokenizer"], Tokenizer)
+    assert isinstance(nets["backbone"], FeatureBackbone) and nets["backbone"].cfg.blocks == (2, 5, 8, 11)
+    with pytest.raises(HarnessError, match="does not match the model"):  # the paper-scale config refuses them
+        load_task_networks("imagenet", full)
 
 
 def test_benchmark_tiny_cpu_run_prints_one_json_line(capsys):

@@ -79,37 +79,40 @@ def test_maskgen_official_round_trip_and_no_masking_in_forward(maskgen, clip):
     assert out.shape == (1, 128, 8192)                    # 8192-way, no [MASK] logit
     assert torch.equal(out, out_train) and torch.equal(out, ref)
     assert teacher.null_cond(ids).shape == (1, 77)
+    assert teacher.aesthetic_score == 6.5                  # the sampling default of MaskGen-L
     with torch.no_grad():                                 # the aesthetic micro-condition matters
-        pen, pooled, _ = clip[0](ids)
-        a = m(tok, pen, pooled, torch.tensor([6.5]))
-        b = m(tok, pen, pooled, torch.tensor([5.0]))
-    assert not torch.allclose(a, b)
+        other = MaskGenTeacher(loaded, clip[0], aesthetic_score=5.0)(tok, ids)
+    assert not torch.allclose(out, other)
 
 
-def test_maskgen_refuses_wrong_files_and_heads(maskgen, tmp_path):
-    m, path = maskgen
-    sd = torch.load(path, weights_only=True)
+def test_maskgen_refuses_wrong_files_and_heads(tmp_path):
+    # a narrow MaskGen (same layout, 64 wide) keeps the file traffic small; the checks do not depend on size
+    cfg = MaskGenConfig(embed_dim=64, depth=2, heads=16, codebook_size=64, condition_num_classes=10, num_tokens=8)
+    torch.manual_seed(0)
+    m = MaskGenVQ(cfg)
+    sd = m.state_dict()
     sd.pop("blocks.0.attn.add_q_proj.bias")
     torch.save(sd, tmp_path / "bad.bin")
     with pytest.raises(HarnessError, match="missing 1: blocks.0.attn.add_q_proj.bias"):
-        load_maskgen(tmp_path / "bad.bin", m.cfg)
-    # HF folder (PyTorchModelHubMixin layout) whose config.json says 8 heads
+        load_maskgen(tmp_path / "bad.bin", cfg)
+    # HF folder (PyTorchModelHubMixin layout) whose config.json says 8 heads: refused before reading weights
     hub = tmp_path / "hub"
     hub.mkdir()
-    torch.save(torch.load(path, weights_only=True), hub / "pytorch_model.bin")
-    (hub / "config.json").write_text(json.dumps({"model": {"maskgen": {"decoder_embed_dim": 1024, "decoder_depth": 2,
+    torch.save(m.state_dict(), hub / "pytorch_model.bin")
+    (hub / "config.json").write_text(json.dumps({"model": {"maskgen": {"decoder_embed_dim": 64, "decoder_depth": 2,
                                                                       "decoder_num_heads": 8}}}))
     with pytest.raises(HarnessError, match=r"decoder_num_heads=8 \(expected 16\)"):
-        load_maskgen(hub, m.cfg)
-    # converted checkpoint: round trip, then the same weights with a stored 8-head config are refused
-    save_converted("maskgen", m, tmp_path / "mg")            # tied head: stored twice, loaded into one table
-    back = load_maskgen(tmp_path / "mg.safetensors", m.cfg)
-    assert torch.equal(back.embeddings.weight, m.embeddings.weight)
+        load_maskgen(hub, cfg)
+    # converted checkpoint: round trip (tied head stored twice, loaded into one table), then the same
+    # weights with a stored 8-head config are refused
+    save_converted("maskgen", m, tmp_path / "mg")
+    back = load_maskgen(tmp_path / "mg.safetensors", cfg)
+    assert back.lm_head.weight is back.embeddings.weight and torch.equal(back.embeddings.weight, m.embeddings.weight)
     meta = json.loads((tmp_path / "mg.json").read_text())
     meta["config"]["heads"] = 8
     (tmp_path / "mg.json").write_text(json.dumps(meta))
     with pytest.raises(HarnessError, match=r"heads=8 \(preset 16\)"):
-        load_maskgen(tmp_path / "mg.safetensors", m.cfg)
+        load_maskgen(tmp_path / "mg.safetensors", cfg)
 
 
 def test_tatitok_decoder_round_trip_at_real_widths(clip, tmp_path):
