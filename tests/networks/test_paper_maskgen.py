@@ -10,7 +10,7 @@ import torch
 from harness.errors import HarnessError
 from harness.networks import fixtures as fx
 from harness.networks.checkpoints import load_clip_text, load_maskgen, load_tatitok, save_converted
-from harness.networks.maskgen import (ClipTextConfig, ClipTextEncoder, MaskGenConfig, MaskGenSamplerConfig,
+from harness.networks.maskgen import (ClipTextEncoder, MaskGenConfig, MaskGenSamplerConfig,
                                       MaskGenTeacher, MaskGenTokenizer, MaskGenVQ, maskgen_mask_len, maskgen_sample)
 from methods.interfaces import Tokenizer, TokenModel
 
