@@ -59,29 +59,27 @@ def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict
     return gen
 
 
-@METHODS.register("fpd")
-def fpd_generator(task: str, steps: int = 1, checkpoint=None, options: dict | None = None):
+def _one_step(method: str, task: str, steps: int, checkpoint, options: dict | None):
+    """A distilled one-step student (FPD, DiMO) sampled from z_init as it was trained."""
     if steps != 1:
-        raise HarnessError(f"fpd is a one-step generator; use --steps 1 (got {steps})")
-    student, tok, meta, path = _load_student("fpd", task, checkpoint)
+        raise HarnessError(f"{method} is a one-step generator; use --steps 1 (got {steps})")
+    student, tok, meta, path = _load_student(method, task, checkpoint)
     train = meta["config"]["train"]
-    gen = OneStepStudent(student, tok, r_init=train["r_init"], temp=(options or {}).get("temp", train["student_temp"]))
-    gen.describe = {"method": "fpd", "checkpoint": str(path), "checkpoint_sha256": meta["sha256"], "train": train,
+    temp = (options or {}).get("temp", train.get("student_temp", train.get("gen_temp", 1.0)))
+    gen = OneStepStudent(student, tok, r_init=train["r_init"], temp=temp, emb_perturb=train.get("emb_perturb", 0.0))
+    gen.describe = {"method": method, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"], "train": train,
                     "costs": meta.get("costs")}
     return gen
+
+
+@METHODS.register("fpd")
+def fpd_generator(task: str, steps: int = 1, checkpoint=None, options: dict | None = None):
+    return _one_step("fpd", task, steps, checkpoint, options)
 
 
 @METHODS.register("dimo")
 def dimo_generator(task: str, steps: int = 1, checkpoint=None, options: dict | None = None):
-    if steps != 1:
-        raise HarnessError(f"dimo is a one-step generator; use --steps 1 (got {steps})")
-    student, tok, meta, path = _load_student("dimo", task, checkpoint)
-    train = meta["config"]["train"]
-    gen = OneStepStudent(student, tok, r_init=train["r_init"], temp=(options or {}).get("temp", train.get("gen_temp", 1.0)),
-                         emb_perturb=train["emb_perturb"])
-    gen.describe = {"method": "dimo", "checkpoint": str(path), "checkpoint_sha256": meta["sha256"], "train": train,
-                    "costs": meta.get("costs")}
-    return gen
+    return _one_step("dimo", task, steps, checkpoint, options)
 
 
 @METHODS.register("sdtt")
