@@ -52,7 +52,8 @@ def train(
     if ship and kind not in SHIPPABLE:
         raise HarnessError(f"--ship applies to {', '.join(sorted(SHIPPABLE))}, not {kind}")
     mod = importlib.import_module(mod_name)
-    cfg = getattr(mod, cfg_name)(task=task)
+    cls = getattr(mod, cfg_name)
+    cfg = cls.preset(task) if hasattr(cls, "preset") else cls(task=task)
     cfg = apply_overrides(cfg, list(set_))
     if steps is not None:
         if steps < 1:

@@ -50,6 +50,16 @@ class FPDTrainConfig:
     grid: int = 4
     token_norm: bool = True
 
+    @classmethod
+    def preset(cls, task: str) -> "FPDTrainConfig":
+        """Defaults for a task: the shapes values above, or the paper's (harness/presets.py) at paper scale."""
+        if task in ("shapes", "shapes-t2i"):
+            return cls(task=task)
+        from harness.presets import get_preset
+        p = get_preset(task)
+        return cls(task=task, batch=p.batch_size, lr=p.lr, r_init=p.r_init, bandwidths=tuple(p.bandwidths),
+                   blocks=tuple(p.feature_blocks), grid=p.feature_grid, token_norm=False, steps=30_000)
+
     def fpd(self) -> FPDConfig:
         names = {f.name for f in fields(FPDConfig)}
         return FPDConfig(**{k: v for k, v in to_dict(self).items() if k in names and k != "pixel_grid"} |
@@ -69,12 +79,18 @@ def build_shapes(cfg: FPDTrainConfig):
 
 def build_gan(cfg: FPDTrainConfig, backbone):
     from methods.gan import GAN, ProjectedDiscriminator
+    if not hasattr(backbone, "net"):
+        raise HarnessError("the optional GAN is wired for the shapes world only; the paper-scale projected "
+                           "discriminator (timm EfficientNet-lite0 + DeiT features) is not built yet — run with gan=false")
     net = backbone.net
     disc = ProjectedDiscriminator(lambda x: net.blocks(x)[1:], list(net.cfg.widths[1:]))
     return GAN(disc, lr=cfg.d_lr, seed=cfg.seed)
 
 
 def real_images(task: str, n: int = 8000) -> torch.Tensor:
+    if task not in ("shapes", "shapes-t2i"):
+        from harness.trainers.paper_scale import real_images as paper_real
+        return paper_real(n)
     from harness.tasks.shapes_data import class_dataset, scene_dataset, to_float
     imgs = class_dataset(n, "train")[0] if task == "shapes" else scene_dataset(n, "train")[0]
     return to_float(imgs)
@@ -82,8 +98,9 @@ def real_images(task: str, n: int = 8000) -> torch.Tensor:
 
 def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
     D.init()
+    paper_conditions = None
     if cfg.task not in ("shapes", "shapes-t2i"):
-        from harness.trainers.paper_scale import build_paper_scale  # GPU path: official weights
+        from harness.trainers.paper_scale import build_paper_scale, conditions as paper_conditions  # official weights
         tok, teacher, backbone = build_paper_scale(cfg)
     else:
         tok, teacher, backbone = build_shapes(cfg)
@@ -105,13 +122,14 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         student.train()
 
     loop = TrainLoop(out, to_dict(cfg), modules, optims, cfg.steps, ckpt_every=100, log_every=10,
-                     sample_every=sample_every, sample_fn=grid, desc=f"fpd[{cfg.task}]")
+                     sample_every=sample_every if cfg.task.startswith("shapes") else 0, sample_fn=grid,
+                     desc=f"fpd[{cfg.task}]")
     local = D.local_slice(cfg.batch)
     gather = D.all_gather_cat if D.world() > 1 else None
 
     def step(i: int) -> dict:
         seeds = SeedStreams.derive(cfg.seed, i, range(cfg.batch))[local]
-        cond = shapes_conditions(cfg.task, seeds) if cfg.task.startswith("shapes") else method.sample_conditions(seeds)
+        cond = shapes_conditions(cfg.task, seeds) if cfg.task.startswith("shapes") else paper_conditions(cfg.task, teacher, seeds)
         loss, logs, x_img = method.loss(cond, seeds, gather=gather, local=local if gather else None)
         opt.zero_grad(set_to_none=True)
         loss.backward()
