@@ -89,8 +89,11 @@ def main(argv: list[str] | None = None) -> dict:
         z0 = z_init(SeedStreams(seeds, dev), m.num_tokens, m.codebook_size, m.mask_id, gen.r_init)
         logits = m(z0, cond)
         z_hat = logits.argmax(-1)
-        fns = {"full": lambda: gen.generate(cond, seeds),
-               "raw": lambda: tok.decode(z_hat, cond) if m(z0, cond) is not None else None,
+
+        def raw():
+            m(z0, cond)
+            return tok.decode(z_hat, cond)
+        fns = {"full": lambda: gen.generate(cond, seeds), "raw": raw,
                "raw_student": lambda: m(z0, cond), "raw_decoder": lambda: tok.decode(z_hat, cond)}
         t, c = alternate(fns, args.repeats, args.warmup, dev)
         breakdown = parts(gen, cond, seeds, z0, z_hat, logits, args.repeats, args.warmup, dev)
