@@ -130,14 +130,9 @@ def distribution_matching_loss(logits: Tensor, grad: Tensor, mask: Tensor) -> Te
 
 def one_step_draft(net, cond: Tensor, rng: SeedStreams, r_init: float, temp: float, emb_perturb: float
                    ) -> tuple[Tensor, Tensor]:
-    """G(z_init, y): (logits, hard sample), the same draws in the same order as OneStepStudent.draft,
-    so training and sampling see the same z_init; `net` may be a DDP wrapper."""
-    m = _base(net)
-    z0 = z_init(rng, m.num_tokens, m.codebook_size, m.mask_id, r_init)
-    noise = rng.randn(m.num_tokens, m.tok_emb.weight.shape[1]) if emb_perturb > 0 else None
-    logits = net(z0, cond, emb_perturb=emb_perturb, noise=noise)
-    g = rng.gumbel(m.num_tokens, m.codebook_size)
-    return logits, (logits.detach() / temp + g).argmax(-1)
+    """G(z_init, y): (logits, hard sample) by OneStepStudent.draft itself, so training and sampling draw
+    the same z_init and the same sample; `net` may be a DDP wrapper (the module that is called)."""
+    return OneStepStudent(_base(net), None, r_init, temp, emb_perturb).draft(cond, rng, forward=net)
 
 
 class DiMO:

@@ -26,8 +26,8 @@ from torch import Tensor
 
 from methods.drift import drift_loss
 from methods.interfaces import to_uint8
-from methods.masking import fill_masked, guided_logits, remask
-from methods.rng import SeedStreams
+from methods.masking import fill_masked, remask
+from methods.rng import SeedStreams, sample_categorical
 from methods.ste import route_embeddings
 
 
@@ -89,8 +89,7 @@ class OneStepStudent:
         z0 = z_init(rng, m.num_tokens, m.codebook_size, m.mask_id, self.r_init)
         noise = rng.randn(m.num_tokens, _embed_dim(m)) if self.emb_perturb > 0 else None
         logits = (forward or m)(z0, cond, emb_perturb=self.emb_perturb, noise=noise)
-        g = rng.gumbel(m.num_tokens, m.codebook_size)
-        z_hat = (logits.detach() / self.temp + g).argmax(-1)
+        z_hat = sample_categorical(logits.detach() / self.temp, rng.rand(m.num_tokens))
         return logits, z_hat
 
     @torch.inference_mode()
@@ -136,14 +135,14 @@ class FPD:
         t, cfg = self.teacher, self.cfg
         ratio = self._remask_ratio(rng)
         masked, mask = remask(draft, ratio, t.mask_id, rng.rand(t.num_tokens))
-        g = rng.gumbel(t.num_tokens, t.codebook_size)
-        if soft_probs is None:
-            return fill_masked(t, masked, cond, mask, g, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp)
-        # Soft-embedding ablation: the teacher sees probability-weighted embeddings at unmasked positions.
-        table = t.tok_emb.weight
-        emb = torch.where(mask[..., None], table[t.mask_id].expand(*mask.shape, -1), soft_probs @ table[: t.codebook_size])
-        logits = guided_logits(t, masked, cond, cfg.teacher_w, token_embeds=emb) * cfg.teacher_sm_temp
-        return torch.where(mask, (logits + g).argmax(-1), draft)
+        u = rng.rand(t.num_tokens)
+        kw = {}
+        if soft_probs is not None:
+            # Soft-embedding ablation: the teacher sees probability-weighted embeddings at unmasked positions.
+            table = t.tok_emb.weight
+            kw["token_embeds"] = torch.where(mask[..., None], table[t.mask_id].expand(*mask.shape, -1),
+                                             soft_probs @ table[: t.codebook_size])
+        return fill_masked(t, masked, cond, mask, u, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp, **kw)
 
     def loss(self, cond: Tensor, seeds: Sequence[int], gather: Callable | None = None, local: slice | None = None
              ) -> tuple[Tensor, dict[str, float], Tensor]:

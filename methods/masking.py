@@ -11,6 +11,8 @@ import math
 import torch
 from torch import Tensor
 
+from methods.rng import sample_categorical
+
 
 def gamma_arccos(r: Tensor | float) -> Tensor:
     """Fraction of tokens masked at progress r in [0, 1] (r=0: all masked)."""
@@ -64,9 +66,9 @@ def remask(tokens: Tensor, ratio: Tensor, mask_id: int, u: Tensor) -> tuple[Tens
     return tokens.masked_fill(mask, mask_id), mask
 
 
-def fill_masked(model, tokens: Tensor, cond: Tensor, mask: Tensor, gumbel: Tensor, *, w: float = 0.0,
-                sm_temp: float = 1.0) -> Tensor:
-    """ONE teacher step that fills every masked position (FPD's T^r): sample from softmax(sm_temp·ℓ) via Gumbel-max."""
-    logits = guided_logits(model, tokens, cond, w)
-    sample = (logits * sm_temp + gumbel).argmax(-1)
-    return torch.where(mask, sample, tokens)
+def fill_masked(model, tokens: Tensor, cond: Tensor, mask: Tensor, u: Tensor, *, w: float = 0.0,
+                sm_temp: float = 1.0, **kw) -> Tensor:
+    """ONE teacher step that fills every masked position (FPD's T^r): a draw from softmax(sm_temp·ℓ),
+    by inverse CDF from the per-position uniforms u [B, L]; unmasked positions are kept."""
+    logits = guided_logits(model, tokens, cond, w, **kw)
+    return torch.where(mask, sample_categorical(logits * sm_temp, u), tokens)

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from methods.interfaces import to_uint8
 from methods.masking import SCHEDULES, guided_logits
-from methods.rng import SeedStreams
+from methods.rng import SeedStreams, sample_categorical
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,12 @@ class TeacherSampler:
         for i, t in enumerate(sche):
             ramp = i / (n - 1) if n > 1 else 1.0
             logits = guided_logits(m, code, cond, cfg.w * ramp) * cfg.sm_temp
-            noise = rng.gumbel(L, K + 1)
-            pred = (logits + noise[..., :K]).argmax(-1)                       # exact categorical sample
+            u = rng.rand(L, 2)
+            pred = sample_categorical(logits, u[..., 0])                       # exact categorical sample
             conf = torch.log_softmax(logits, -1).gather(-1, pred[..., None])[..., 0]
             if cfg.anneal_gumbel:
-                conf = conf + cfg.r_temp * noise[..., K] * (1 - ramp if n > 1 else 0.0)
+                gumbel = -torch.log(-torch.log(u[..., 1].clamp(1e-20, 1 - 1e-7)))
+                conf = conf + cfg.r_temp * gumbel * (1 - ramp if n > 1 else 0.0)
             conf = conf.masked_fill(~masked, float("-inf"))
             t = min(int(t), int(masked.sum(1).min()))
             idx = conf.topk(t, dim=-1).indices

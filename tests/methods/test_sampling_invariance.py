@@ -32,3 +32,15 @@ def test_one_step_teacher_is_defined(tiny_nets):
     gen = TeacherSampler(teacher, tok, TeacherSamplerConfig(steps=1, w=3.0))
     out = gen.generate(torch.tensor([0, 1]), [0, 1])
     assert out.dtype == torch.uint8 and out.shape == (2, 3, 32, 32)
+
+
+def test_inverse_cdf_sampling_matches_the_distribution():
+    from methods.rng import sample_categorical
+    torch.manual_seed(0)
+    logits = torch.tensor([[2.0, 0.0, -1.0, 1.0]])
+    u = torch.rand(200_000, 1).expand(-1, 1)
+    draws = sample_categorical(logits.expand(200_000, 1, 4), u[:, 0:1])
+    freq = torch.bincount(draws.flatten(), minlength=4).float() / draws.numel()
+    torch.testing.assert_close(freq, logits.softmax(-1)[0], atol=5e-3, rtol=0)
+    edge = sample_categorical(logits, torch.tensor([0.999999999]))  # never beyond the last class
+    assert int(edge) == 3
