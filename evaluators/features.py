@@ -78,7 +78,7 @@ def check_uint8_images(images: torch.Tensor) -> None:
         raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
 
 
-def run_extractor(extractor: FeatureExtractor, images_nhwc, batch_size: int = 250) -> dict[str, "np.ndarray"]:
+def run_extractor(extractor: FeatureExtractor, images_nhwc, batch_size: int = 250) -> dict:
     """Features of a uint8 NHWC array (the ADM batch layout), in batches; numpy float64 out."""
     import numpy as np
 

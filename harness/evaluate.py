@@ -27,7 +27,7 @@ from harness.errors import HarnessError
 from harness.io import write_json
 from harness.registry import SUITES
 from harness.tasks import shapes as S
-from harness.tasks.shapes_data import class_dataset, seed_of
+from harness.tasks.shapes_data import class_dataset
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,8 @@ Registered in harness.registry.METHODS; `harness sample` and `harness eval` only
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import torch
 
 from harness.errors import HarnessError
 from harness.registry import METHODS, TASKS

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 from harness.config import did_you_mean
 from harness.errors import HarnessError

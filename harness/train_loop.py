@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from harness import distributed as D
 from harness.errors import HarnessError
-from harness.io import config_hash, save_torch, sha256_file, write_json
+from harness.io import config_hash, sha256_file, write_json
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:

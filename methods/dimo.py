@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from methods.fpd import OneStepStudent, z_init
+from methods.fpd import OneStepStudent
 from methods.masking import guided_logits, remask
 from methods.rng import SeedStreams
 

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from methods.drift import drift_loss

@@ -7,7 +7,6 @@ Soft (ablation, Table 3a): e = ẽ, an off-manifold mixture in the forward pass 
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 

@@ -51,7 +51,7 @@ class TeacherSampler:
     @torch.inference_mode()
     def sample_tokens(self, cond: Tensor, seeds: Sequence[int]) -> Tensor:
         cfg, m = self.cfg, self.model
-        L, K = m.num_tokens, m.codebook_size
+        L = m.num_tokens
         rng = SeedStreams(seeds, self.device)
         cond = cond.to(self.device)
         code = torch.full((len(seeds), L), m.mask_id, dtype=torch.long, device=self.device)

@@ -303,16 +303,35 @@ def read_state_dict(kind: str, path: str | Path, config=None) -> dict[str, Tenso
     return k["read"](path)
 
 
+def _finish_meta_build(kind: str, model: nn.Module) -> None:
+    """Re-create what a state_dict does not carry after an assign-load into a meta-built model."""
+    if kind == "maskgen":       # the head is tied to the embedding table (one tensor, two names)
+        model.lm_head.weight = model.embeddings.weight
+    if kind == "clip_text" and model.text.attn_mask is not None:  # non-persistent causal mask
+        model.text.attn_mask = model.text.build_causal_mask()
+    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if left:
+        raise RuntimeError(f"{kind}: tensors not restored after loading: {left[:4]}")
+
+
 def load_network(kind: str, path: str | Path, config=None, *, device: str | torch.device = "cpu") -> nn.Module:
-    """Build `kind` from `config` (default: the paper-scale preset) and load `path` strictly."""
+    """Build `kind` from `config` (default: the paper-scale preset) and load `path` strictly.
+
+    The model is built on the meta device (no random init), its keys and shapes are compared with
+    the file, and the file's tensors are assigned in place (cast to the model's dtypes: the OpenAI
+    CLIP archive is fp16).
+    """
     k = _kind(kind)
     config = config or k["config"]()
     sd = read_state_dict(kind, path, config)
     what = f"{k['what']} checkpoint {Path(path).name}"
-    with torch.device("meta"):  # check keys and shapes before paying for a full random init
-        check_state_dict(_module_for_sd(kind, k["build"](config)).state_dict(), sd, what)
-    model = k["build"](config)
-    load_strict(_module_for_sd(kind, model), sd, what)
+    with torch.device("meta"):
+        model = k["build"](config)
+    target = _module_for_sd(kind, model)
+    expected = target.state_dict()
+    check_state_dict(expected, sd, what)
+    target.load_state_dict({n: sd[n].to(dtype=expected[n].dtype) for n in expected}, strict=True, assign=True)
+    _finish_meta_build(kind, model)
     return model.to(device).eval()
 
 

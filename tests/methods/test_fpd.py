@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from harness.assets import asset_path
-from methods.fpd import FPD, FPDConfig, OneStepStudent, z_init
+from methods.fpd import FPD, z_init
 from methods.rng import SeedStreams
 
 WORKER = Path(__file__).with_name("ddp_fpd_worker.py")
