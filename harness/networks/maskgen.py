@@ -446,7 +446,7 @@ class MaskGenTeacher(nn.Module):
 
     def __init__(self, maskgen: MaskGenVQ, clip: ClipTextEncoder, aesthetic_score: float | None = None):
         super().__init__()
-        self.net, self.clip = maskgen, clip
+        self.net, self.clip = maskgen, clip.requires_grad_(False)  # CLIP is never trained (no_grad below)
         self.num_tokens, self.codebook_size = maskgen.cfg.num_tokens, maskgen.cfg.codebook_size
         self.mask_id = maskgen.cfg.codebook_size
         self.aesthetic_score = maskgen.cfg.sample_aesthetic_score if aesthetic_score is None else aesthetic_score
@@ -482,7 +482,7 @@ class MaskGenTokenizer(nn.Module):
 
     def __init__(self, tatitok: TATiTok, clip: ClipTextEncoder):
         super().__init__()
-        self.tok, self.clip = tatitok, clip
+        self.tok, self.clip = tatitok, clip.requires_grad_(False)
         self.num_tokens, self.codebook_size = tatitok.cfg.num_latent_tokens, tatitok.cfg.codebook_size
 
     @property
