@@ -186,3 +186,16 @@ def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, 
             written.append(write_standin(dst, wf.description))
     return written
 
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Write random-weight stand-ins of a task's weight files "
+                                             "(official formats; NOT trained weights), e.g. to try `harness doctor`.")
+    ap.add_argument("task", help="imagenet or t2i")
+    ap.add_argument("weights_dir", help="folder to write into")
+    ap.add_argument("--full", action="store_true", help="paper-scale configurations instead of reduced depth")
+    args = ap.parse_args()
+    for p in write_fixtures(args.task, args.weights_dir, reduced=not args.full):
+        print(p)
