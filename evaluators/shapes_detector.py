@@ -38,13 +38,14 @@ def _best_template(mask: np.ndarray, mx1: int, my1: int, mx2: int, my2: int) -> 
     """
     h, w = mask.shape
     area = int(mask.sum())
-    padded = np.pad(mask, 4)  # boxes may overhang the image edge by a few pixels
     side = max(mx2 - mx1, my2 - my1)
+    pad = side + 4  # candidate boxes may overhang the image edge (a thin, tall region near a border)
+    padded = np.pad(mask, pad)
     best = (-1.0, "", [0.0, 0.0, 0.0, 0.0])
     for s in range(side, side + 4):
         for bx in range(mx2 - s, mx1 + 1):
             for by in range(my2 - s, my1 + 1):
-                window = padded[by + 4:by + 4 + s, bx + 4:bx + 4 + s]
+                window = padded[by + pad:by + pad + s, bx + pad:bx + pad + s]
                 for shape in SHAPES:
                     t = _pattern(shape, s)
                     inter = int(np.logical_and(t, window).sum())

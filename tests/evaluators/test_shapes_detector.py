@@ -40,3 +40,13 @@ def test_empty_image_has_no_detections_and_noise_is_not_a_shape():
     assert detect_shapes(img) == []
     img[3, 3] = (255, 0, 0)  # one stray pixel
     assert detect_shapes(img) == []
+
+
+def test_thin_tall_region_at_the_border_is_handled():
+    import numpy as np
+    from evaluators.shapes_geometry import BACKGROUND
+    img = np.empty((32, 32, 3), np.uint8)
+    img[:] = BACKGROUND
+    img[0:26, 20:26] = (230, 40, 40)  # a tall narrow bar: candidate boxes overhang the right edge
+    dets = detect_shapes(img)
+    assert len(dets) == 1 and dets[0]["color"] == "red" and 0 < dets[0]["score"] < 0.5
