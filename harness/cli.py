@@ -116,8 +116,10 @@ def eval_(
     for n in _parse_steps(steps):
         res = evaluate(method, suite, n, checkpoint, seeds, batch, out if out and len(steps.split(",")) == 1 else None,
                        variant, append=append)
+        row = res.get("leaderboard_row")
         _echo_json({k: res[k] for k in ("suite", "method", "steps", "metrics", "n", "wall_time_s")}
-                   | {"leaderboard_row": res.get("leaderboard_row")})
+                   | {"leaderboard_row": {k: row[k] for k in ("suite", "protocol", "method", "variant", "steps", "label")}
+                      | {"appended_to": f"leaderboards/data/{row['suite']}.jsonl"} if row else None})
 
 
 @app.command()
