@@ -27,7 +27,7 @@ from methods.sdtt import SDTT, SDTTConfig
 @dataclass(frozen=True)
 class SDTTTrainConfig:
     task: str = "shapes"
-    steps: int = 1200                # total; = round_steps x rounds (a smaller --steps stops early)
+    steps: int = 1200                # total = round_steps x rounds (a smaller --steps stops early); shapes: ~23 GFLOP/step at batch 64
     round_steps: int = 300           # SDTT grow_dt_every (10k on OpenWebText)
     batch: int = 64                  # SDTT README: 128 global
     lr: float = 1e-4                 # SDTT code default 3e-4 (AdamW, wd 0); smaller for the small shapes teacher
