@@ -58,6 +58,7 @@ def build(random: bool, dev):
 def make_step(method: str, tok, teacher, backbone, batch: int, dev):
     """A closure running one training step i exactly as the method's trainer does (default configs)."""
     import torch
+
     from harness.trainers.common import shapes_conditions
     from methods.rng import SeedStreams
     student = copy.deepcopy(teacher).train().requires_grad_(True)
@@ -151,7 +152,7 @@ def main() -> None:
     flags += ["--random"] * args.random + ["--cpu"] * args.cpu
     res = {}
     for m in ("fpd", "dimo"):
-        p = subprocess.run([sys.executable, __file__, "--worker", m, *flags], capture_output=True, text=True,
+        p = subprocess.run([sys.executable, __file__, "--worker", m, *flags], capture_output=True, text=True, check=False,
                            env={**os.environ, "FPD_NO_PROGRESS": "1"})
         if p.returncode:
             sys.exit(f"{m} worker failed:\n{p.stderr[-3000:]}")

@@ -26,14 +26,14 @@ Adaptations to an image teacher (teachers.md §4.3 — no public image SDTT code
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor
 
 from methods.masking import guided_logits, remask
-from methods.rng import SeedStreams
+from methods.rng import SeedStreams, sample_categorical
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,9 @@ class SDTT:
             logp = logits.log_softmax(-1)
             if j == cfg.num_distill_steps - 1:                          # last step: all still-masked positions
                 return torch.where(still[..., None], logp, target)
-            pred = (logits + rng.gumbel(L, V)).argmax(-1)                # x0 ~ softmax(sm_temp·ℓ)
-            u = rng.rand(L).clamp(1e-20, 1 - 1e-7)                       # position noise (conf. Gumbel / MDLM coin)
-            reveal = self._reveal(logp, pred, still, r + j / K, u)     # progress at this step's start
+            u = rng.rand(L, 2)                                          # as TeacherSampler: token draw, position noise
+            pred = sample_categorical(logits, u[..., 0])                # x0 ~ softmax(sm_temp·ℓ), inverse CDF
+            reveal = self._reveal(logp, pred, still, r + j / K, u[..., 1].clamp(1e-20, 1 - 1e-7))  # progress at step start
             target = torch.where(reveal[..., None], logp, target)
             x = torch.where(reveal, pred, x)
             still = still & ~reveal

@@ -32,7 +32,8 @@ def perturbed(model, seed: int, scale: float = 0.3):
     return m
 
 
-def setup(cfg: DiMOConfig = DiMOConfig()):
+def setup(cfg: DiMOConfig | None = None):
+    cfg = cfg or DiMOConfig()
     teacher = tiny().requires_grad_(False)
     gen = perturbed(teacher, 1).requires_grad_(True)
     aux = perturbed(teacher, 2).requires_grad_(True)
@@ -122,8 +123,8 @@ def test_training_draft_matches_the_sampler():
 
 
 def test_trainer_runs_resumes_exactly_and_exports(tmp_path, monkeypatch):
-    from harness.networks.shapes_vq import ShapesVQ, VQConfig
     import harness.trainers.dimo as T
+    from harness.networks.shapes_vq import ShapesVQ, VQConfig
     torch.manual_seed(0)
     tok = ShapesVQ(VQConfig(channels=16, codebook_size=32, code_dim=8)).eval()
     teacher = tiny(num_tokens=64).requires_grad_(False)

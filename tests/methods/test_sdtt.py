@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import math
 
 import pytest
 import torch
@@ -114,15 +113,15 @@ def test_targets_come_from_the_step_that_unmasked_each_token(rule):
 
 
 def test_trainer_rounds_exports_and_resume(tmp_path, monkeypatch):
+    import harness.trainers.sdtt as T
     from harness.io import load_weights
     from harness.networks.shapes_vq import ShapesVQ, VQConfig
-    import harness.trainers.sdtt as T
     torch.manual_seed(0)
     tok = ShapesVQ(VQConfig(channels=16, codebook_size=32, code_dim=8)).eval()
     teacher = tiny(num_tokens=64).requires_grad_(False)
     monkeypatch.setattr(T, "build_networks", lambda cfg: (tok, copy.deepcopy(teacher)))
     monkeypatch.setenv("FPD_NO_PROGRESS", "1")
-    kw = dict(round_steps=2, batch=4, lr=1e-3, warmup=1, n_train=24, start_steps=4)  # 4 -> 2 -> 1: two rounds
+    kw = {"round_steps": 2, "batch": 4, "lr": 1e-3, "warmup": 1, "n_train": 24, "start_steps": 4}  # 4 -> 2 -> 1
     full = T.train(T.SDTTTrainConfig(steps=4, **kw), tmp_path / "full", sample_every=2)
     assert full["students"] == ["student_1step", "student_2step"]
     T.train(T.SDTTTrainConfig(steps=3, **kw), tmp_path / "split", sample_every=0)   # stop mid round 1
