@@ -121,17 +121,18 @@ def worker(args) -> dict:
     for i in range(args.warmup):
         step(i)
     sync()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(args.warmup, args.warmup + args.steps):
         step(i)
     sync()
     sec = (time.perf_counter() - t0) / args.steps
+    cpu = (time.process_time() - c0) / args.steps      # CPU seconds: robust to other jobs on a shared machine
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _rss_mb() - rss0
     with FlopCounterMode(display=False) as fc:
         step(args.warmup + args.steps)
     flops = fc.get_total_flops()
     return {"method": args.worker, "networks": which, "device": torch.cuda.get_device_name() if cuda else "cpu",
-            "threads": torch.get_num_threads(), "sec_per_step": sec, "peak_memory_mb": peak,
+            "threads": torch.get_num_threads(), "sec_per_step": sec, "cpu_sec_per_step": cpu, "peak_memory_mb": peak,
             "peak_memory_kind": "cuda max_memory_allocated" if cuda else "RSS high-water mark growth after imports",
             "flops_per_step": flops, "achieved_flops_per_s": flops / sec, "trainable_params": trainable}
 
@@ -158,11 +159,13 @@ def main() -> None:
             sys.exit(f"{m} worker failed:\n{p.stderr[-3000:]}")
         res[m] = json.loads(p.stdout.strip().splitlines()[-1])
     f, d = res["fpd"], res["dimo"]
+    keys = ("sec_per_step", "cpu_sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s", "trainable_params")
     print(json.dumps({"bench": "fpd_vs_dimo", "task": "shapes", "batch": args.batch, "timed_steps": args.steps,
                       "networks": f["networks"], "device": f["device"], "threads": f["threads"],
-                      "fpd": {k: f[k] for k in ("sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s", "trainable_params")},
-                      "dimo": {k: d[k] for k in ("sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s", "trainable_params")},
+                      "fpd": {k: f[k] for k in keys},
+                      "dimo": {k: d[k] for k in keys},
                       "ratio_dimo_over_fpd": {"sec_per_step": d["sec_per_step"] / f["sec_per_step"],
+                                              "cpu_sec_per_step": d["cpu_sec_per_step"] / max(f["cpu_sec_per_step"], 1e-9),
                                               "peak_memory": d["peak_memory_mb"] / max(f["peak_memory_mb"], 1e-9),
                                               "flops_per_step": d["flops_per_step"] / max(f["flops_per_step"], 1)},
                       "peak_memory_kind": f["peak_memory_kind"]}))
