@@ -85,7 +85,8 @@ def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | N
     """SDTT students sample with the teacher's own multistep sampler at their distilled step count."""
     ck = checkpoint or (Path("runs") / f"sdtt-{task}" / f"student_{steps}step")
     student, tok, meta, path = _load_student("sdtt", task, ck)
-    cfg = TeacherSamplerConfig(steps=steps, **{**TASKS[task].teacher_defaults, **(options or {})})
+    hint = meta.get("sampler_hint") or meta.get("config", {}).get("sampler_hint") or {}  # the grid it was distilled on
+    cfg = TeacherSamplerConfig(steps=steps, **{**TASKS[task].teacher_defaults, **hint, **(options or {})})
     gen = TeacherSampler(student, tok, cfg)
     gen.describe = {"method": "sdtt", "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
                     "sampler": cfg.to_dict(), "costs": meta.get("costs")}
