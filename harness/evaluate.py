@@ -170,7 +170,7 @@ def checkpoint_path(gen) -> Path | None:
     return Path(ck).with_suffix(".safetensors") if ck else None
 
 
-LABELS = {"teacher": "Teacher (multistep)", "fpd": "FPD (ours, measured)", "dimo": "DiMO-style", "sdtt": "SDTT"}
+LABELS = {"teacher": "Teacher (multistep)", "fpd": "FPD", "dimo": "DiMO-style", "sdtt": "SDTT"}
 
 
 def append_leaderboard(result: dict, checkpoint: Path | None) -> dict:

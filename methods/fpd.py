@@ -159,12 +159,13 @@ class FPD:
         x = self.lift(x_img)
         l_drift, logs = drift_loss(x, y, cfg.bandwidths, gather=gather, local=local)  # Eq. 6-7
         total = l_drift
-        logs = {"loss_drift": float(l_drift), **logs,
-                "student_entropy": float(-(logits.float().softmax(-1) * logits.float().log_softmax(-1)).sum(-1).mean()),
+        lg = logits.detach().float()
+        logs = {"loss_drift": l_drift.item(), **logs,
+                "student_entropy": float(-(lg.softmax(-1) * lg.log_softmax(-1)).sum(-1).mean()),
                 "target_changed": float((z_t != z_hat).float().mean())}
         if cfg.gan and self.gan is not None:
             l_gan = self.gan.generator_loss(x_img)
             total = total + cfg.gan_weight * l_gan
-            logs["loss_gan_g"] = float(l_gan)
-        logs["loss"] = float(total)
+            logs["loss_gan_g"] = l_gan.item()
+        logs["loss"] = total.item()
         return total, logs, x_img

@@ -52,6 +52,7 @@ def guided_logits(model, tokens: Tensor, cond: Tensor, w: float, **kw) -> Tensor
     """MaskGIT-pytorch guidance: (1 + w)·ℓ_c − w·ℓ_u, with ℓ_u from the null condition; w=0 is one pass."""
     if w == 0:
         return model(tokens, cond, **kw)
+    kw = {k: torch.cat([v, v]) if torch.is_tensor(v) else v for k, v in kw.items()}  # e.g. token_embeds
     both = model(torch.cat([tokens, tokens]), torch.cat([cond, model.null_cond(cond)]), **kw)
     lc, lu = both.chunk(2)
     return (1 + w) * lc - w * lu
