@@ -17,6 +17,8 @@ import argparse
 import statistics
 import sys
 import time
+
+import torch
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,15 +51,15 @@ def parts(gen, cond, seeds, z0, z_hat, logits, repeats: int, warmup: int, device
     clock = time.process_time if device.type == "cpu" else time.perf_counter
     from methods.fpd import z_init
     from methods.interfaces import to_uint8
-    from methods.rng import SeedStreams
+    from methods.rng import SeedStreams, sample_categorical
     m = gen.model
     L, K = m.num_tokens, m.codebook_size
     img = gen.tokenizer.decode(z_hat, cond)
     pieces = {
         "seed_streams_init": lambda: SeedStreams(seeds, device),
         "z_init_draws": lambda: z_init(SeedStreams(seeds, device), L, K, m.mask_id, gen.r_init),
-        "gumbel_draw": lambda: SeedStreams(seeds, device).gumbel(L, K),
-        "sample_argmax": lambda: (logits / gen.temp + logits).argmax(-1),
+        "uniform_draw": lambda: SeedStreams(seeds, device).rand(L),          # one uniform per position
+        "sample_inverse_cdf": lambda: sample_categorical(logits / gen.temp, torch.rand(logits.shape[:-1])),
         "to_uint8": lambda: to_uint8(img),
     }
     n = max(repeats, 5)
@@ -66,7 +68,7 @@ def parts(gen, cond, seeds, z0, z_hat, logits, repeats: int, warmup: int, device
     for k, fn in pieces.items():
         t = statistics.median(time_calls(fn, n, warmup, device, clock))
         # the draws include building the streams; report them net of it so the parts add up
-        out[k] = 1e3 * (t - base if k in ("z_init_draws", "gumbel_draw") else t)
+        out[k] = 1e3 * (t - base if k in ("z_init_draws", "uniform_draw") else t)
     return out
 
 
