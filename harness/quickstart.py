@@ -57,4 +57,5 @@ def run(fast: bool = False) -> None:
                                                   "wall_time_s": time.time() - t0}, indent=2, default=str))
     typer.echo(render_table(2, "markdown"))
     typer.echo(f"[quickstart] done in {time.time() - t0:.0f} s. Outputs: {OUT}/ (grids, eval results, summary.json), "
-               f"{run_dir}/ (FPD run: log.jsonl, samples/, student.safetensors), leaderboards/data/shapes-fid.jsonl")
+               f"{run_dir}/ (FPD run: log.jsonl, samples/, student.safetensors)"
+               + ("" if fast else ", leaderboards/data/shapes-fid.jsonl (rows appended)"))
