@@ -1,8 +1,11 @@
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 os.environ.setdefault("FPD_NO_PROGRESS", "1")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

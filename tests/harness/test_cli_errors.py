@@ -1,25 +1,11 @@
 """Bad input through the CLI: a non-zero exit, one line naming the fix, no traceback, nothing lost."""
 import json
 import os
-import sys
 
 import pytest
 
-from harness import cli
-
-
-def run_cli(args, capsys):
-    old = sys.argv
-    sys.argv = ["harness", *map(str, args)]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    finally:
-        sys.argv = old
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from harness import cli  # noqa: F401
+from helpers import run_cli
 
 
 def assert_one_line_error(code, err, *needles):

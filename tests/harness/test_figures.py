@@ -1,31 +1,20 @@
 """`harness figure grid|quality`: PNGs from tiny random networks and a temp leaderboard; one-line errors."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from harness import cli, figures
+from harness import figures
+from helpers import run_cli
 from leaderboards.store import append_row, measured_row
 
 PROV = {"git_commit": "abc", "config_hash": "0" * 16, "checkpoint_sha256": None, "packages": {"torch": "2.x"},
         "hardware": "cpu", "wall_time_s": 1.0, "date": "2026-01-01T00:00:00+00:00"}
 
 
-def run_cli(args, capsys):
-    old = sys.argv
-    sys.argv = ["harness", *map(str, args)]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    finally:
-        sys.argv = old
-    out = capsys.readouterr()
-    return code, out.out, out.err
+
 
 
 def _row(method, steps, fid, suite="shapes-fid", variant=""):

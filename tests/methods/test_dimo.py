@@ -8,28 +8,14 @@ import math
 import pytest
 import torch
 
-from harness.networks.shapes_transformer import ShapesMaskTransformer, TransformerConfig
 from methods.dimo import EMA, DiMO, DiMOConfig, dimo_gradient, freeze_embeddings, one_step_draft
 from methods.fpd import OneStepStudent
 from methods.masking import remask
 from methods.rng import SeedStreams
 
+from helpers import perturbed, tiny  # noqa: E402
+
 torch.set_num_threads(1)
-
-
-def tiny(seed: int = 0, num_tokens: int = 16, codebook_size: int = 32) -> ShapesMaskTransformer:
-    torch.manual_seed(seed)
-    return ShapesMaskTransformer(TransformerConfig(num_tokens=num_tokens, codebook_size=codebook_size,
-                                                   width=32, depth=1, heads=2)).eval()
-
-
-def perturbed(model, seed: int, scale: float = 0.3):
-    m = copy.deepcopy(model)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g))
-    return m
 
 
 def setup(cfg: DiMOConfig | None = None):

@@ -1,0 +1,40 @@
+"""Helpers shared by several test files (importable because tests/conftest.py puts tests/ on sys.path)."""
+import copy
+import sys
+
+import torch
+
+from harness.networks.shapes_transformer import ShapesMaskTransformer, TransformerConfig
+
+
+def run_cli(args, capsys):
+    """Run `harness ARGS` in-process through the console entry point; (exit code, stdout, stderr)."""
+    from harness import cli
+    old = sys.argv
+    sys.argv = ["harness", *map(str, args)]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    finally:
+        sys.argv = old
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def tiny(seed: int = 0, num_tokens: int = 16, codebook_size: int = 32) -> ShapesMaskTransformer:
+    """A tiny random shapes-layout transformer."""
+    torch.manual_seed(seed)
+    return ShapesMaskTransformer(TransformerConfig(num_tokens=num_tokens, codebook_size=codebook_size,
+                                                   width=32, depth=1, heads=2)).eval()
+
+
+def perturbed(model, seed: int, scale: float = 0.3):
+    """A copy of `model` with seeded noise added to every parameter (a different but related network)."""
+    m = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g))
+    return m
