@@ -53,7 +53,8 @@ def check_paper_suite(name: str) -> None:
         _preset_file("imagenet", "inception")
         _preset_file("imagenet", "adm_ref_batch")
     elif name == "geneval":
-        geneval_metadata_path()
+        from evaluators import read_geneval_metadata
+        read_geneval_metadata(geneval_metadata_path())  # a malformed line fails here, naming file:line
         _preset_file("t2i", "geneval_clip")
 
 

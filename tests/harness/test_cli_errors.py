@@ -83,3 +83,31 @@ def test_malformed_leaderboard_line(tmp_path, capsys, monkeypatch):
     code, _, err = run_cli(["leaderboard", "show", "shapes-fid"], capsys)
     assert code not in (0, None) and "shapes-fid.jsonl:1" in err
     assert (tmp_path / "data" / "shapes-fid.jsonl").read_text() == before
+
+
+def test_malformed_geneval_metadata(tmp_path, capsys, monkeypatch):
+    bad = tmp_path / "evaluation_metadata.jsonl"
+    bad.write_text('{"tag": "single_object", "include": [{"class": "bench", "count": 1}], "prompt": "a photo of a bench"}\n'
+                   '{"tag": "single_object", "include": [\n')
+    monkeypatch.setenv("FPD_GENEVAL_METADATA", str(bad))
+    code, _, err = run_cli(["eval", "--method", "teacher", "--suite", "geneval", "--steps", "16"], capsys)
+    assert_one_line_error(code, err, ":2")
+
+
+def test_missing_geneval_metadata(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FPD_GENEVAL_METADATA", str(tmp_path / "nope.jsonl"))
+    code, _, err = run_cli(["eval", "--method", "teacher", "--suite", "geneval"], capsys)
+    assert_one_line_error(code, err, "not found", "evaluation_metadata.jsonl")
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
+    from harness.io import sha256_file
+    monkeypatch.setenv("FPD_CKPT_EVERY", "1")
+    run = tmp_path / "run"
+    code, _, err = run_cli(["train", "classifier", "--out", run, "--steps", "50", "--set", "n_train=64",
+                            "--set", "n_heldout=24", "--set", "lr=1e30"], capsys)
+    assert_one_line_error(code, err, "non-finite", "last good checkpoint")
+    latest = json.loads((run / "latest.json").read_text())
+    ck = run / "checkpoints" / latest["checkpoint"]
+    meta = json.loads((ck / "meta.json").read_text())
+    assert all(sha256_file(ck / f) == h for f, h in meta["sha256"].items())  # intact and loadable
