@@ -13,32 +13,36 @@ from safetensors.torch import load_file
 
 from harness.assets import asset_path
 
-TINY = ["--set", "width=32", "--set", "depth=1", "--set", "heads=2", "--set", "n_train=600", "--set", "batch=16",
-        "--set", "warmup=5"]
+# trainer -> (extra CLI args, total steps, checkpoint interval, weights file); tiny sizes so a run takes seconds
+RUNS = {
+    "teacher": (["--set", "width=32", "--set", "depth=1", "--set", "heads=2", "--set", "n_train=600",
+                 "--set", "batch=16", "--set", "warmup=5"], 300, 50, "model.safetensors"),
+    "fpd": (["--set", "batch=4"], 60, 10, "student.safetensors"),
+}
 
 
-STEPS, EVERY = 300, 50
+def _cmd(kind: str, out: Path) -> list[str]:
+    args, steps, _, _ = RUNS[kind]
+    return [sys.executable, "-m", "harness.cli", "train", kind, "--task", "shapes", "--steps", str(steps),
+            "--out", str(out), *args]
 
 
-def _cmd(out: Path, steps: int) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", "train", "teacher", "--task", "shapes", "--steps", str(steps),
-            "--out", str(out), *TINY]
+def _env(kind: str):
+    return {**os.environ, "OMP_NUM_THREADS": "1", "FPD_CKPT_EVERY": str(RUNS[kind][2]), "FPD_NO_PROGRESS": "1"}
 
 
-def _env():
-    return {**os.environ, "OMP_NUM_THREADS": "1", "FPD_CKPT_EVERY": str(EVERY), "FPD_NO_PROGRESS": "1"}
-
-
-def _final(out: Path):
+def _final(kind: str, out: Path):
     latest = json.loads((out / "latest.json").read_text())
-    return latest["step"], load_file(out / "checkpoints" / latest["checkpoint"] / "model.safetensors")
+    return latest["step"], load_file(out / "checkpoints" / latest["checkpoint"] / RUNS[kind][3])
 
 
-@pytest.mark.skipif(not asset_path("shapes_vq").exists(), reason="shipped tokenizer not built yet")
-def test_sigkill_then_rerun_is_bit_identical(tmp_path):
+@pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped networks not built yet")
+@pytest.mark.parametrize("kind", list(RUNS))
+def test_sigkill_then_rerun_is_bit_identical(tmp_path, kind):
+    STEPS, EVERY = RUNS[kind][1], RUNS[kind][2]
     a, b = tmp_path / "a", tmp_path / "b"
-    subprocess.run(_cmd(a, STEPS), check=True, env=_env(), capture_output=True, timeout=300)
-    p = subprocess.Popen(_cmd(b, STEPS), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(_cmd(kind, a), check=True, env=_env(kind), capture_output=True, timeout=300)
+    p = subprocess.Popen(_cmd(kind, b), env=_env(kind), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and not (b / "latest.json").exists():
         time.sleep(0.01)
@@ -46,9 +50,9 @@ def test_sigkill_then_rerun_is_bit_identical(tmp_path):
     p.wait()
     killed_at = json.loads((b / "latest.json").read_text())["step"]
     assert EVERY <= killed_at < STEPS, killed_at  # it really was interrupted mid-run
-    rerun = subprocess.run(_cmd(b, STEPS), check=True, env=_env(), capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(_cmd(kind, b), check=True, env=_env(kind), capture_output=True, text=True, timeout=300)
     assert json.loads(rerun.stdout)["train"]["steps_run"] == STEPS - killed_at  # continued, did not restart
-    (sa, wa), (sb, wb) = _final(a), _final(b)
+    (sa, wa), (sb, wb) = _final(kind, a), _final(kind, b)
     assert sa == sb == STEPS
     assert all(wa[k].equal(wb[k]) for k in wa)
     steps = [json.loads(l)["step"] for l in (b / "log.jsonl").read_text().splitlines()]
