@@ -48,9 +48,8 @@ def _classifier():
 _REF_CACHE: dict = {}
 
 
-def shapes_reference(n_ref: int = 5000) -> dict[str, np.ndarray]:
+def shapes_reference(ext: ShapesClassifierExtractor, n_ref: int = 5000) -> dict[str, np.ndarray]:
     """Classifier features of n_ref held-out real renders (the 'eval' split: never trained on)."""
-    ext = _classifier()
     key = (ext.version, n_ref)
     if key not in _REF_CACHE:
         imgs, _ = class_dataset(n_ref, "eval")
@@ -78,7 +77,7 @@ def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict,
     counts = run_sharded(work, seeds, lambda ch: torch.tensor([s % S.NUM_CLASSES for s in ch]),
                          gen.generate, process, batch, desc="shapes-fid")
     r = load_shards(work, seeds)
-    ref = shapes_reference()
+    ref = shapes_reference(ext)
     fake = r["pool"].astype(np.float64)
     prec, rec = precision_recall(ref["pool"], fake, k=3)
     labels = np.asarray([s % S.NUM_CLASSES for s in seeds])

@@ -42,7 +42,7 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def _unwrap(m: nn.Module) -> nn.Module:
+def unwrap(m: nn.Module) -> nn.Module:
     return m.module if hasattr(m, "module") else m
 
 
@@ -96,7 +96,7 @@ class TrainLoop:
             if sha256_file(ck / name) != digest:
                 raise HarnessError(f"checkpoint file {ck / name} is corrupt (sha256 mismatch); delete {ck} and {latest} to resume from the previous one")
         for name, m in self.modules.items():
-            _unwrap(m).load_state_dict(load_file(ck / f"{name}.safetensors"))
+            unwrap(m).load_state_dict(load_file(ck / f"{name}.safetensors"))
         state = torch.load(ck / "train_state.pt", weights_only=False)
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
@@ -124,7 +124,7 @@ class TrainLoop:
             digests = {}
             for mname, m in self.modules.items():
                 f = tmp / f"{mname}.safetensors"
-                save_file({k: v.detach().contiguous().cpu() for k, v in _unwrap(m).state_dict().items()}, f)
+                save_file({k: v.detach().contiguous().cpu() for k, v in unwrap(m).state_dict().items()}, f)
                 digests[f.name] = sha256_file(f)
             torch.save({"optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                         "torch_rng": torch.get_rng_state(), "step": step}, tmp / "train_state.pt")

@@ -36,12 +36,17 @@ class SeedStreams:
         return torch.stack([torch.randint(0, high, shape, generator=g) for g in self.gens]).to(self.device)
 
     def gumbel(self, *shape: int) -> Tensor:
-        return self.rand(*shape).clamp_(1e-20, 1 - 1e-7).log_().neg_().log_().neg_()
+        return gumbel_from_uniform(self.rand(*shape))
 
     @staticmethod
     def derive(base_seed: int, step: int, indices: Sequence[int]) -> list[int]:
         """Seeds for global sample `indices` at training `step` (independent of rank and batch split)."""
         return [(base_seed * 1_000_003 + step * 65_537 + int(i) * 7919 + 12345) % (2**62) for i in indices]
+
+
+def gumbel_from_uniform(u: Tensor) -> Tensor:
+    """Standard Gumbel noise −log(−log u) from uniforms, clamped away from 0 and 1 (in place)."""
+    return u.clamp_(1e-20, 1 - 1e-7).log_().neg_().log_().neg_()
 
 
 def sample_categorical(logits: Tensor, u: Tensor) -> Tensor:

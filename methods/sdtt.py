@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from methods.masking import guided_logits, remask
-from methods.rng import SeedStreams, sample_categorical
+from methods.rng import SeedStreams, gumbel_from_uniform, sample_categorical
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class SDTT:
         L = still.shape[1]
         n_reveal = (still.sum(1) - (L * masked_fraction(s)).round().long()).clamp(min=0)
         anneal = (1 - r * K / (K - 1)).clamp(min=0).float() if K > 1 else torch.zeros_like(r).float()
-        conf = logp.gather(-1, pred[..., None])[..., 0] + self.cfg.r_temp * (-torch.log(-torch.log(u))) * anneal[:, None]
+        conf = logp.gather(-1, pred[..., None])[..., 0] + self.cfg.r_temp * gumbel_from_uniform(u.clone()) * anneal[:, None]
         conf = conf.masked_fill(~still, float("-inf"))
         rank = conf.argsort(-1, descending=True).argsort(-1)
         return still & (rank < n_reveal[:, None])

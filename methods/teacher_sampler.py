@@ -19,7 +19,7 @@ from torch import Tensor
 
 from methods.interfaces import to_uint8
 from methods.masking import SCHEDULES, guided_logits
-from methods.rng import SeedStreams, sample_categorical
+from methods.rng import SeedStreams, gumbel_from_uniform, sample_categorical
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,7 @@ class TeacherSampler:
             pred = sample_categorical(logits, u[..., 0])                       # exact categorical sample
             conf = torch.log_softmax(logits, -1).gather(-1, pred[..., None])[..., 0]
             if cfg.anneal_gumbel:
-                gumbel = -torch.log(-torch.log(u[..., 1].clamp(1e-20, 1 - 1e-7)))
-                conf = conf + cfg.r_temp * gumbel * (1 - ramp if n > 1 else 0.0)
+                conf = conf + cfg.r_temp * gumbel_from_uniform(u[..., 1].clone()) * (1 - ramp if n > 1 else 0.0)
             conf = conf.masked_fill(~masked, float("-inf"))
             t = min(int(t), int(masked.sum(1).min()))
             idx = conf.topk(t, dim=-1).indices

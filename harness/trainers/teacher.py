@@ -19,7 +19,7 @@ from harness.config import to_dict
 from harness.networks.shapes_transformer import ShapesMaskTransformer, TransformerConfig
 from harness.tasks import shapes as S
 from harness.tasks.shapes_data import class_dataset, scene_dataset, to_float
-from harness.train_loop import TrainLoop, step_generator
+from harness.train_loop import TrainLoop, step_generator, unwrap
 from harness.trainers.tokenizer import load_shipped as load_tokenizer
 
 
@@ -71,16 +71,12 @@ def masked_ce_loss(model, codes: torch.Tensor, cond: torch.Tensor, g: torch.Gene
     return loss
 
 
-def _base(model):
-    return model.module if hasattr(model, "module") else model
-
-
 def model_null(model, cond):
-    return _base(model).null_cond(cond)
+    return unwrap(model).null_cond(cond)
 
 
 def _mask_id(model) -> int:
-    return _base(model).mask_id
+    return unwrap(model).mask_id
 
 
 def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: int = 500) -> dict:
