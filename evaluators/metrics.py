@@ -89,7 +89,7 @@ class InceptionScore(NamedTuple):
     std: float
 
 
-def inception_score(logits: np.ndarray, splits: int = 10) -> InceptionScore:
+def inception_score(logits: np.ndarray, splits: int = 10, split_size: int | None = None) -> InceptionScore:
     """IS from [N, K] classifier logits, ADM-style.
 
     ADM evaluator.py `compute_inception_score`: softmax, consecutive (unshuffled) splits,
@@ -101,13 +101,19 @@ def inception_score(logits: np.ndarray, splits: int = 10) -> InceptionScore:
     """
     x = _as_2d(logits, "logits")
     n = x.shape[0]
+    if split_size is not None:   # ADM: `for i in range(0, len(preds), split_size)`, the last split may be short
+        if split_size < 1:
+            raise ValueError(f"split_size must be >= 1, got {split_size}")
+        splits = -(-n // split_size)
+        bounds = [(lo, min(lo + split_size, n)) for lo in range(0, n, split_size)]
+    else:
+        bounds = [(i * n // splits, (i + 1) * n // splits) for i in range(splits)] if splits >= 1 else []
     if splits < 1 or n < splits:
         raise ValueError(f"need at least `splits` ({splits}) rows of logits, got {n}")
     logp = log_softmax(x, axis=1)
     p = np.exp(logp)
     scores = []
-    for i in range(splits):
-        lo, hi = i * n // splits, (i + 1) * n // splits
+    for lo, hi in bounds:
         part_p, part_logp = p[lo:hi], logp[lo:hi]
         py = part_p.mean(axis=0, keepdims=True)
         # KL(p||py) = sum p log p - sum p log py; xlogy keeps 0·log 0 = 0 for underflowed classes.

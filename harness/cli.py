@@ -106,8 +106,10 @@ def eval_(
     seeds: Optional[str] = typer.Option(None, help="seed range A-B (default: the suite's protocol)"),
     batch: int = typer.Option(250, help="generation batch size (results do not depend on it)"),
     variant: str = typer.Option("", help="ablation variant label for the leaderboard row (e.g. soft, draft=random)"),
-    out: Optional[Path] = typer.Option(None, help="results folder (default runs/eval/<suite>/<method>-<steps>step)"),
+    out: Optional[Path] = typer.Option(None, help="results folder (default runs/eval/<suite>/<method>-<steps>step-<fingerprint>); it belongs to one generator"),
     append: bool = typer.Option(True, help="append the measured row to the suite's leaderboard"),
+    metadata: Optional[Path] = typer.Option(None, help="geneval suite: GenEval's prompts/evaluation_metadata.jsonl "
+                                                       "(default: $FPD_GENEVAL_METADATA)"),
 ):
     """Score a method on a suite; writes results.json and appends a leaderboard row. Interrupted runs resume."""
     from harness.evaluate import evaluate
@@ -115,7 +117,7 @@ def eval_(
         raise HarnessError(f"--batch must be >= 1, got {batch}")
     for n in _parse_steps(steps):
         res = evaluate(method, suite, n, checkpoint, seeds, batch, out if out and len(steps.split(",")) == 1 else None,
-                       variant, append=append)
+                       variant, append=append, metadata=metadata)
         row = res.get("leaderboard_row")
         _echo_json({k: res[k] for k in ("suite", "method", "steps", "metrics", "n", "wall_time_s")}
                    | {"leaderboard_row": {k: row[k] for k in ("suite", "protocol", "method", "variant", "steps", "label")}
@@ -131,7 +133,8 @@ def quickstart(fast: bool = typer.Option(False, help="fewer samples (a smoke run
 
 def _register_optional() -> None:
     import importlib
-    for mod in ("harness.leaderboard_cli", "harness.doctor", "harness.figures", "harness.reproduce"):
+    for mod in ("harness.leaderboard_cli", "harness.doctor", "harness.figures", "harness.reproduce", "harness.diagnose",
+                "harness.sweep"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
@@ -165,16 +168,42 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted; re-run the same command to resume", err=True)
         sys.exit(130)
-    except Exception as e:  # click usage errors arrive here in standalone_mode=False
-        import click
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(2)
-        if isinstance(e, click.exceptions.Exit):
+    except Exception as e:  # usage errors arrive here in standalone_mode=False
+        exc = _click_exceptions()
+        if isinstance(e, exc["ClickException"]):   # bad option, missing argument, wrong type: usage + one line
+            _show_usage_error(e)
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, exc["Exit"]):
+            sys.exit(e.exit_code)
+        if isinstance(e, exc["Abort"]):
             sys.exit(1)
         raise
+
+
+def _show_usage_error(e) -> None:
+    """Two lines on stderr: the command's usage, then the error with where to get help."""
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None:
+        typer.echo(ctx.get_usage().strip().splitlines()[0], err=True)
+        typer.echo(f"Error: {e.format_message()} (see '{ctx.command_path} --help')", err=True)
+    else:
+        typer.echo(f"Error: {e.format_message()}", err=True)
+
+
+def _click_exceptions() -> dict[str, tuple[type, ...]]:
+    """Click's exception classes as typer raises them: recent typer vendors click as `typer._click`,
+    older typer uses the click package; catch both so no usage error becomes a traceback."""
+    import importlib
+    out: dict[str, tuple[type, ...]] = {"ClickException": (), "Exit": (), "Abort": ()}
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        for k in out:
+            if hasattr(mod, k):
+                out[k] += (getattr(mod, k),)
+    return out
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from evaluators.shapes_classifier import ShapesClassifierExtractor
 from evaluators.shapes_detector import detect_shapes
 from harness import distributed as D
 from harness.errors import HarnessError
-from harness.io import write_json
+from harness.fingerprint import claim_folder, fingerprint
+from harness.io import lock_folder, write_json
 from harness.registry import SUITES
 from harness.tasks import shapes as S
 from harness.tasks.shapes_data import class_dataset
@@ -81,16 +82,26 @@ def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict,
     fake = r["pool"].astype(np.float64)
     prec, rec = precision_recall(ref["pool"], fake, k=3)
     labels = np.asarray([s % S.NUM_CLASSES for s in seeds])
-    metrics = {"fid": fid_from_features(ref["pool"], fake), "is": inception_score(r["logits"], splits=10).mean,
+    metrics = {"fid": fid_from_features(ref["pool"], fake), "is": inception_score(r["logits"], splits=min(10, len(seeds))).mean,
                "precision": prec, "recall": rec, "detector_accuracy": float(r["correct"].mean()),
                "classifier_accuracy": float((r["logits"].argmax(-1) == labels).mean())}
     return metrics, {"sampling": counts, "n_ref": len(ref["pool"]), "reference": "5000 held-out renders (split 'eval')",
                      "extractor": f"shapes-classifier@{ext.version}"}
 
 
+def prompt_index(seed: int, n_prompts: int) -> int:
+    """Reported seeds: prompt seed // 4 (4 images per prompt). Validation seeds (>= 1,000,000, used by
+    sweeps): the same prompts in the same order, cycled, with seeds no reported row ever uses."""
+    from harness.sampler_presets import VALIDATION_SEED_BASE
+    if seed >= VALIDATION_SEED_BASE:
+        return ((seed - VALIDATION_SEED_BASE) // 4) % n_prompts
+    return seed // 4
+
+
 def run_shapes_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
     from harness.sampling import load_shards, run_sharded
     prompts = S.prompt_set()
+    seed_prompt = {s: prompt_index(s, len(prompts)) for s in seeds}
     caps = np.stack([S.encode_caption(p["prompt"]) for p in prompts])
 
     def process(images: torch.Tensor, chunk: list[int]) -> dict[str, np.ndarray]:
@@ -98,13 +109,13 @@ def run_shapes_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[d
         ok = []
         for j, s in enumerate(chunk):
             dets = [{k: d[k] for k in ("class", "box", "score", "color")} for d in detect_shapes(hwc[j])]
-            ok.append(score_geneval(prompts[s // 4], dets)[0])
+            ok.append(score_geneval(prompts[seed_prompt[s]], dets)[0])
         return {"correct": np.asarray(ok)}
 
-    counts = run_sharded(work, seeds, lambda ch: torch.from_numpy(caps[[s // 4 for s in ch]]),
+    counts = run_sharded(work, seeds, lambda ch: torch.from_numpy(caps[[seed_prompt[s] for s in ch]]),
                          gen.generate, process, batch, desc="shapes-geneval")
     r = load_shards(work, seeds)
-    rows = [{"tag": prompts[s // 4]["tag"], "correct": bool(c), "metadata": json.dumps(prompts[s // 4])}
+    rows = [{"tag": prompts[seed_prompt[s]]["tag"], "correct": bool(c), "metadata": json.dumps(prompts[seed_prompt[s]])}
             for s, c in zip(seeds, r["correct"])]
     summ = summarize_geneval(rows)
     metrics = {"overall": summ["overall"], **summ["tags"]}
@@ -136,27 +147,56 @@ def parse_seeds(spec: str | None, default_n: int) -> list[int]:
     return list(range(a, b + 1))
 
 
+def suite_identity(s: Suite) -> dict:
+    """What, besides the generator, decides a suite's per-sample outputs (part of the fingerprint)."""
+    ident: dict = {"protocol": s.protocol}
+    if s.name == "shapes-fid":
+        from harness.assets import asset_path
+        meta = asset_path("shapes_classifier").with_suffix(".json")
+        ident["extractor"] = json.loads(meta.read_text()).get("sha256") if meta.exists() else None
+    elif s.name == "shapes-geneval":
+        import hashlib
+        ident["prompts"] = hashlib.sha256(json.dumps(S.prompt_set(), sort_keys=True).encode()).hexdigest()[:16]
+        ident["detector"] = "shapes-exact"
+    return ident
+
+
 def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | None = None, batch: int = 250,
-             out: Path | None = None, variant: str = "", options: dict | None = None, append: bool = True) -> dict:
+             out: Path | None = None, variant: str = "", options: dict | None = None, append: bool = True,
+             metadata: Path | None = None) -> dict:
     from harness.generators import build_generator
     D.init()
     s = SUITES.get_or_fail(suite)
     if s.name not in ("shapes-fid", "shapes-geneval"):
         from harness.paper_suites import check_paper_suite
-        check_paper_suite(s.name)
+        check_paper_suite(s.name, metadata)
     seed_list = parse_seeds(seeds, s.default_n)   # cheap checks first, before loading networks
-    if suite == "shapes-geneval" and (seed_list[-1] // 4) >= len(S.prompt_set()):
+    from harness.sampler_presets import VALIDATION_SEED_BASE
+    if suite == "shapes-geneval" and seed_list[0] < VALIDATION_SEED_BASE and (seed_list[-1] // 4) >= len(S.prompt_set()):
         raise HarnessError(f"--seeds beyond the prompt set: shapes-geneval has {4 * len(S.prompt_set())} images")
     gen = build_generator(method, s.task, steps, checkpoint, options)
-    tag = f"{method}{('-' + variant) if variant else ''}-{steps}step"
+    ident = suite_identity(s)
+    suite_args = {}
+    if s.name == "geneval":
+        from harness.io import sha256_file
+        from harness.paper_suites import geneval_metadata_path
+        suite_args["metadata"] = geneval_metadata_path(metadata)
+        ident["metadata_sha256"] = sha256_file(suite_args["metadata"])
+    fp = fingerprint(getattr(gen, "describe", {"method": method, "steps": steps}), ident)
+    # The default folder carries the fingerprint, so two generators (two students, two samplers) never share one.
+    tag = f"{method}{('-' + variant) if variant else ''}-{steps}step-{fp['id']}"
     out = Path(out or Path("runs") / "eval" / suite / tag)
+    if D.is_main():
+        lock_folder(out, "results")   # one evaluation per results folder at a time
+        claim_folder(out, fp)
+    D.barrier()
     work = out / f"shards_{seed_list[0]}-{seed_list[-1]}"
     t0 = time.perf_counter()
-    metrics, extra = s.run(gen, seed_list, work, batch)
+    metrics, extra = s.run(gen, seed_list, work, batch, **suite_args)
     wall = time.perf_counter() - t0
     result = {"suite": suite, "protocol": s.protocol, "method": method, "variant": variant, "steps": steps,
               "metrics": metrics, "n": len(seed_list), "seeds": [seed_list[0], seed_list[-1]],
-              "generator": getattr(gen, "describe", {}), "wall_time_s": wall, **extra}
+              "generator": getattr(gen, "describe", {}), "fingerprint": fp, "wall_time_s": wall, **extra}
     if D.is_main():
         write_json(out / "results.json", result)
         if append:
@@ -183,6 +223,8 @@ def append_leaderboard(result: dict, checkpoint: Path | None) -> dict:
                        variant=result["variant"], ablation=bool(result["variant"]),
                        attributes={"aux_score_net": costs.get("aux_score_net") if result["method"] != "teacher" else None,
                                    **({"train_cost": costs} if costs else {})},
-                       protocol=result["protocol"], eval={"n": result["n"], "seeds": result["seeds"]})
+                       protocol=result["protocol"],
+                       eval={"n": result["n"], "seeds": result["seeds"], "fingerprint": result["fingerprint"]["id"],
+                             "generator": result["fingerprint"]["generator"]})
     append_row(result["suite"], row)
     return row

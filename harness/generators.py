@@ -23,6 +23,32 @@ def shapes_networks(task: str):
     return load_teacher(task), load_tokenizer()
 
 
+def network_ids(task: str) -> dict:
+    """Identity of the frozen networks a task's generators are built on (part of every fingerprint)."""
+    t = TASKS.get_or_fail(task)
+    if t.scale == "shapes":
+        import json
+
+        from harness.assets import asset_path
+        names = {"teacher": "teacher_shapes" if task == "shapes" else "teacher_shapes_t2i", "tokenizer": "shapes_vq"}
+        out = {}
+        for role, name in names.items():
+            meta = asset_path(name).with_suffix(".json")
+            out[role] = json.loads(meta.read_text()).get("sha256") if meta.exists() else None
+        return out
+    from harness.presets import get_preset, resolve_weights_dir
+    preset = get_preset(task)
+    out = {}
+    for w in preset.weights:
+        if w.purpose != "train":
+            continue
+        p = preset.path(w.key)
+        size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else (p.stat().st_size if p.exists() else None)
+        out[w.key] = {"path": str(p.relative_to(resolve_weights_dir())) if p.is_relative_to(resolve_weights_dir()) else str(p),
+                      "bytes": size, "sha256": w.sha256}
+    return out
+
+
 def _networks(task: str):
     t = TASKS.get_or_fail(task)
     if t.scale == "shapes":
@@ -50,10 +76,14 @@ def _load_student(method: str, task: str, checkpoint: str | Path | None):
 
 @METHODS.register("teacher")
 def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict | None = None):
+    from harness.sampler_presets import teacher_preset
     teacher, tok = _networks(task)
-    cfg = TeacherSamplerConfig(steps=steps, **{**TASKS[task].teacher_defaults, **(options or {})})
+    preset = teacher_preset(task)
+    cfg = TeacherSamplerConfig(steps=steps, **{**preset["settings"], **(options or {})})
     gen = TeacherSampler(teacher, tok, cfg)
-    gen.describe = {"method": "teacher", "sampler": cfg.to_dict()}
+    name = preset["name"] + ("+overrides" if options else "")
+    gen.describe = {"method": "teacher", "steps": steps, "sampler": cfg.to_dict(), "sampler_preset": name,
+                    "networks": network_ids(task)}
     return gen
 
 
@@ -65,8 +95,9 @@ def _one_step(method: str, task: str, steps: int, checkpoint, options: dict | No
     train = meta["config"]["train"]
     temp = (options or {}).get("temp", train.get("student_temp", train.get("gen_temp", 1.0)))
     gen = OneStepStudent(student, tok, r_init=train["r_init"], temp=temp, emb_perturb=train.get("emb_perturb", 0.0))
-    gen.describe = {"method": method, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"], "train": train,
-                    "costs": meta.get("costs")}
+    gen.describe = {"method": method, "steps": 1, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
+                    "sampling": {"r_init": train["r_init"], "temp": temp, "emb_perturb": train.get("emb_perturb", 0.0)},
+                    "networks": network_ids(task), "train": train, "costs": meta.get("costs")}
     return gen
 
 
@@ -85,11 +116,12 @@ def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | N
     """SDTT students sample with the teacher's own multistep sampler at their distilled step count."""
     ck = checkpoint or (Path("runs") / f"sdtt-{task}" / f"student_{steps}step")
     student, tok, meta, path = _load_student("sdtt", task, ck)
+    from harness.sampler_presets import teacher_preset
     hint = meta.get("sampler_hint") or meta.get("config", {}).get("sampler_hint") or {}  # the grid it was distilled on
-    cfg = TeacherSamplerConfig(steps=steps, **{**TASKS[task].teacher_defaults, **hint, **(options or {})})
+    cfg = TeacherSamplerConfig(steps=steps, **{**teacher_preset(task)["settings"], **hint, **(options or {})})
     gen = TeacherSampler(student, tok, cfg)
-    gen.describe = {"method": "sdtt", "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
-                    "sampler": cfg.to_dict(), "costs": meta.get("costs")}
+    gen.describe = {"method": "sdtt", "steps": steps, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
+                    "sampler": cfg.to_dict(), "networks": network_ids(task), "costs": meta.get("costs")}
     return gen
 
 

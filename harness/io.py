@@ -123,3 +123,32 @@ def load_weights(path: str | Path, expect_config: dict | None = None) -> tuple[d
         diff = sorted(k for k in set(expect_config) | set(meta["config"]) if expect_config.get(k) != meta["config"].get(k))
         raise HarnessError(f"checkpoint {st} was made with a different config (differs in {diff}); use matching options or retrain")
     return load_file(st), meta
+
+
+_HELD_LOCKS: dict[str, int] = {}   # folder -> fd, held until the process exits (the kernel drops it on any death)
+
+
+def lock_folder(folder: str | Path, what: str = "run") -> None:
+    """Make this process the only writer of `folder`, or refuse in one line naming the holder.
+
+    An flock on `<folder>/.lock`: the kernel releases it when the holder dies, SIGKILL included, so
+    a killed run never leaves a stale lock and re-running the same command resumes."""
+    import fcntl
+    folder = Path(folder)
+    key = str(folder.resolve())
+    if key in _HELD_LOCKS:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise HarnessError(f"cannot write to {folder}: {e.strerror}; choose a writable output folder") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise HarnessError(f"{what} folder {folder} is in use by {holder}; wait for it to finish or pass another --out") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)
+    _HELD_LOCKS[key] = fd

@@ -41,7 +41,10 @@ lb = typer.Typer(help="Versioned leaderboards: show, diff and freeze JSON Lines 
 
 @lb.command("show")
 def show(board: str = typer.Argument(..., help="Suite (live board), SUITE@vN (release) or a .jsonl path."),
-         all_rows: bool = typer.Option(False, "--all", help="Every row, superseded ones included.")) -> None:
+         all_rows: bool = typer.Option(False, "--all", help="Every row, superseded ones included."),
+         provenance: bool = typer.Option(False, "--provenance", "-p",
+                                         help="Also show which generator made each row: fingerprint, checkpoint "
+                                              "and teacher sha256, git commit.")) -> None:
     """List the rows of a board, one line each."""
     from leaderboards.store import latest, read_jsonl, resolve_board
     try:
@@ -60,6 +63,57 @@ def show(board: str = typer.Argument(..., help="Suite (live board), SUITE@vN (re
         variant = f"[{r['variant']}]" if r["variant"] else ""
         typer.echo(f"{r['source']:8} {r['method']}{variant} steps={steps} {r['protocol']} {metrics}  "
                    f"({r['label']}; {where})")
+        if provenance and r["source"] == "measured":
+            typer.echo("         " + _made_by(r))
+
+
+def _short(x) -> str:
+    return str(x)[:12] if x else "-"
+
+
+_TEACHER_ASSET = {"shapes": "teacher_shapes", "shapes-t2i": "teacher_shapes_t2i"}
+
+
+def row_teacher(row: dict) -> tuple[str | None, str]:
+    """(sha256 of the teacher a shapes row was made with, how we know). Rows with a fingerprint carry it;
+    older rows are resolved from the teacher asset as committed at the row's git commit."""
+    nets = ((row.get("eval") or {}).get("generator") or {}).get("networks") or {}
+    if isinstance(nets.get("teacher"), str):
+        return nets["teacher"], "row"
+    name = _TEACHER_ASSET.get(row.get("task", ""))
+    commit = ((row.get("provenance") or {}).get("git_commit") or "").replace("-dirty", "")
+    if not name or not commit:
+        return None, "unknown"
+    import json
+    import subprocess
+    from pathlib import Path
+    try:
+        out = subprocess.run(["git", "show", f"{commit}:harness/assets/{name}.json"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=10)
+        return (json.loads(out.stdout).get("sha256"), "git") if out.returncode == 0 else (None, "unknown")
+    except (OSError, subprocess.SubprocessError, json.JSONDecodeError):
+        return None, "unknown"
+
+
+def shipped_teacher(task: str) -> str | None:
+    import json
+
+    from harness.assets import asset_path
+    name = _TEACHER_ASSET.get(task)
+    meta = asset_path(name).with_suffix(".json") if name else None
+    return json.loads(meta.read_text()).get("sha256") if meta and meta.exists() else None
+
+
+def _made_by(row: dict) -> str:
+    """Which generator made a measured row (rows before fingerprints say so), and whether its teacher is
+    still the shipped one (a row made with an older teacher is marked stale; rows are never edited)."""
+    prov, ev = row.get("provenance") or {}, row.get("eval") or {}
+    teacher, how = row_teacher(row)
+    current = shipped_teacher(row.get("task", ""))
+    stale = "  STALE: made with an older teacher" if teacher and current and teacher != current else ""
+    return (f"fingerprint={_short(ev.get('fingerprint')) if ev.get('fingerprint') else 'none (made before fingerprints)'} "
+            f"checkpoint={_short(prov.get('checkpoint_sha256'))} teacher={_short(teacher)}"
+            f"{' (from git)' if how == 'git' else ''} commit={_short(prov.get('git_commit'))}{stale}")
 
 
 @lb.command("diff")

@@ -37,24 +37,25 @@ def _preset_file(task: str, key: str) -> Path:
     return path
 
 
-def geneval_metadata_path() -> Path:
-    p = os.environ.get(GENEVAL_METADATA_ENV)
+def geneval_metadata_path(explicit: str | Path | None = None) -> Path:
+    """`--metadata PATH`, else $FPD_GENEVAL_METADATA."""
+    p = str(explicit) if explicit else os.environ.get(GENEVAL_METADATA_ENV)
     if not p:
-        raise HarnessError(f"set {GENEVAL_METADATA_ENV} to GenEval's evaluation_metadata.jsonl "
+        raise HarnessError(f"pass --metadata PATH (or set {GENEVAL_METADATA_ENV}) to GenEval's evaluation_metadata.jsonl "
                            "(djghosh13/geneval prompts/evaluation_metadata.jsonl; 553 prompts)")
     if not Path(p).is_file():
         raise HarnessError(f"GenEval metadata {p} not found; download prompts/evaluation_metadata.jsonl from djghosh13/geneval")
     return Path(p)
 
 
-def check_paper_suite(name: str) -> None:
+def check_paper_suite(name: str, metadata: str | Path | None = None) -> None:
     """Fail before any sampling when a required evaluation file is missing."""
     if name == "imagenet256":
         _preset_file("imagenet", "inception")
         _preset_file("imagenet", "adm_ref_batch")
     elif name == "geneval":
         from evaluators import read_geneval_metadata
-        read_geneval_metadata(geneval_metadata_path())  # a malformed line fails here, naming file:line
+        read_geneval_metadata(geneval_metadata_path(metadata))  # a malformed line fails here, naming file:line
         _preset_file("t2i", "geneval_clip")
 
 
@@ -76,12 +77,12 @@ def run_imagenet256(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict
     ref = reference_stats(_preset_file("imagenet", "adm_ref_batch"), inception, need_pool=True)
     mu, sigma = feature_stats(r["pool"].astype(np.float64))
     prec, rec = precision_recall(ref.pool, r["pool"].astype(np.float64), k=3)
-    metrics = {"fid": fid_from_stats(mu, sigma, ref.mu, ref.sigma), "is": inception_score(r["logits"], 10).mean,
+    metrics = {"fid": fid_from_stats(mu, sigma, ref.mu, ref.sigma), "is": inception_score(r["logits"], split_size=5000).mean,
                "precision": prec, "recall": rec}
     return metrics, {"sampling": counts, "reference_sha256": ref.source_sha256, "extractor": f"{inception.name}@{inception.version}"}
 
 
-def run_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
+def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | Path | None = None) -> tuple[dict, dict]:
     from PIL import Image
 
     from evaluators import read_geneval_metadata, summarize_geneval
@@ -89,7 +90,7 @@ def run_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, di
     from evaluators.geneval import evaluate_geneval_folder, sample_path, write_geneval_results, write_prompt_folder
     from evaluators.geneval_colors import ColorClassifier
     from harness.io import atomic_write
-    prompts = read_geneval_metadata(geneval_metadata_path())
+    prompts = read_geneval_metadata(geneval_metadata_path(metadata))
     encode = getattr(gen, "encode_prompts", None)
     if encode is None:
         raise HarnessError("this generator cannot take text prompts; geneval needs a text-conditioned task (t2i)")

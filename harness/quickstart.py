@@ -49,8 +49,7 @@ def run(fast: bool = False) -> None:
     seeds = "0-499" if fast else None
     results = {}
     for method, steps, ck in (("teacher", 16, None), ("teacher", 1, None), ("fpd", 1, ckpt)):
-        r = evaluate(method, "shapes-fid", steps, ck, seeds, append=not fast,
-                     out=OUT / "eval" / f"{method}-{steps}step")
+        r = evaluate(method, "shapes-fid", steps, ck, seeds, append=not fast)   # fingerprinted default folders
         results[f"{method}-{steps}step"] = r["metrics"]
         typer.echo(f"[quickstart] shapes-fid {method} {steps}-step: " + json.dumps({k: round(v, 4) for k, v in r["metrics"].items()}))
     (OUT / "summary.json").write_text(json.dumps({"fpd_train": res.get("costs"), "shapes_fid": results,

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from harness import distributed as D
 from harness.errors import HarnessError
-from harness.io import config_hash, sha256_file, write_json
+from harness.io import config_hash, lock_folder, sha256_file, write_json
 
 
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
@@ -59,6 +59,7 @@ class TrainLoop:
     sample_every: int = 0
     sample_fn: Callable[[int, Path], None] | None = None
     desc: str = "train"
+    bar_keys: tuple = ()                          # logs shown on the progress bar (default: the first four)
     start_step: int = field(default=0, init=False)
 
     def __post_init__(self):
@@ -67,6 +68,8 @@ class TrainLoop:
         self.ckpt_every = int(os.environ.get("FPD_CKPT_EVERY", self.ckpt_every))
         if self.total_steps < 1:
             raise HarnessError(f"--steps must be >= 1, got {self.total_steps}")
+        if D.is_main():   # one writer per run folder: a second process on it refuses at once
+            lock_folder(self.run_dir, "run")
         self._check_or_write_config()
         self.start_step = self._resume()
 
@@ -166,7 +169,8 @@ class TrainLoop:
             if D.is_main() and (done % self.log_every == 0 or done == self.total_steps):
                 with open(log_path, "a") as f:
                     f.write(json.dumps({"step": done, **last, "sec_per_step": step_times[-1]}) + "\n")
-                bar.set_postfix({k: f"{v:.4g}" for k, v in list(last.items())[:4]})
+                keys = [k for k in self.bar_keys if k in last] or list(last)[:4]
+                bar.set_postfix({k.replace("sample_", "s_"): f"{last[k]:.4g}" for k in keys})
             if self.sample_fn and self.sample_every and done % self.sample_every == 0 and D.is_main():
                 self.sample_fn(done, self.run_dir / "samples")
             if done % self.ckpt_every == 0 or done == self.total_steps:

@@ -50,7 +50,9 @@ class DiMOConfig:
     ratio_mode_fake: str = "arccos" # re-mask law for the aux update
     label_smoothing: float = 0.1    # aux cross-entropy                                  (§2.4)
     ema_decay: float = 0.9999       # (§2.1)
-    frozen: tuple = ("tok_emb", "pos_emb", "bias", "cond_emb", "cond_pos")  # fix_emb_layer (+ shapes' condition embedding)
+    # fix_emb_layer. MaskGIT v1 ties its readout to tok_emb (+ `bias`), so freezing the embedding freezes the
+    # readout; the shapes transformer's readout is an untied `head`, frozen too so the student matches that.
+    frozen: tuple = ("tok_emb", "pos_emb", "bias", "head", "cond_emb", "cond_pos")
 
     def __post_init__(self):
         if not 0.0 < self.r_init <= 1.0:

@@ -14,6 +14,16 @@ code (lambertae/drifting `drift_loss.py`, as documented in shared/reference/drif
 * each bandwidth's drift divided by its RMS over the whole batch (Z_h = λ_h, drift.md §1.6), the
   normalised drifts summed over bandwidths into one goal, one MSE to sg(x̃ + ΣṼ_h); summed over keys.
 * everything in float32.
+
+Two choices the official code never faced are options here, because FPD's positives are *paired*
+with its students (Y_i is the teacher's refinement of X_i's own draft), whereas drifting's positives
+are independent data:
+* `self_pairs`: "mask-negatives" (the official code: self masked among the negatives only; the own
+  target stays a positive), "mask-both" (the own target is masked among the positives too, so V = 0
+  exactly at the operator's fixed point Y = X — not the official code), "none" (nothing masked: FPD's
+  "cyclically shifted in-batch students" read as a full permutation, self included).
+* `normalize`: "rms" (the official per-bandwidth RMS, Z_h = λ_h) or "none" (raw drifts summed: a
+  near-zero residual stays near zero — not the official code).
 """
 from __future__ import annotations
 
@@ -23,14 +33,23 @@ from torch import Tensor
 SELF_MASK = 100.0
 
 
+SELF_PAIRS = ("mask-negatives", "mask-both", "none")
+NORMALIZERS = ("rms", "none")
+
+
 @torch.no_grad()
 def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tensor | None = None,
-                floor: float = 1e-6) -> tuple[Tensor, Tensor, dict[str, float]]:
+                floor: float = 1e-6, self_pairs: str = "mask-negatives", normalize: str = "rms"
+                ) -> tuple[Tensor, Tensor, dict[str, float]]:
     """x, pos: [G, N, C] (students, positives). Returns (V [G, N, C] in scaled coordinates, s, logs).
 
     V is Σ_h V_h/λ_h where V_h is the raw drift at bandwidth h in the coordinates x/s. Negatives are
     the students themselves with the self-pair masked, unless an explicit set `neg` [G, M, C] is given.
     """
+    if self_pairs not in SELF_PAIRS:
+        raise ValueError(f"self_pairs must be one of {SELF_PAIRS}, got {self_pairs!r}")
+    if normalize not in NORMALIZERS:
+        raise ValueError(f"normalize must be one of {NORMALIZERS}, got {normalize!r}")
     x, pos = x.float(), pos.float()
     g, n, c = x.shape
     self_neg = neg is None
@@ -41,10 +60,16 @@ def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tenso
     scale = d.mean().clamp_min(1e-6)                               # one stop-grad scalar per key
     s = scale / c ** 0.5
     dn = d / scale
-    if self_neg:
-        dn[:, :, :n] += SELF_MASK * torch.eye(n, device=x.device)  # self-pair gets no weight
+    eye = torch.eye(n, device=x.device)
+    if self_neg and self_pairs != "none":
+        dn[:, :, :n] += SELF_MASK * eye                            # self-pair gets no weight
+    if self_pairs == "mask-both":
+        if pos.shape[1] != n:
+            raise ValueError("self_pairs='mask-both' needs paired positives (as many as students)")
+        dn[:, :, m:] += SELF_MASK * eye                            # own target masked among the positives too
     xs, ts = x / s, tgt / s
     v = torch.zeros_like(xs)
+    raw = torch.zeros_like(xs)
     logs: dict[str, float] = {}
     for h in bandwidths:
         lg = -dn / h
@@ -54,13 +79,20 @@ def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tenso
         vh = coef @ ts - coef.sum(-1, keepdim=True) * xs            # Σ_j coef_j (t_j − x); Σcoef = 0
         # RMS over batch, cells and channels; floored so an equilibrium (V_h ≈ 0) is not blown up to unit size
         rms = vh.pow(2).mean().sqrt()
-        v = v + vh / rms.clamp_min(1e-4)
+        v = v + (vh / rms.clamp_min(1e-4) if normalize == "rms" else vh)
+        raw = raw + vh
         logs[f"drift_rms_h{h:g}"] = float(rms)
+    # Diagnostics of the raw field: its size, and its radial part (> 0: pushes students away from their mean).
+    out = xs - xs.mean(1, keepdim=True)
+    radial = (raw * out).sum(-1) / out.norm(dim=-1).clamp_min(1e-12)
+    logs["raw_norm"] = float(raw.norm(dim=-1).mean())
+    logs["raw_radial"] = float(radial.mean())
     return v, s, logs
 
 
 def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidths=(0.02, 0.05, 0.2),
-               gather=None, local: slice | None = None) -> tuple[Tensor, dict[str, float]]:
+               gather=None, local: slice | None = None, self_pairs: str = "mask-negatives",
+               normalize: str = "rms") -> tuple[Tensor, dict[str, float]]:
     """Σ over keys of MSE(x̃ − sg(x̃ + ΣṼ_h)); inputs {key: [B, G, C]}, student with grad, teacher detached.
 
     Under DDP pass `gather` (all-gather of detached tensors) and this rank's `local` rows: the field is
@@ -74,7 +106,7 @@ def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidth
         y_loc = teacher[key].detach().float().transpose(0, 1)
         x_all = x_loc.detach() if gather is None else gather(x_loc.detach().transpose(0, 1)).transpose(0, 1)
         y_all = y_loc if gather is None else gather(y_loc.transpose(0, 1)).transpose(0, 1)
-        v, s, lg = drift_field(x_all, y_all, bandwidths)
+        v, s, lg = drift_field(x_all, y_all, bandwidths, self_pairs=self_pairs, normalize=normalize)
         goal = (x_all / s + v)
         if local is not None:
             goal = goal[:, local]
@@ -83,4 +115,7 @@ def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidth
         norms.append(float(v.norm(dim=-1).mean()))
         logs.update({f"{key}/{k}": val for k, val in lg.items()})
     logs["drift_norm"] = sum(norms) / len(norms)
+    keys = list(student)
+    logs["drift_raw_norm"] = sum(logs[f"{k}/raw_norm"] for k in keys) / len(keys)
+    logs["drift_raw_radial"] = sum(logs[f"{k}/raw_radial"] for k in keys) / len(keys)
     return total, logs

@@ -23,9 +23,9 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from methods.drift import drift_loss
+from methods.drift import NORMALIZERS, SELF_PAIRS, drift_loss
 from methods.interfaces import to_uint8
-from methods.masking import fill_masked, remask
+from methods.masking import fill_masked, remask, reveal_masked
 from methods.rng import SeedStreams, sample_categorical
 from methods.ste import route_embeddings
 
@@ -41,9 +41,16 @@ class FPDConfig:
     remask_hi: float = 0.8
     teacher_w: float = 1.0           # guidance of the target step, MaskGIT form (1+w)c − wu — open in the paper
     teacher_sm_temp: float = 1.0     # inverse temperature of the target step
+    target: str = "fill"             # T^r: "fill" every re-masked position (Eq. 5 as read here) | "reveal": one
+                                     # MaskGIT step, only the most confident reveal_frac of them, the rest keep
+                                     # the draft — NOT the paper's reading; an alternative for the diagnosis
+    reveal_frac: float = 0.25        # target=reveal: share of re-masked positions the step reveals
+    reveal_noise: float = 1.0        # target=reveal: Gumbel temperature on the confidence
     space: str = "feature"           # "feature" (Φ) | "pixel"                       (Table 4a)
     pixel_grid: int = 4              # pixel space: image cut into grid x grid patch tokens
     bandwidths: tuple = (0.02, 0.05, 0.2)                                           # (Table 4a)
+    self_pairs: str = "mask-negatives"  # drift self-pair handling (methods/drift.py) — open in the paper
+    drift_norm: str = "rms"          # per-bandwidth normaliser: "rms" (official drifting code) | "none"
     gan: bool = False                # optional unconditional GAN                   (Table 3a)
     gan_weight: float = 0.1          # λ — open in the paper (the transcription's 1.0 is unverified)
 
@@ -56,6 +63,14 @@ class FPDConfig:
             raise ValueError(f"space must be 'feature' or 'pixel', got {self.space!r}")
         if self.remask not in ("uniform", "arccos"):
             raise ValueError(f"remask must be 'uniform' or 'arccos', got {self.remask!r}")
+        if self.self_pairs not in SELF_PAIRS:
+            raise ValueError(f"self_pairs must be one of {list(SELF_PAIRS)}, got {self.self_pairs!r}")
+        if self.drift_norm not in NORMALIZERS:
+            raise ValueError(f"drift_norm must be one of {list(NORMALIZERS)}, got {self.drift_norm!r}")
+        if self.target not in ("fill", "reveal"):
+            raise ValueError(f"target must be 'fill' or 'reveal', got {self.target!r}")
+        if not 0.0 < self.reveal_frac <= 1.0:
+            raise ValueError(f"reveal_frac must be in (0, 1], got {self.reveal_frac}")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -141,6 +156,9 @@ class FPD:
             table = t.tok_emb.weight
             kw["token_embeds"] = torch.where(mask[..., None], table[t.mask_id].expand(*mask.shape, -1),
                                              soft_probs @ table[: t.codebook_size])
+        if cfg.target == "reveal":
+            return reveal_masked(t, masked, cond, mask, draft, u, rng.rand(t.num_tokens), reveal_frac=cfg.reveal_frac,
+                                 noise=cfg.reveal_noise, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp, **kw)
         return fill_masked(t, masked, cond, mask, u, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp, **kw)
 
     def loss(self, cond: Tensor, seeds: Sequence[int], gather: Callable | None = None, local: slice | None = None
@@ -157,11 +175,13 @@ class FPD:
         with torch.no_grad():
             y = self.lift(tok.decode(z_t, cond))
         x = self.lift(x_img)
-        l_drift, logs = drift_loss(x, y, cfg.bandwidths, gather=gather, local=local)  # Eq. 6-7
+        l_drift, logs = drift_loss(x, y, cfg.bandwidths, gather=gather, local=local,  # Eq. 6-7
+                                   self_pairs=cfg.self_pairs, normalize=cfg.drift_norm)
         total = l_drift
         lg = logits.detach().float()
         logs = {"loss_drift": l_drift.item(), **logs,
                 "student_entropy": float(-(lg.softmax(-1) * lg.log_softmax(-1)).sum(-1).mean()),
+                "saturated": float((lg.softmax(-1).amax(-1) > 0.99).float().mean()),   # share of near-one-hot positions
                 "target_changed": float((z_t != z_hat).float().mean())}
         if cfg.gan and self.gan is not None:
             l_gan = self.gan.generator_loss(x_img)

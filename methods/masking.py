@@ -73,3 +73,20 @@ def fill_masked(model, tokens: Tensor, cond: Tensor, mask: Tensor, u: Tensor, *,
     by inverse CDF from the per-position uniforms u [B, L]; unmasked positions are kept."""
     logits = guided_logits(model, tokens, cond, w, **kw)
     return torch.where(mask, sample_categorical(logits * sm_temp, u), tokens)
+
+
+def reveal_masked(model, tokens: Tensor, cond: Tensor, mask: Tensor, draft: Tensor, u: Tensor, u_conf: Tensor, *,
+                  reveal_frac: float, noise: float, w: float = 0.0, sm_temp: float = 1.0, **kw) -> Tensor:
+    """ONE MaskGIT step on the re-masked draft: draw a token at every masked position, keep only the
+    round(reveal_frac·#masked) most confident (log p + noise·Gumbel) and let the other masked
+    positions keep their draft tokens. A weaker pull than `fill_masked` (an option; see FPDConfig.target)."""
+    from methods.rng import gumbel_from_uniform
+    logits = guided_logits(model, tokens, cond, w, **kw) * sm_temp
+    pred = sample_categorical(logits, u)
+    conf = logits.float().log_softmax(-1).gather(-1, pred[..., None])[..., 0]
+    conf = conf + noise * gumbel_from_uniform(u_conf.clone())
+    conf = conf.masked_fill(~mask, float("-inf"))
+    n = (mask.sum(1).double() * reveal_frac).round().clamp_min(1).long()
+    rank = conf.argsort(-1, descending=True).argsort(-1)
+    reveal = (rank < n[:, None]) & mask
+    return torch.where(reveal, pred, draft)

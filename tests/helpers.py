@@ -38,3 +38,21 @@ def perturbed(model, seed: int, scale: float = 0.3):
         for p in m.parameters():
             p.add_(scale * torch.randn(p.shape, generator=g))
     return m
+
+
+def harness_bin() -> str:
+    """The installed `harness` console script of this environment (what users run)."""
+    from pathlib import Path
+    exe = Path(sys.executable).parent / "harness"
+    assert exe.exists(), f"console script not installed at {exe}; run `make install`"
+    return str(exe)
+
+
+def run_console(args, cwd=None, env=None, timeout=300):
+    """Run the installed `harness ARGS` in a subprocess; (exit code, stdout, stderr)."""
+    import os
+    import subprocess
+    full_env = {**os.environ, "FPD_NO_PROGRESS": "1", **(env or {})}
+    p = subprocess.run([harness_bin(), *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr

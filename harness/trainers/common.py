@@ -42,3 +42,29 @@ def cost_report(stats: dict, trainable: int, networks_in_memory: list[str], aux_
 def export_student(out: Path, name: str, model, config: dict, extra: dict) -> dict:
     """Write the final student as `<out>/<name>.safetensors` + `.json` (config, sha256, costs)."""
     return save_weights(Path(out) / name, model.state_dict(), config, extra)
+
+
+STATS_SEED_BASE = 1_500_000   # training diagnostics draw from their own seeds (neither reported nor validation)
+
+
+@torch.no_grad()
+def sample_stats(generator, task: str, n: int = 500) -> dict[str, float]:
+    """What a one-step student draws now, on a fixed batch of n seeds: the exact detector's object
+    statistics (mean area, centre spread) and, for the class task, detector-correct and a recall proxy
+    against the evaluation classifier's reference features (n samples: a proxy, not the suite's number)."""
+    from evaluators import precision_recall
+    from evaluators.shapes_stats import object_stats
+    seeds = list(range(STATS_SEED_BASE, STATS_SEED_BASE + n))
+    cond = shapes_conditions(task, seeds)
+    images = torch.cat([generator.generate(cond[i:i + 250], seeds[i:i + 250]) for i in range(0, n, 250)])
+    hwc = images.permute(0, 2, 3, 1).numpy()
+    out = {f"sample_{k}": v for k, v in object_stats(hwc).items()}
+    if task == "shapes":
+        from harness.evaluate import _class_correct, _classifier, shapes_reference
+        ext = _classifier()
+        ref = shapes_reference(ext)
+        _, rec = precision_recall(ref["pool"], ext(images)["pool"].numpy().astype(np.float64), k=3)
+        out["sample_recall_proxy"] = rec
+        out["sample_detector_correct"] = float(np.mean([_class_correct(hwc[j], s % S.NUM_CLASSES)
+                                                        for j, s in enumerate(seeds)]))
+    return out

@@ -50,7 +50,7 @@ class DiMOTrainConfig:
     ratio_mode_fake: str = "arccos"
     label_smoothing: float = 0.1
     ema_decay: float = 0.9999
-    frozen: tuple = ("tok_emb", "pos_emb", "bias", "cond_emb", "cond_pos")
+    frozen: tuple = ("tok_emb", "pos_emb", "bias", "head", "cond_emb", "cond_pos")   # fix_emb_layer, readout included
 
     def dimo(self) -> DiMOConfig:
         names = {f.name for f in fields(DiMOConfig)}

@@ -40,8 +40,13 @@ class FPDTrainConfig:
     remask_hi: float = 0.8
     teacher_w: float = 1.0
     teacher_sm_temp: float = 1.0
+    target: str = "fill"
+    reveal_frac: float = 0.25
+    reveal_noise: float = 1.0
     space: str = "feature"
     bandwidths: tuple = (0.02, 0.05, 0.2)
+    self_pairs: str = "mask-negatives"
+    drift_norm: str = "rms"
     gan: bool = False
     gan_weight: float = 0.1
     d_lr: float = 2e-3
@@ -49,6 +54,9 @@ class FPDTrainConfig:
     blocks: tuple = (0, 1, 2, 3)
     grid: int = 4
     token_norm: bool = True
+    # diagnostics (do not change training): sample statistics every stats_every steps on stats_n fixed seeds
+    stats_every: int = 100
+    stats_n: int = 500
 
     @classmethod
     def preset(cls, task: str) -> "FPDTrainConfig":
@@ -97,6 +105,7 @@ def real_images(task: str, n: int = 8000) -> torch.Tensor:
 
 
 def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
+    cfg.fpd()   # a bad option fails here, in one line, before any network is loaded
     D.init()
     paper_conditions = None
     if cfg.task not in ("shapes", "shapes-t2i"):
@@ -123,7 +132,9 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
 
     loop = TrainLoop(out, to_dict(cfg), modules, optims, cfg.steps, ckpt_every=100, log_every=10,
                      sample_every=sample_every if cfg.task.startswith("shapes") else 0, sample_fn=grid,
-                     desc=f"fpd[{cfg.task}]")
+                     desc=f"fpd[{cfg.task}]",
+                     bar_keys=("drift_raw_norm", "drift_raw_radial", "target_changed", "saturated", "sample_mean_area",
+                               "sample_centre_spread"))
     local = D.local_slice(cfg.batch)
     gather = D.all_gather_cat if D.world() > 1 else None
 
@@ -139,6 +150,11 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
             g = step_generator(cfg.seed, i, stream=1)
             real = reals[torch.randint(0, len(reals), (x_img.shape[0],), generator=g)]
             logs.update(gan.discriminator_step(real, x_img))
+        if cfg.stats_every and (i + 1) % cfg.stats_every == 0 and cfg.task.startswith("shapes") and D.is_main():
+            from harness.trainers.common import sample_stats
+            student.eval()
+            logs.update(sample_stats(method.generator, cfg.task, cfg.stats_n))
+            student.train()
         return logs
 
     stats = loop.run(step)

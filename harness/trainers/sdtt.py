@@ -92,11 +92,11 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
 
     def grid(step: int, folder: Path) -> None:
         from harness.grids import generator_grid
-        from harness.registry import TASKS
+        from harness.sampler_presets import teacher_preset
         from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
         n = sampler_steps(step - 1)
         student.eval()
-        gen = TeacherSampler(student, tok, TeacherSamplerConfig(steps=n, **TASKS[cfg.task].teacher_defaults), device=dev)
+        gen = TeacherSampler(student, tok, TeacherSamplerConfig(steps=n, **teacher_preset(cfg.task)["settings"]), device=dev)
         generator_grid(gen, cfg.task, folder / f"step_{step:07d}_{n}step.png")
         student.train()
 

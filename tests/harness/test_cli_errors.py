@@ -111,3 +111,15 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, mon
     ck = run / "checkpoints" / latest["checkpoint"]
     meta = json.loads((ck / "meta.json").read_text())
     assert all(sha256_file(ck / f) == h for f, h in meta["sha256"].items())  # intact and loadable
+
+
+def test_geneval_metadata_option_named_in_help_and_error(tmp_path, monkeypatch):
+    from helpers import run_console
+    monkeypatch.delenv("FPD_GENEVAL_METADATA", raising=False)
+    code, out, _ = run_console(["eval", "--help"])
+    assert code == 0 and "--metadata" in out
+    code, _, err = run_console(["eval", "--method", "teacher", "--suite", "geneval", "--metadata", tmp_path / "nope.jsonl"],
+                               env={"FPD_GENEVAL_METADATA": ""})
+    assert_one_line_error(code, err, "not found", "nope.jsonl")
+    code, _, err = run_console(["eval", "--method", "teacher", "--suite", "geneval"], env={"FPD_GENEVAL_METADATA": ""})
+    assert_one_line_error(code, err, "--metadata")

@@ -193,3 +193,18 @@ def test_killed_writer_never_leaves_a_bad_row(root):
     assert len(rows) >= 10
     append_row("shapes-fid", {**rows[0], "method": "after"})
     assert read_rows("shapes-fid")[-1]["method"] == "after"
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"method": "FPD"}, "method"),
+    ({"extra_field": 1}, "extra_field"),
+    ({"steps": 0}, "steps"),
+    ({"protocol": "shapes fid"}, "protocol"),
+    ({"metrics": {"fid": {"mean": 1.0, "interval": [2.0, 3.0]}}}, "interval"),
+    ({"metrics": {"FID": {"mean": 1.0}}}, "FID"),
+    ({"metrics": {"fid": {"mean": float("nan")}}}, "finite"),
+])
+def test_schema_rejects_bad_rows_in_one_line(measured, change, needle):
+    with pytest.raises(LeaderboardError, match=needle) as e:
+        validate_row({**measured(), **change})
+    assert "\n" not in str(e.value)

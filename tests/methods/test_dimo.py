@@ -82,20 +82,20 @@ def test_aux_step_updates_only_the_aux_model():
     for name, m in (("teacher", teacher), ("gen", gen)):
         assert all(torch.equal(v, before[name][k]) for k, v in m.state_dict().items()), name
     changed = {k for k, v in aux.state_dict().items() if not torch.equal(v, before["aux"][k])}
-    assert "head.weight" in changed
-    assert not changed & {"tok_emb.weight", "pos_emb", "cond_emb.weight", "cond_pos"}  # frozen embeddings
+    assert "blocks.layers.0.linear1.weight" in changed and "head.weight" not in changed   # readout frozen (fix_emb_layer)
+    assert not changed & {"tok_emb.weight", "pos_emb", "cond_emb.weight", "cond_pos", "head.weight", "head.bias"}  # frozen embeddings
 
 
 def test_freeze_embeddings_and_ema_warmup():
     m = tiny()
     frozen = freeze_embeddings(m, DiMOConfig().frozen)
-    assert set(frozen) == {"tok_emb.weight", "pos_emb", "cond_emb.weight", "cond_pos"}
-    assert m.head.weight.requires_grad
+    assert set(frozen) == {"tok_emb.weight", "pos_emb", "cond_emb.weight", "cond_pos", "head.weight", "head.bias"}  # readout too
+    assert not m.head.weight.requires_grad and m.norm.weight.requires_grad
     ema = EMA(m, 0.9999)
     target = perturbed(m, 5)
-    e0 = ema.model.head.weight.clone()
+    e0 = ema.model.norm.weight.clone()
     assert ema.update(target, 0) == pytest.approx(0.1)           # min(0.9999, (1+0)/(10+0))
-    assert torch.allclose(ema.model.head.weight, 0.1 * e0 + 0.9 * target.head.weight)
+    assert torch.allclose(ema.model.norm.weight, 0.1 * e0 + 0.9 * target.norm.weight)
     assert EMA(m, 0.9999).update(target, 10**6) == pytest.approx(0.9999)
 
 
@@ -124,7 +124,7 @@ def test_trainer_runs_resumes_exactly_and_exports(tmp_path, monkeypatch):
     a, meta = load_weights(tmp_path / "full" / "student")
     b, _ = load_weights(tmp_path / "split" / "student")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert not torch.equal(a["head.weight"], teacher.head.weight)
+    assert not torch.equal(a["norm.weight"], teacher.norm.weight) and torch.equal(a["head.weight"], teacher.head.weight)
     assert meta["config"]["method"] == "dimo"
     assert meta["config"]["train"]["r_init"] == 0.6 and meta["config"]["train"]["emb_perturb"] == 0.1
     assert meta["costs"]["aux_score_net"] is True and meta["costs"]["trainable_params"] > 0

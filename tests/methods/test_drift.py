@@ -1,5 +1,6 @@
 """The drift field against a plain float64 re-implementation of the formula (drift.md §1.3-1.6)."""
 import numpy as np
+import pytest
 import torch
 
 from methods.drift import drift_field, drift_loss
@@ -88,3 +89,35 @@ def test_loss_gradient_points_along_the_drift():
     expect = -(2 / v.numel()) * v.transpose(0, 1) / s          # d/dx mean((x/s - sg(x/s + V))^2)
     torch.testing.assert_close(x.grad, expect, rtol=1e-4, atol=1e-6)
     assert logs["drift_norm"] > 0
+
+
+def test_self_pairs_at_the_fixed_point():
+    """At Y = X (the operator's fixed point) the official reading (own target a positive, self masked among
+    the negatives) leaves a purely outward field; masking the own target too makes it exactly zero."""
+    from methods.drift import drift_field
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 8)
+    v, _, logs = drift_field(x, x.clone(), (0.05, 0.2), self_pairs="mask-negatives", normalize="none")
+    assert logs["raw_norm"] > 0 and logs["raw_radial"] > 0.5 * logs["raw_norm"]   # repulsion, nothing balances it
+    v, _, logs = drift_field(x, x.clone(), (0.05, 0.2), self_pairs="mask-both", normalize="none")
+    assert v.abs().max() < 1e-5 and logs["raw_norm"] < 1e-5
+    # targets less spread than the students: mask-both pulls inward
+    v, _, logs = drift_field(x, 0.5 * x, (0.05, 0.2), self_pairs="mask-both", normalize="none")
+    assert logs["raw_radial"] < 0
+
+
+def test_rms_normaliser_blows_up_a_tiny_residual_and_none_does_not():
+    from methods.drift import drift_field
+    torch.manual_seed(1)
+    x = torch.randn(1, 16, 4)
+    y = x + 1e-3 * torch.randn_like(x)
+    v_rms, _, _ = drift_field(x, y, (0.2,), self_pairs="mask-both", normalize="rms")
+    v_raw, _, _ = drift_field(x, y, (0.2,), self_pairs="mask-both", normalize="none")
+    assert v_rms.pow(2).mean().sqrt() == pytest.approx(1.0, rel=1e-3)
+    assert v_raw.norm(dim=-1).mean() < 1e-2
+
+
+def test_unknown_self_pairs_option_fails():
+    from methods.drift import drift_field
+    with pytest.raises(ValueError, match="self_pairs"):
+        drift_field(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2), self_pairs="both")
