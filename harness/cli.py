@@ -125,10 +125,14 @@ def eval_(
 
 
 @app.command()
-def quickstart(fast: bool = typer.Option(False, help="fewer samples (a smoke run)")):
-    """The main job on the embedded shapes world: teacher sweep, FPD distillation, evaluation, tables."""
+def quickstart(fast: bool = typer.Option(False, help="a smoke run: 20 FPD steps, 100 samples"),
+               steps: Optional[int] = typer.Option(None, help="FPD training steps (default 150)"),
+               n: Optional[int] = typer.Option(None, help="samples per generator for the small-sample scores (default 600)")):
+    """The main job in minutes: distil the shapes teacher with FPD, score teacher 1 / FPD 1 / teacher 16 steps, one picture."""
     from harness.quickstart import run
-    run(fast=fast)
+    if (steps is not None and steps < 1) or (n is not None and n < 2):
+        raise HarnessError("--steps must be >= 1 and --n >= 2")
+    run(fast=fast, steps=steps, n=n)
 
 
 def _register_optional() -> None:

@@ -58,11 +58,21 @@ def shapes_reference(ext: ShapesClassifierExtractor, n_ref: int = 5000) -> dict[
     return _REF_CACHE[key]
 
 
-def _class_correct(image_u8: np.ndarray, label: int) -> bool:
+def _class_correct(image_u8: np.ndarray, label: int, dets: list[dict] | None = None) -> bool:
     shape, color = S.class_parts(label)
+    dets = detect_shapes(image_u8) if dets is None else dets
     ok, _ = score_geneval({"tag": "colors", "include": [{"class": shape, "count": 1, "color": color}], "prompt": ""},
-                          [{k: d[k] for k in ("class", "box", "score", "color")} for d in detect_shapes(image_u8)])
+                          [{k: d[k] for k in ("class", "box", "score", "color")} for d in dets])
     return ok
+
+
+def _main_object(dets: list[dict]) -> tuple[float, float, float]:
+    """(area, cx, cy) of the largest detection, NaN if none (evaluators.shapes_stats' definition)."""
+    if not dets:
+        return float("nan"), float("nan"), float("nan")
+    big = max(dets, key=lambda d: int(d["mask"].sum()))
+    ys, xs = np.nonzero(big["mask"])
+    return float(len(xs)), float(xs.mean()), float(ys.mean())
 
 
 def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
@@ -72,8 +82,10 @@ def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict,
     def process(images: torch.Tensor, chunk: list[int]) -> dict[str, np.ndarray]:
         f = ext(images)
         hwc = images.permute(0, 2, 3, 1).numpy()
-        correct = [_class_correct(hwc[j], s % S.NUM_CLASSES) for j, s in enumerate(chunk)]
-        return {"pool": f["pool"].numpy(), "logits": f["logits"].numpy(), "correct": np.asarray(correct)}
+        dets = [detect_shapes(im) for im in hwc]
+        correct = [_class_correct(hwc[j], s % S.NUM_CLASSES, dets[j]) for j, s in enumerate(chunk)]
+        return {"pool": f["pool"].numpy(), "logits": f["logits"].numpy(), "correct": np.asarray(correct),
+                "object": np.asarray([_main_object(d) for d in dets], np.float64)}
 
     counts = run_sharded(work, seeds, lambda ch: torch.tensor([s % S.NUM_CLASSES for s in ch]),
                          gen.generate, process, batch, desc="shapes-fid")
@@ -82,9 +94,16 @@ def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict,
     fake = r["pool"].astype(np.float64)
     prec, rec = precision_recall(ref["pool"], fake, k=3)
     labels = np.asarray([s % S.NUM_CLASSES for s in seeds])
+    obj = r["object"]
+    found = obj[~np.isnan(obj[:, 0])]
+    # How the objects are off, where FID only says that they are: mean area (px) and centre spread (px),
+    # the data's own values being ~107 px and ~5.3 px (evaluators/shapes_stats.py).
     metrics = {"fid": fid_from_features(ref["pool"], fake), "is": inception_score(r["logits"], splits=min(10, len(seeds))).mean,
                "precision": prec, "recall": rec, "detector_accuracy": float(r["correct"].mean()),
                "classifier_accuracy": float((r["logits"].argmax(-1) == labels).mean())}
+    if len(found):
+        metrics["mean_area"] = float(found[:, 0].mean())
+        metrics["centre_spread"] = float((found[:, 1].std() + found[:, 2].std()) / 2)
     return metrics, {"sampling": counts, "n_ref": len(ref["pool"]), "reference": "5000 held-out renders (split 'eval')",
                      "extractor": f"shapes-classifier@{ext.version}"}
 
@@ -154,6 +173,7 @@ def suite_identity(s: Suite) -> dict:
         from harness.assets import asset_path
         meta = asset_path("shapes_classifier").with_suffix(".json")
         ident["extractor"] = json.loads(meta.read_text()).get("sha256") if meta.exists() else None
+        ident["shard_outputs"] = 2   # shards hold pool, logits, correct and the main object's area and centre
     elif s.name == "shapes-geneval":
         import hashlib
         ident["prompts"] = hashlib.sha256(json.dumps(S.prompt_set(), sort_keys=True).encode()).hexdigest()[:16]

@@ -54,3 +54,19 @@ def generator_grid(gen, task: str, path: str | Path, n_rows: int = 8, n_cols: in
 def teacher_grid(model, tok, task: str, path: str | Path, steps: int = 16) -> Path:
     from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
     return generator_grid(TeacherSampler(model, tok, TeacherSamplerConfig(steps=steps, w=1.0)), task, path)
+
+
+def comparison_grid(gens: list[tuple[str, object]], task: str, path: str | Path, n_rows: int = 8,
+                    n_cols: int = 4) -> Path:
+    """Generators side by side, the same conditions (rows) and seeds in every block of n_cols columns."""
+    cond, labels = grid_conditions(task, n_rows)
+    cond = cond.repeat_interleave(n_cols, 0)
+    seeds = list(range(n_cols)) * n_rows
+    blocks = [gen.generate(cond, seeds) for _, gen in gens]              # each [rows*cols, 3, H, W]
+    _, c, h, w = blocks[0].shape
+    per_row = torch.stack([b.view(n_rows, n_cols, c, h, w) for b in blocks], 1)   # [rows, gens, cols, ...]
+    images = per_row.reshape(n_rows * len(gens) * n_cols, c, h, w)
+    col_labels = []
+    for name, _ in gens:
+        col_labels += [name] + [""] * (n_cols - 1)
+    return save_grid(images, n_rows, labels, path, col_labels=col_labels)

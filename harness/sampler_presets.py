@@ -10,6 +10,7 @@ preset uses its built-in defaults (`harness.registry.TASKS[task].teacher_default
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from harness.io import write_json
@@ -19,8 +20,15 @@ PRESET_FILE = Path(__file__).parent / "assets" / "teacher_sampler_presets.json"
 VALIDATION_SEED_BASE = 1_000_000   # sweeps score seeds >= this; reported rows use seeds below it
 
 
+def preset_file() -> Path:
+    """The shipped preset file, or $FPD_SAMPLER_PRESETS (a user's own file; tests use a temporary one)."""
+    env = os.environ.get("FPD_SAMPLER_PRESETS")
+    return Path(env) if env else PRESET_FILE
+
+
 def _stored() -> dict:
-    return json.loads(PRESET_FILE.read_text()) if PRESET_FILE.exists() else {}
+    f = preset_file()
+    return json.loads(f.read_text()) if f.exists() else {}
 
 
 def teacher_preset(task: str) -> dict:
@@ -35,5 +43,5 @@ def store_preset(task: str, name: str, settings: dict, evidence: dict) -> Path:
     """Record a task's preset with the sweep that chose it (atomic write)."""
     data = _stored()
     data[task] = {"name": name, "settings": settings, "chosen_by": evidence}
-    write_json(PRESET_FILE, data)
-    return PRESET_FILE
+    write_json(preset_file(), data)
+    return preset_file()

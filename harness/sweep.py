@@ -60,12 +60,69 @@ def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batc
             "best": best["settings"]}
 
 
+DISTILLERS = {"fpd": "student", "dimo": "student", "sdtt": "student_{steps}step"}
+
+
+def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list[str], train_steps: int,
+                    eval_steps: int, seeds: str, root: Path, batch: int = 250) -> dict:
+    """Train `kind` once per combination of `--set` values (resumable run folders under `root`) and score
+    each student on validation seeds: the protocol that gives every distiller the same tuning budget."""
+    import dataclasses
+    import importlib
+
+    from harness.cli import TRAINERS
+    from harness.config import apply_overrides
+    from harness.evaluate import evaluate, parse_seeds
+    from harness.sampler_presets import VALIDATION_SEED_BASE
+    if kind not in DISTILLERS:
+        raise HarnessError(f"sweep {kind!r}: choose one of {', '.join(DISTILLERS)} (or `sweep teacher`)")
+    if task not in SUITE_OF:
+        raise HarnessError(f"sweep {kind} runs on the shapes tasks (shapes, shapes-t2i), not {task!r}")
+    suite, metric, best_of = SUITE_OF[task]
+    seed_list = parse_seeds(seeds, 0)
+    if seed_list[0] < VALIDATION_SEED_BASE:
+        raise HarnessError(f"--seeds {seeds} overlaps the reported seeds; validation seeds start at {VALIDATION_SEED_BASE}")
+    mod_name, cfg_name, fn_name, _ = TRAINERS[kind]
+    mod = importlib.import_module(mod_name)
+    cls = getattr(mod, cfg_name)
+    keys = list(grid)
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    configs = []
+    for combo in combos:   # parse every configuration before any training: a typo fails at once
+        cfg = apply_overrides(cls.preset(task), base + [f"{k}={v}" for k, v in combo.items()])
+        configs.append(dataclasses.replace(cfg, steps=train_steps))
+    rows = []
+    for combo, cfg in zip(combos, configs):
+        name = ",".join(f"{k}={v}" for k, v in combo.items()) or "base"
+        out = root / name
+        getattr(mod, fn_name)(cfg, out)
+        ck = out / DISTILLERS[kind].format(steps=eval_steps)
+        res = evaluate(kind, suite, eval_steps, ck, seeds=seeds, batch=batch, append=False)
+        rows.append({"settings": combo, "run_dir": str(out), "metrics": res["metrics"],
+                     "fingerprint": res["fingerprint"]["id"], "train_sec_per_step": _sec_per_step(out)})
+        print(f"sweep: {name} -> {metric}={res['metrics'][metric]:.4g}", file=sys.stderr, flush=True)
+    best = best_of(rows, key=lambda r: r["metrics"][metric])
+    return {"kind": kind, "task": task, "suite": suite, "train_steps": train_steps, "eval_steps": eval_steps,
+            "base": base, "seeds": [seed_list[0], seed_list[-1]], "n": len(seed_list), "grid": grid,
+            "selection": f"{'lowest' if best_of is min else 'highest'} {metric}", "rows": rows, "best": best["settings"]}
+
+
+def _sec_per_step(run_dir: Path) -> float | None:
+    import json
+    log = Path(run_dir) / "log.jsonl"
+    if not log.exists():
+        return None
+    vals = [json.loads(line).get("sec_per_step") for line in log.read_text().splitlines()[1:]]
+    vals = [v for v in vals if v is not None]
+    return sorted(vals)[len(vals) // 2] if vals else None
+
+
 def format_table(result: dict, cols: tuple[str, ...]) -> str:
     keys = list(result["grid"])
     lines = ["| " + " | ".join(keys + list(cols)) + " |", "|" + "---|" * (len(keys) + len(cols))]
     for r in result["rows"]:
         mark = " **(chosen)**" if r["settings"] == result["best"] else ""
-        lines.append("| " + " | ".join([str(r["settings"][k]) for k in keys] +
+        lines.append("| " + " | ".join([str(r["settings"].get(k)) for k in keys] +
                                        [f"{r['metrics'][c]:.4g}" if c in r["metrics"] else "-" for c in cols]) + mark + " |")
     return "\n".join(lines)
 
@@ -101,4 +158,40 @@ def register(app) -> None:
                                 {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows")})
             typer.echo(f"stored preset {write_preset!r} for {task} in {path}")
 
+    for kind in DISTILLERS:
+        _register_distiller(sw, kind)
     app.add_typer(sw, name="sweep")
+
+
+def _register_distiller(sw, kind: str) -> None:
+    import typer
+
+    @sw.command(kind)
+    def distiller_cmd(
+        task: str = typer.Option("shapes", help="shapes (scored on shapes-fid) or shapes-t2i (shapes-geneval)"),
+        grid: list[str] = typer.Option([], help="config key and values, repeatable: --grid lr=1e-5,5e-5,1e-4"),
+        set_: list[str] = typer.Option([], "--set", help="fixed config override key=value for every run, repeatable"),
+        train_steps: int = typer.Option(400, help="training steps of every run (the same budget for every method)"),
+        eval_steps: int = typer.Option(1, help="sampling steps the students are scored at"),
+        seeds: str = typer.Option("1000000-1001999", help="validation seed range (>= 1000000)"),
+        root: Path = typer.Option(None, help=f"run folders (default runs/sweep/{kind}-<task>/)"),
+        out: Path = typer.Option(None, help=f"JSON file for the table (default runs/sweep/{kind}-<task>.json)"),
+    ):
+        """Train once per combination of config values and score each student on validation seeds."""
+        if train_steps < 1 or eval_steps < 1:
+            raise HarnessError("--train-steps and --eval-steps must be >= 1")
+        g: dict[str, list[str]] = {}
+        for item in grid:
+            if "=" not in item:
+                raise HarnessError(f"--grid {item!r} is not key=v1,v2; e.g. --grid lr=1e-5,5e-5")
+            k, raw = item.split("=", 1)
+            g[k] = [v for v in raw.split(",") if v]
+        result = sweep_distiller(kind, task, g, list(set_), train_steps, eval_steps, seeds,
+                                 root or Path("runs/sweep") / f"{kind}-{task}")
+        result["command"] = "harness " + " ".join(sys.argv[1:])
+        out = out or Path("runs/sweep") / f"{kind}-{task}.json"
+        write_json(out, result)
+        cols = ("fid", "recall", "precision", "detector_accuracy", "mean_area", "centre_spread") if task == "shapes" else \
+            ("overall", "single_object", "two_object", "counting", "colors", "position", "color_attr")
+        typer.echo(format_table(result, cols))
+        typer.echo(f"best ({result['selection']}): {result['best']}; wrote {out}")

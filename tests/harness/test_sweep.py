@@ -1,0 +1,44 @@
+"""`harness sweep teacher|fpd` through the console script at a toy size: validation seeds only, a table,
+a JSON file, and (teacher) the chosen preset stored and then used, with its name, by `harness eval`."""
+import json
+
+import pytest
+
+from harness.assets import asset_path
+from helpers import run_console
+
+pytestmark = pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped networks not built yet")
+
+
+def test_sweep_teacher_writes_and_uses_preset(tmp_path):
+    env = {"FPD_SAMPLER_PRESETS": str(tmp_path / "presets.json"), "OMP_NUM_THREADS": "1"}
+    code, out, err = run_console(["sweep", "teacher", "--task", "shapes", "--steps", "2", "--grid", "w=0,1",
+                                  "--seeds", "1000000-1000007", "--batch", "8", "--out", tmp_path / "sw.json",
+                                  "--write-preset", "toy"], cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert "(chosen)" in out
+    sw = json.loads((tmp_path / "sw.json").read_text())
+    assert [r["settings"]["w"] for r in sw["rows"]] == [0.0, 1.0] and sw["seeds"] == [1000000, 1000007]
+    stored = json.loads((tmp_path / "presets.json").read_text())["shapes"]
+    assert stored["name"] == "toy" and stored["settings"] == sw["best"]
+    code, _, err = run_console(["eval", "--method", "teacher", "--steps", "1", "--suite", "shapes-fid", "--seeds", "0-9",
+                                "--out", tmp_path / "ev", "--no-append"], cwd=tmp_path, env=env)
+    assert code == 0, err
+    res = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert res["generator"]["sampler_preset"] == "toy" and res["generator"]["sampler"]["w"] == sw["best"]["w"]
+
+
+def test_sweep_refuses_reported_seeds(tmp_path):
+    code, _, err = run_console(["sweep", "teacher", "--grid", "w=0,1", "--seeds", "0-99"], cwd=tmp_path)
+    assert code == 2 and "overlaps the reported seeds" in err
+
+
+def test_sweep_fpd_trains_and_scores_each_setting(tmp_path):
+    code, out, err = run_console(["sweep", "fpd", "--task", "shapes", "--grid", "self_pairs=mask-negatives,mask-both",
+                                  "--set", "batch=4", "--set", "stats_every=0", "--train-steps", "2",
+                                  "--seeds", "1000000-1000011"], cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert code == 0, err
+    sw = json.loads((tmp_path / "runs/sweep/fpd-shapes.json").read_text())
+    assert [r["settings"]["self_pairs"] for r in sw["rows"]] == ["mask-negatives", "mask-both"]
+    assert all("mean_area" in r["metrics"] and "fid" in r["metrics"] for r in sw["rows"])
+    assert sw["rows"][0]["fingerprint"] != sw["rows"][1]["fingerprint"]
