@@ -314,6 +314,23 @@ def _finish_meta_build(kind: str, model: nn.Module) -> None:
         raise RuntimeError(f"{kind}: tensors not restored after loading: {left[:4]}")
 
 
+def _fill_known_gaps(kind: str, sd: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Two keys official files may legitimately lack, restored exactly as the modules define them:
+    * MaskGen: `lm_head.weight` is the embedding table itself; PyTorchModelHubMixin saves with safetensors,
+      which drops the tied duplicate, so an HF folder has only `embeddings.weight` — re-tie it.
+    * TA-TiTok: `quantize.embed_prob` is a usage buffer of clustering VQ, unused at inference; the released
+      inference config says clustering_vq False, so the .bin may lack it — zeros, as the module initialises it.
+    """
+    sd = dict(sd)
+    if kind == "maskgen" and "lm_head.weight" in expected and "lm_head.weight" not in sd and "embeddings.weight" in sd:
+        sd["lm_head.weight"] = sd["embeddings.weight"]
+    if kind == "tatitok":
+        for name, t in expected.items():
+            if name.endswith("quantize.embed_prob") and name not in sd:
+                sd[name] = torch.zeros(t.shape, dtype=t.dtype)
+    return sd
+
+
 def load_network(kind: str, path: str | Path, config=None, *, device: str | torch.device = "cpu") -> nn.Module:
     """Build `kind` from `config` (default: the paper-scale preset) and load `path` strictly.
 
@@ -329,6 +346,7 @@ def load_network(kind: str, path: str | Path, config=None, *, device: str | torc
         model = k["build"](config)
     target = _module_for_sd(kind, model)
     expected = target.state_dict()
+    sd = _fill_known_gaps(kind, sd, expected)
     check_state_dict(expected, sd, what)
     target.load_state_dict({n: sd[n].to(dtype=expected[n].dtype) for n in expected}, strict=True, assign=True)
     _finish_meta_build(kind, model)

@@ -103,6 +103,15 @@ def test_maskgen_refuses_wrong_files_and_heads(tmp_path):
                                                                       "decoder_num_heads": 8}}}))
     with pytest.raises(HarnessError, match=r"decoder_num_heads=8 \(expected 16\)"):
         load_maskgen(hub, cfg)
+    # HF folder saved by PyTorchModelHubMixin (safetensors drops the tied lm_head.weight): re-tied on load
+    from safetensors.torch import save_file
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    save_file({k: v.contiguous() for k, v in m.state_dict().items() if k != "lm_head.weight"}, hf / "model.safetensors")
+    (hf / "config.json").write_text(json.dumps({"model": {"maskgen": {"decoder_embed_dim": 64, "decoder_depth": 2,
+                                                                     "decoder_num_heads": 16}}}))
+    tied = load_maskgen(hf, cfg)
+    assert tied.lm_head.weight is tied.embeddings.weight and torch.equal(tied.embeddings.weight, m.embeddings.weight)
     # converted checkpoint: round trip (tied head stored twice, loaded into one table), then the same
     # weights with a stored 8-head config are refused
     save_converted("maskgen", m, tmp_path / "mg")
@@ -122,6 +131,9 @@ def test_tatitok_decoder_round_trip_at_real_widths(clip, tmp_path):
     assert sd["decoder.text_guidance_proj.weight"].shape == (1024, 768)
     assert sd["decoder.ffn.0.weight"].shape == (768, 1024, 1, 1)      # 16*16*3 pixels per patch
     path = fx.save_official_state_dict(t, tmp_path / "tatitok_bl128_vq.bin")
+    no_prob = {k: v for k, v in t.state_dict().items() if not k.endswith("embed_prob")}   # clustering_vq False
+    torch.save(no_prob, tmp_path / "no_embed_prob.bin")
+    assert torch.equal(load_tatitok(tmp_path / "no_embed_prob.bin", t.cfg).quantize.embed_prob, torch.zeros(8192))
     loaded = load_tatitok(path, t.cfg)
     tok = MaskGenTokenizer(loaded, clip[0])
     assert isinstance(tok, Tokenizer) and tok.codebook.shape == (8192, 64)
