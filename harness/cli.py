@@ -138,7 +138,7 @@ def quickstart(fast: bool = typer.Option(False, help="a smoke run: 20 FPD steps,
 def _register_optional() -> None:
     import importlib
     for mod in ("harness.leaderboard_cli", "harness.doctor", "harness.figures", "harness.reproduce", "harness.diagnose",
-                "harness.sweep"):
+                "harness.sweep", "harness.readme"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:
