@@ -50,11 +50,31 @@ _REF_CACHE: dict = {}
 
 
 def shapes_reference(ext: ShapesClassifierExtractor, n_ref: int = 5000) -> dict[str, np.ndarray]:
-    """Classifier features of n_ref held-out real renders (the 'eval' split: never trained on)."""
+    """Classifier features of n_ref held-out real renders (the 'eval' split: never trained on).
+
+    Cached in memory and on disk (`$FPD_CACHE_DIR`, default ~/.cache/fpd-harness), keyed by the
+    classifier's version, n_ref and a hash of the renderer's source, so a change to either recomputes."""
     key = (ext.version, n_ref)
     if key not in _REF_CACHE:
-        imgs, _ = class_dataset(n_ref, "eval")
-        _REF_CACHE[key] = {k: v.numpy().astype(np.float64) for k, v in ext(imgs).items()}
+        import hashlib
+        import os
+        src = hashlib.sha256((Path(S.__file__).read_bytes() + Path(class_dataset.__code__.co_filename).read_bytes()))
+        tag = hashlib.sha256(f"{ext.version}|{n_ref}|{src.hexdigest()}".encode()).hexdigest()[:16]
+        cache = Path(os.environ.get("FPD_CACHE_DIR", Path.home() / ".cache" / "fpd-harness")) / f"shapes_ref_{tag}.npz"
+        try:
+            with np.load(cache) as z:
+                _REF_CACHE[key] = {k: z[k] for k in z.files}
+        except (OSError, ValueError):
+            imgs, _ = class_dataset(n_ref, "eval")
+            _REF_CACHE[key] = {k: v.numpy().astype(np.float64) for k, v in ext(imgs).items()}
+            try:
+                import io
+                from harness.io import write_bytes
+                buf = io.BytesIO()
+                np.savez(buf, **_REF_CACHE[key])
+                write_bytes(cache, buf.getvalue())
+            except HarnessError:   # a read-only home must not fail an evaluation
+                pass
     return _REF_CACHE[key]
 
 

@@ -7,6 +7,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 os.environ.setdefault("FPD_NO_PROGRESS", "1")
+# One cache of reference features per test session (shared by the console-script subprocesses), not ~/.cache.
+os.environ.setdefault("FPD_CACHE_DIR", __import__("tempfile").mkdtemp(prefix="fpd-test-cache-"))
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
