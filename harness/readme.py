@@ -16,7 +16,7 @@ ORDER = {"teacher": 0, "sdtt": 1, "dimo": 2, "fpd": 3}
 NAMES = {"teacher": "teacher", "sdtt": "SDTT", "dimo": "DiMO-style", "fpd": "**FPD**"}
 COLUMNS = {
     "shapes-fid": [("fid", "FID ↓", 0), ("is", "IS ↑", 1), ("precision", "prec. ↑", 3), ("recall", "rec. ↑", 2),
-                   ("detector_accuracy", "detector-correct ↑", 2), ("mean_area", "area (px)", 0),
+                   ("detector_accuracy", "detector-correct ↑", 3), ("mean_area", "area (px)", 0),
                    ("centre_spread", "centre spread (px)", 1)],
     "shapes-geneval": [("overall", "overall ↑", 2), ("single_object", "single", 2), ("two_object", "two", 2),
                        ("counting", "counting", 2), ("colors", "colors", 2), ("position", "position", 2),
