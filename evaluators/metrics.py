@@ -36,6 +36,9 @@ def _sqrtm(m: np.ndarray) -> np.ndarray:
     # scipy >= 1.16 deprecates `disp`; older versions print a warning unless disp=False.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # Singular products are expected (ReLU features with dead dimensions); the caller checks finiteness
+        # and retries with eps on the diagonal, so scipy's warning is noise to a user.
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
         try:
             out = linalg.sqrtm(m, disp=False)
         except TypeError:  # `disp` removed
