@@ -36,15 +36,22 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     return grid
 
 
-def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batch: int = 250) -> dict:
-    from harness.evaluate import evaluate, parse_seeds
-    from harness.sampler_presets import VALIDATION_SEED_BASE, teacher_preset
+def _suite_and_seeds(kind: str, task: str, seeds: str):
+    """(suite, metric, min|max, validation seed list) for a sweep, refusing tasks without a suite and reported seeds."""
+    from harness.evaluate import parse_seeds
+    from harness.sampler_presets import VALIDATION_SEED_BASE
     if task not in SUITE_OF:
-        raise HarnessError(f"sweep teacher runs on the shapes tasks (shapes, shapes-t2i), not {task!r}")
-    suite, metric, best_of = SUITE_OF[task]
+        raise HarnessError(f"sweep {kind} runs on the shapes tasks (shapes, shapes-t2i), not {task!r}")
     seed_list = parse_seeds(seeds, 0)
     if seed_list[0] < VALIDATION_SEED_BASE:
         raise HarnessError(f"--seeds {seeds} overlaps the reported seeds; validation seeds start at {VALIDATION_SEED_BASE}")
+    return (*SUITE_OF[task], seed_list)
+
+
+def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batch: int = 250) -> dict:
+    from harness.evaluate import evaluate
+    from harness.sampler_presets import teacher_preset
+    suite, metric, best_of, seed_list = _suite_and_seeds("teacher", task, seeds)
     base = teacher_preset(task)["settings"]
     rows = []
     keys = list(grid)
@@ -72,16 +79,10 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
 
     from harness.cli import TRAINERS
     from harness.config import apply_overrides
-    from harness.evaluate import evaluate, parse_seeds
-    from harness.sampler_presets import VALIDATION_SEED_BASE
+    from harness.evaluate import evaluate
     if kind not in DISTILLERS:
         raise HarnessError(f"sweep {kind!r}: choose one of {', '.join(DISTILLERS)} (or `sweep teacher`)")
-    if task not in SUITE_OF:
-        raise HarnessError(f"sweep {kind} runs on the shapes tasks (shapes, shapes-t2i), not {task!r}")
-    suite, metric, best_of = SUITE_OF[task]
-    seed_list = parse_seeds(seeds, 0)
-    if seed_list[0] < VALIDATION_SEED_BASE:
-        raise HarnessError(f"--seeds {seeds} overlaps the reported seeds; validation seeds start at {VALIDATION_SEED_BASE}")
+    suite, metric, best_of, seed_list = _suite_and_seeds(kind, task, seeds)
     mod_name, cfg_name, fn_name, _ = TRAINERS[kind]
     mod = importlib.import_module(mod_name)
     cls = getattr(mod, cfg_name)
