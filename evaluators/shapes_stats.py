@@ -13,29 +13,29 @@ import numpy as np
 from evaluators.shapes_detector import detect_shapes
 
 
-def main_objects(images_hwc: np.ndarray) -> list[dict | None]:
-    """Per image: {"area", "cx", "cy", "count"} of its largest detection, or None if nothing is detected."""
-    out: list[dict | None] = []
-    for img in images_hwc:
-        dets = detect_shapes(img)
-        if not dets:
-            out.append(None)
-            continue
-        big = max(dets, key=lambda d: int(d["mask"].sum()))
-        ys, xs = np.nonzero(big["mask"])
-        out.append({"area": float(len(xs)), "cx": float(xs.mean()), "cy": float(ys.mean()), "count": len(dets)})
-    return out
+def main_object(dets: list[dict]) -> tuple[float, float, float]:
+    """(area, cx, cy) of the largest detection of one image; NaNs if nothing is detected."""
+    if not dets:
+        return float("nan"), float("nan"), float("nan")
+    big = max(dets, key=lambda d: int(d["mask"].sum()))
+    ys, xs = np.nonzero(big["mask"])
+    return float(len(xs)), float(xs.mean()), float(ys.mean())
+
+
+def summarize_objects(objects: np.ndarray) -> dict[str, float]:
+    """{"mean_area", "centre_spread", "empty_frac"} from per-image main_object rows [N, 3] (NaN = none)."""
+    objects = np.asarray(objects, np.float64).reshape(-1, 3)
+    found = objects[~np.isnan(objects[:, 0])]
+    if not len(found):
+        return {"mean_area": float("nan"), "centre_spread": float("nan"), "empty_frac": 1.0}
+    return {"mean_area": float(found[:, 0].mean()),
+            "centre_spread": float((found[:, 1].std() + found[:, 2].std()) / 2),
+            "empty_frac": 1.0 - len(found) / len(objects)}
 
 
 def object_stats(images_hwc: np.ndarray) -> dict[str, float]:
     """{"mean_area", "centre_spread", "empty_frac", "mean_count"} of uint8 [N, H, W, 3] images."""
-    objs = main_objects(images_hwc)
-    found = [o for o in objs if o is not None]
-    if not found:
-        return {"mean_area": float("nan"), "centre_spread": float("nan"), "empty_frac": 1.0, "mean_count": 0.0}
-    cx = np.asarray([o["cx"] for o in found])
-    cy = np.asarray([o["cy"] for o in found])
-    return {"mean_area": float(np.mean([o["area"] for o in found])),
-            "centre_spread": float((cx.std() + cy.std()) / 2),
-            "empty_frac": 1.0 - len(found) / len(objs),
-            "mean_count": float(np.mean([o["count"] for o in found]))}
+    dets = [detect_shapes(img) for img in images_hwc]
+    counts = [len(d) for d in dets if d]
+    return {**summarize_objects([main_object(d) for d in dets]),
+            "mean_count": float(np.mean(counts)) if counts else 0.0}

@@ -27,6 +27,13 @@ def asset_path(name: str) -> Path:
     return ASSET_DIR / f"{name}.safetensors"
 
 
+def asset_sha256(name: str) -> str | None:
+    """The recorded sha256 of a shipped asset's weights (from its JSON), None if it is not shipped."""
+    import json
+    meta = asset_path(name).with_suffix(".json")
+    return json.loads(meta.read_text()).get("sha256") if meta.exists() else None
+
+
 def load_asset(name: str, path: str | Path | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """Weights and metadata of a shipped asset (or of an explicit checkpoint path)."""
     p = Path(path) if path else asset_path(name)

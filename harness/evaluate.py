@@ -22,6 +22,7 @@ import torch
 from evaluators import fid_from_features, inception_score, precision_recall, score_geneval, summarize_geneval
 from evaluators.shapes_classifier import ShapesClassifierExtractor
 from evaluators.shapes_detector import detect_shapes
+from evaluators.shapes_stats import main_object, summarize_objects
 from harness import distributed as D
 from harness.errors import HarnessError
 from harness.fingerprint import claim_folder, fingerprint
@@ -86,15 +87,6 @@ def _class_correct(image_u8: np.ndarray, label: int, dets: list[dict] | None = N
     return ok
 
 
-def _main_object(dets: list[dict]) -> tuple[float, float, float]:
-    """(area, cx, cy) of the largest detection, NaN if none (evaluators.shapes_stats' definition)."""
-    if not dets:
-        return float("nan"), float("nan"), float("nan")
-    big = max(dets, key=lambda d: int(d["mask"].sum()))
-    ys, xs = np.nonzero(big["mask"])
-    return float(len(xs)), float(xs.mean()), float(ys.mean())
-
-
 def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
     from harness.sampling import load_shards, run_sharded
     ext = _classifier()
@@ -105,7 +97,7 @@ def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict,
         dets = [detect_shapes(im) for im in hwc]
         correct = [_class_correct(hwc[j], s % S.NUM_CLASSES, dets[j]) for j, s in enumerate(chunk)]
         return {"pool": f["pool"].numpy(), "logits": f["logits"].numpy(), "correct": np.asarray(correct),
-                "object": np.asarray([_main_object(d) for d in dets], np.float64)}
+                "object": np.asarray([main_object(d) for d in dets], np.float64)}
 
     counts = run_sharded(work, seeds, lambda ch: torch.tensor([s % S.NUM_CLASSES for s in ch]),
                          gen.generate, process, batch, desc="shapes-fid")
@@ -114,16 +106,14 @@ def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict,
     fake = r["pool"].astype(np.float64)
     prec, rec = precision_recall(ref["pool"], fake, k=3)
     labels = np.asarray([s % S.NUM_CLASSES for s in seeds])
-    obj = r["object"]
-    found = obj[~np.isnan(obj[:, 0])]
     # How the objects are off, where FID only says that they are: mean area (px) and centre spread (px),
     # the data's own values being ~107 px and ~5.3 px (evaluators/shapes_stats.py).
     metrics = {"fid": fid_from_features(ref["pool"], fake), "is": inception_score(r["logits"], splits=min(10, len(seeds))).mean,
                "precision": prec, "recall": rec, "detector_accuracy": float(r["correct"].mean()),
                "classifier_accuracy": float((r["logits"].argmax(-1) == labels).mean())}
-    if len(found):
-        metrics["mean_area"] = float(found[:, 0].mean())
-        metrics["centre_spread"] = float((found[:, 1].std() + found[:, 2].std()) / 2)
+    obj = summarize_objects(r["object"])
+    if obj["empty_frac"] < 1.0:
+        metrics["mean_area"], metrics["centre_spread"] = obj["mean_area"], obj["centre_spread"]
     return metrics, {"sampling": counts, "n_ref": len(ref["pool"]), "reference": "5000 held-out renders (split 'eval')",
                      "extractor": f"shapes-classifier@{ext.version}"}
 
@@ -190,9 +180,8 @@ def suite_identity(s: Suite) -> dict:
     """What, besides the generator, decides a suite's per-sample outputs (part of the fingerprint)."""
     ident: dict = {"protocol": s.protocol}
     if s.name == "shapes-fid":
-        from harness.assets import asset_path
-        meta = asset_path("shapes_classifier").with_suffix(".json")
-        ident["extractor"] = json.loads(meta.read_text()).get("sha256") if meta.exists() else None
+        from harness.assets import asset_sha256
+        ident["extractor"] = asset_sha256("shapes_classifier")
         ident["shard_outputs"] = 2   # shards hold pool, logits, correct and the main object's area and centre
     elif s.name == "shapes-geneval":
         import hashlib

@@ -27,15 +27,9 @@ def network_ids(task: str) -> dict:
     """Identity of the frozen networks a task's generators are built on (part of every fingerprint)."""
     t = TASKS.get_or_fail(task)
     if t.scale == "shapes":
-        import json
-
-        from harness.assets import asset_path
-        names = {"teacher": "teacher_shapes" if task == "shapes" else "teacher_shapes_t2i", "tokenizer": "shapes_vq"}
-        out = {}
-        for role, name in names.items():
-            meta = asset_path(name).with_suffix(".json")
-            out[role] = json.loads(meta.read_text()).get("sha256") if meta.exists() else None
-        return out
+        from harness.assets import asset_sha256
+        return {"teacher": asset_sha256("teacher_shapes" if task == "shapes" else "teacher_shapes_t2i"),
+                "tokenizer": asset_sha256("shapes_vq")}
     from harness.presets import get_preset, resolve_weights_dir
     preset = get_preset(task)
     out = {}

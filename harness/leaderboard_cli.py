@@ -96,12 +96,9 @@ def row_teacher(row: dict) -> tuple[str | None, str]:
 
 
 def shipped_teacher(task: str) -> str | None:
-    import json
-
-    from harness.assets import asset_path
+    from harness.assets import asset_sha256
     name = _TEACHER_ASSET.get(task)
-    meta = asset_path(name).with_suffix(".json") if name else None
-    return json.loads(meta.read_text()).get("sha256") if meta and meta.exists() else None
+    return asset_sha256(name) if name else None
 
 
 def _made_by(row: dict) -> str:
