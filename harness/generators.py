@@ -10,7 +10,6 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.registry import METHODS, TASKS
 from methods.fpd import OneStepStudent
-from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
 
 
 def default_checkpoint(method: str, task: str) -> Path:
@@ -70,13 +69,12 @@ def _load_student(method: str, task: str, checkpoint: str | Path | None):
 
 @METHODS.register("teacher")
 def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict | None = None):
-    from harness.sampler_presets import teacher_preset
+    from harness.sampler_presets import build_teacher_sampler, teacher_preset
     teacher, tok = _networks(task)
     preset = teacher_preset(task)
-    cfg = TeacherSamplerConfig(steps=steps, **{**preset["settings"], **(options or {})})
-    gen = TeacherSampler(teacher, tok, cfg)
+    gen, sampler = build_teacher_sampler(teacher, tok, steps, {**preset["settings"], **(options or {})})
     name = preset["name"] + ("+overrides" if options else "")
-    gen.describe = {"method": "teacher", "steps": steps, "sampler": cfg.to_dict(), "sampler_preset": name,
+    gen.describe = {"method": "teacher", "steps": steps, "sampler": sampler, "sampler_preset": name,
                     "networks": network_ids(task)}
     return gen
 
@@ -110,12 +108,11 @@ def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | N
     """SDTT students sample with the teacher's own multistep sampler at their distilled step count."""
     ck = checkpoint or (Path("runs") / f"sdtt-{task}" / f"student_{steps}step")
     student, tok, meta, path = _load_student("sdtt", task, ck)
-    from harness.sampler_presets import teacher_preset
+    from harness.sampler_presets import build_teacher_sampler, teacher_preset
     hint = meta.get("sampler_hint") or meta.get("config", {}).get("sampler_hint") or {}  # the grid it was distilled on
-    cfg = TeacherSamplerConfig(steps=steps, **{**teacher_preset(task)["settings"], **hint, **(options or {})})
-    gen = TeacherSampler(student, tok, cfg)
+    gen, sampler = build_teacher_sampler(student, tok, steps, {**teacher_preset(task)["settings"], **hint, **(options or {})})
     gen.describe = {"method": "sdtt", "steps": steps, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
-                    "sampler": cfg.to_dict(), "networks": network_ids(task), "costs": meta.get("costs")}
+                    "sampler": sampler, "networks": network_ids(task), "costs": meta.get("costs")}
     return gen
 
 

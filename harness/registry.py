@@ -34,7 +34,7 @@ class Task:
     name: str
     cond: str                          # "class" | "text"
     scale: str                         # "shapes" | "paper"
-    teacher_defaults: dict = field(default_factory=dict)   # TeacherSamplerConfig overrides for this task
+    teacher_defaults: dict = field(default_factory=dict)   # shapes tasks' built-in sampler settings (paper tasks: presets.py)
     description: str = ""
 
 
@@ -42,6 +42,6 @@ TASKS["shapes"] = Task("shapes", "class", "shapes", {"w": 1.0, "r_temp": 4.5, "s
                        "class-conditional shapes world (24 classes = 4 shapes x 6 colours), 32x32")
 TASKS["shapes-t2i"] = Task("shapes-t2i", "text", "shapes", {"w": 1.0, "r_temp": 4.5, "schedule": "maskgit-v1"},
                            "text-conditional shapes scenes with captions in GenEval's grammar")
-TASKS["imagenet"] = Task("imagenet", "class", "paper", {"w": 3.0, "r_temp": 4.5, "schedule": "maskgit-v1"},
+TASKS["imagenet"] = Task("imagenet", "class", "paper", {},
                          "ImageNet-256 with the MaskGIT-pytorch v1 teacher (official weights needed)")
 TASKS["t2i"] = Task("t2i", "text", "paper", {}, "text-to-image with the MaskGen-L teacher (official weights needed)")

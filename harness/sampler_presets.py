@@ -4,8 +4,11 @@ Like MaskGIT's published sampler settings, a preset fixes guidance w (and its ra
 Gumbel temperature r_temp and the schedule. Shapes presets are chosen by `harness sweep teacher`
 on validation seeds disjoint from the reported ones and stored, with the sweep's table and the
 command that made it, in `harness/assets/teacher_sampler_presets.json`. A task without a stored
-preset uses its built-in defaults (`harness.registry.TASKS[task].teacher_defaults`), named
-"<task>-builtin". Every teacher row records the preset's name and settings.
+preset uses its built-in defaults, named "<task>-builtin": for a shapes task
+`harness.registry.TASKS[task].teacher_defaults`; for a paper task the published sampler of its
+teacher from `harness.presets` (MaskGIT's for `imagenet`, MaskGen's own for `t2i`). The setting
+"sampler" says which algorithm: "maskgit" (methods.teacher_sampler, the default) or "maskgen"
+(harness.networks.maskgen.MaskGenSampler). Every teacher row records the preset's name and settings.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from harness.errors import HarnessError
 from harness.io import write_json
 from harness.registry import TASKS
 
@@ -32,11 +36,46 @@ def _stored() -> dict:
 
 
 def teacher_preset(task: str) -> dict:
-    """{"name", "settings"} of the task's teacher sampler (TeacherSamplerConfig fields except steps)."""
+    """{"name", "settings"} of the task's teacher sampler (its config's fields except steps, plus "sampler")."""
     stored = _stored().get(task)
     if stored:
         return {"name": stored["name"], "settings": dict(stored["settings"])}
-    return {"name": f"{task}-builtin", "settings": dict(TASKS.get_or_fail(task).teacher_defaults)}
+    t = TASKS.get_or_fail(task)
+    settings = _published(task) if t.scale == "paper" else dict(t.teacher_defaults)
+    return {"name": f"{task}-builtin", "settings": settings}
+
+
+def _published(task: str) -> dict:
+    """A paper task's published teacher sampler (harness.presets), as sampler settings."""
+    from harness.presets import get_preset
+    d = get_preset(task).teacher_sampler
+    if d.guidance_ramp == "cosine":      # MaskGen_VQ.generate (teachers.md §3.5)
+        return {"sampler": "maskgen", "guidance_scale": d.guidance, "randomize_temperature": d.gumbel_temperature,
+                "guidance_decay": "cosine", "softmax_temperature_annealing": True}
+    # MaskGIT-pytorch v1 `sample`: linear ramp, adap_sche arccos (our "maskgit-v1")
+    return {"sampler": "maskgit", "w": d.guidance, "r_temp": d.gumbel_temperature, "sm_temp": d.softmax_temperature,
+            "schedule": "maskgit-v1"}
+
+
+def build_teacher_sampler(model, tokenizer, steps: int, settings: dict, device="cpu"):
+    """(Generator, its config as a dict) for sampler settings; the one place that maps settings to an algorithm."""
+    from dataclasses import fields
+    from harness.networks.maskgen import MaskGenSampler, MaskGenSamplerConfig
+    from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
+    settings = dict(settings)
+    kind = settings.pop("sampler", "maskgit")
+    algos = {"maskgit": (TeacherSampler, TeacherSamplerConfig), "maskgen": (MaskGenSampler, MaskGenSamplerConfig)}
+    if kind not in algos:
+        raise HarnessError(f"unknown sampler {kind!r}; use 'maskgit' or 'maskgen'")
+    sampler_cls, cfg_cls = algos[kind]
+    known = {f.name for f in fields(cfg_cls)} - {"steps"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise HarnessError(f"sampler {kind!r} has no setting {unknown}; its settings are {sorted(known)} "
+                           f"(fix the preset in {preset_file()})")
+    cfg = cfg_cls(steps=steps, **settings)
+    # MaskGIT's is the default algorithm: its description stays as it was (fingerprints of old rows hold)
+    return sampler_cls(model, tokenizer, cfg, device=device), ({"sampler": kind} if kind != "maskgit" else {}) | cfg.to_dict()
 
 
 def store_preset(task: str, name: str, settings: dict, evidence: dict) -> Path:

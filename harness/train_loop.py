@@ -72,6 +72,8 @@ class TrainLoop:
             lock_folder(self.run_dir, "run")
         self._check_or_write_config()
         self.start_step = self._resume()
+        if D.is_main() and self.start_step < self.total_steps:
+            self._record_segment()
 
     # ---------------------------------------------------------------- config and resume
     def _check_or_write_config(self) -> None:
@@ -107,6 +109,26 @@ class TrainLoop:
         if D.is_main():
             self._truncate_log(meta["step"])
         return int(meta["step"])
+
+    def _record_segment(self) -> None:
+        """Append this invocation to `segments.jsonl`. A run extended with a larger --steps is a different
+        schedule (the lr decay follows the current --steps), so regenerating it needs every command in order."""
+        import sys
+        cmd = "harness " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name in ("harness", "cli.py") else None
+        with open(self.run_dir / "segments.jsonl", "a") as f:
+            f.write(json.dumps({"from_step": self.start_step, "steps": self.total_steps, "command": cmd}) + "\n")
+
+    def segments(self) -> list[dict]:
+        """The invocations that trained this run, in order, each cut at the next one's starting step."""
+        path = self.run_dir / "segments.jsonl"
+        rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
+        kept: list[dict] = []
+        for r in rows:   # a resume after a crash re-records from its checkpoint: drop what it superseded
+            while kept and kept[-1]["from_step"] >= r["from_step"]:
+                kept.pop()
+            if not kept or kept[-1]["steps"] != r["steps"]:   # same --steps again: the same schedule, continued
+                kept.append(r)
+        return kept
 
     def _truncate_log(self, step: int) -> None:
         log = self.run_dir / "log.jsonl"

@@ -24,6 +24,12 @@ are independent data:
   "cyclically shifted in-batch students" read as a full permutation, self included).
 * `normalize`: "rms" (the official per-bandwidth RMS, Z_h = λ_h) or "none" (raw drifts summed: a
   near-zero residual stays near zero — not the official code).
+* `set_size`: the batch cut into contiguous blocks of `set_size`, each its own drift problem. The official
+  code's problems are (class label × location) with `gen_per_label` samples of ONE class and positives
+  of that class (drift.md §1.5); FPD's "cyclically shifted in-batch" negatives read as one set of the
+  whole, mixed-condition batch (set_size=None). With the batch built as blocks of one condition,
+  set_size = samples per condition is the official grouping. The scale and the RMS stay one scalar per key, shared
+  by all sets, as the official code shares them across class groups.
 """
 from __future__ import annotations
 
@@ -92,7 +98,7 @@ def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tenso
 
 def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidths=(0.02, 0.05, 0.2),
                gather=None, local: slice | None = None, self_pairs: str = "mask-negatives",
-               normalize: str = "rms") -> tuple[Tensor, dict[str, float]]:
+               normalize: str = "rms", set_size: int | None = None) -> tuple[Tensor, dict[str, float]]:
     """Σ over keys of MSE(x̃ − sg(x̃ + ΣṼ_h)); inputs {key: [B, G, C]}, student with grad, teacher detached.
 
     Under DDP pass `gather` (all-gather of detached tensors) and this rank's `local` rows: the field is
@@ -106,7 +112,13 @@ def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidth
         y_loc = teacher[key].detach().float().transpose(0, 1)
         x_all = x_loc.detach() if gather is None else gather(x_loc.detach().transpose(0, 1)).transpose(0, 1)
         y_all = y_loc if gather is None else gather(y_loc.transpose(0, 1)).transpose(0, 1)
-        v, s, lg = drift_field(x_all, y_all, bandwidths, self_pairs=self_pairs, normalize=normalize)
+        g, n, c = x_all.shape
+        if n % (set_size or n):
+            raise ValueError(f"a batch of {n} cannot be cut into drift sets of {set_size}")
+        sets = n // (set_size or n)
+        v, s, lg = drift_field(x_all.reshape(g * sets, n // sets, c), y_all.reshape(g * sets, n // sets, c),
+                               bandwidths, self_pairs=self_pairs, normalize=normalize)
+        v = v.reshape(g, n, c)
         goal = (x_all / s + v)
         if local is not None:
             goal = goal[:, local]

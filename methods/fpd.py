@@ -51,6 +51,10 @@ class FPDConfig:
     bandwidths: tuple = (0.02, 0.05, 0.2)                                           # (Table 4a)
     self_pairs: str = "mask-negatives"  # drift self-pair handling (methods/drift.py) — open in the paper
     drift_norm: str = "rms"          # per-bandwidth normaliser: "rms" (official drifting code) | "none"
+    drift_sets: str = "batch"        # drift problems: "batch" (one mixed-condition set, FPD's in-batch shifts as
+                                     # read here) | "condition" (one per condition block of per_cond samples: the
+                                     # official drifting code's class-label groups, drift.md §1.5)
+    per_cond: int = 1                # samples per condition in a batch (official drifting: gen_per_label)
     gan: bool = False                # optional unconditional GAN                   (Table 3a)
     gan_weight: float = 0.1          # λ — open in the paper (the transcription's 1.0 is unverified)
 
@@ -67,6 +71,13 @@ class FPDConfig:
             raise ValueError(f"self_pairs must be one of {list(SELF_PAIRS)}, got {self.self_pairs!r}")
         if self.drift_norm not in NORMALIZERS:
             raise ValueError(f"drift_norm must be one of {list(NORMALIZERS)}, got {self.drift_norm!r}")
+        if self.drift_sets not in ("batch", "condition"):
+            raise ValueError(f"drift_sets must be 'batch' or 'condition', got {self.drift_sets!r}")
+        if self.per_cond < 1:
+            raise ValueError(f"per_cond must be >= 1, got {self.per_cond}")
+        if self.drift_sets == "condition" and self.per_cond < 2:
+            raise ValueError("drift_sets='condition' needs per_cond >= 2 (a set of one student has no negatives); "
+                             "set per_cond=8, say")
         if self.target not in ("fill", "reveal"):
             raise ValueError(f"target must be 'fill' or 'reveal', got {self.target!r}")
         if not 0.0 < self.reveal_frac <= 1.0:
@@ -111,6 +122,11 @@ class OneStepStudent:
         cond = cond.to(self.device)
         _, z_hat = self.draft(cond, SeedStreams(seeds, self.device))
         return to_uint8(self.tokenizer.decode(z_hat, cond))
+
+
+def condition_leaders(n: int, per_cond: int) -> list[int]:
+    """Sample j of a global batch takes the condition of sample (j // per_cond)·per_cond: blocks of one condition."""
+    return [(j // per_cond) * per_cond for j in range(n)]
 
 
 def _embed_dim(model) -> int:
@@ -176,7 +192,8 @@ class FPD:
             y = self.lift(tok.decode(z_t, cond))
         x = self.lift(x_img)
         l_drift, logs = drift_loss(x, y, cfg.bandwidths, gather=gather, local=local,  # Eq. 6-7
-                                   self_pairs=cfg.self_pairs, normalize=cfg.drift_norm)
+                                   self_pairs=cfg.self_pairs, normalize=cfg.drift_norm,
+                                   set_size=cfg.per_cond if cfg.drift_sets == "condition" else None)
         total = l_drift
         lg = logits.detach().float()
         logs = {"loss_drift": l_drift.item(), **logs,

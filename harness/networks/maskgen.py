@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from methods.rng import gumbel_from_uniform, sample_categorical
+
 # ----------------------------------------------------------------------------------------------
 # CLIP ViT-L-14-336 text tower (open_clip)
 # ----------------------------------------------------------------------------------------------
@@ -551,13 +553,17 @@ def maskgen_mask_len(step: int, steps: int, num_tokens: int, num_masked: int) ->
 
 @torch.no_grad()
 def maskgen_sample(model, cond: Tensor, cfg: MaskGenSamplerConfig = MaskGenSamplerConfig(), *,
-                   generator: torch.Generator | None = None) -> Tensor:
+                   generator: torch.Generator | None = None, rng=None) -> Tensor:
     """Multi-step MaskGen sampling; `model` is any TokenModel (K-way logits, mask_id = K). -> ids [B, L].
 
     Per step: CFG ℓ = ℓc + s(ℓc - ℓu) with the cosine ramp; ℓ /= 0.5 + 0.8(1 - r) (temperature
     annealing); x̂ = argmax(ℓ + τ_g·Gumbel), τ_g = randomize_temperature·(1 - r); confidence = ℓ[x̂]
     (+inf on already-revealed positions) + τ_g·Gumbel; re-mask the lowest-confidence positions down
     to the arccos-floor count. The last step keeps everything (τ_g = 0: greedy).
+
+    Noise: a torch `generator` (the official code's K-way Gumbel draw), or `rng`, a per-sample
+    `methods.rng.SeedStreams`: then argmax(ℓ + τ·Gumbel) is drawn as the same-law categorical sample of
+    softmax(ℓ/τ) from one uniform per position, so a sample does not depend on its batch.
     """
     b, L, dev = cond.shape[0], model.num_tokens, cond.device
     ids = torch.full((b, L), model.mask_id, dtype=torch.long, device=dev)
@@ -573,7 +579,13 @@ def maskgen_sample(model, cond: Tensor, cfg: MaskGenSamplerConfig = MaskGenSampl
         else:
             logits = model(ids, cond).float()
         logits = logits / ((0.5 + 0.8 * (1 - ratio)) if cfg.softmax_temperature_annealing else max(tau, 1e-8))
-        sampled = (logits + tau * _gumbel(logits.shape, dev, generator)).argmax(-1)
+        if rng is not None:
+            u = rng.rand(L, 2)
+            sampled = sample_categorical(logits / tau, u[..., 0]) if tau > 0 else logits.argmax(-1)
+            conf_noise = gumbel_from_uniform(u[..., 1].clone())
+        else:
+            sampled = (logits + tau * _gumbel(logits.shape, dev, generator)).argmax(-1)
+            conf_noise = None
         conf = logits.gather(-1, sampled[..., None])[..., 0]
         sampled = torch.where(is_mask, sampled, ids)
         if s == cfg.steps - 1:
@@ -581,8 +593,27 @@ def maskgen_sample(model, cond: Tensor, cfg: MaskGenSamplerConfig = MaskGenSampl
             break
         conf = torch.where(is_mask, conf, torch.full_like(conf, math.inf))
         if cfg.prob_sorting:
-            conf = conf + tau * _gumbel(conf.shape, dev, generator)
+            conf = conf + tau * (conf_noise if conf_noise is not None else _gumbel(conf.shape, dev, generator))
         n = maskgen_mask_len(s, cfg.steps, L, int(is_mask.sum(-1).min()))
         cut = conf.sort(-1).values[:, n - 1: n]
         ids = torch.where(conf <= cut, torch.full_like(sampled, model.mask_id), sampled)
     return ids
+
+
+class MaskGenSampler:
+    """The MaskGen teacher's own sampler behind the Generator interface (what `--task t2i` teacher rows use)."""
+
+    def __init__(self, model, tokenizer, cfg: MaskGenSamplerConfig, device: str | torch.device = "cpu"):
+        self.model, self.tokenizer, self.cfg, self.device = model, tokenizer, cfg, torch.device(device)
+        self.steps = cfg.steps
+
+    @torch.inference_mode()
+    def sample_tokens(self, cond: Tensor, seeds) -> Tensor:
+        from methods.rng import SeedStreams
+        return maskgen_sample(self.model, cond.to(self.device), self.cfg, rng=SeedStreams(seeds, self.device))
+
+    @torch.inference_mode()
+    def generate(self, cond: Tensor, seeds) -> Tensor:
+        from methods.interfaces import to_uint8
+        cond = cond.to(self.device)
+        return to_uint8(self.tokenizer.decode(self.sample_tokens(cond, seeds), cond))

@@ -17,7 +17,7 @@ from harness.config import to_dict
 from harness.errors import HarnessError
 from harness.train_loop import TrainLoop, step_generator
 from harness.trainers.common import cost_report, count_trainable, export_student, shapes_conditions
-from methods.fpd import FPD, FPDConfig
+from methods.fpd import FPD, FPDConfig, condition_leaders
 from methods.rng import SeedStreams
 
 
@@ -47,6 +47,8 @@ class FPDTrainConfig:
     bandwidths: tuple = (0.02, 0.05, 0.2)
     self_pairs: str = "mask-negatives"
     drift_norm: str = "rms"
+    drift_sets: str = "batch"
+    per_cond: int = 1
     gan: bool = False
     gan_weight: float = 0.1
     d_lr: float = 2e-3
@@ -106,6 +108,8 @@ def real_images(task: str, n: int = 8000) -> torch.Tensor:
 
 def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
     cfg.fpd()   # a bad option fails here, in one line, before any network is loaded
+    if cfg.batch % cfg.per_cond:
+        raise HarnessError(f"batch {cfg.batch} is not a multiple of per_cond {cfg.per_cond}; choose per_cond dividing it")
     D.init()
     paper_conditions = None
     if cfg.task not in ("shapes", "shapes-t2i"):
@@ -139,8 +143,12 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
     gather = D.all_gather_cat if D.world() > 1 else None
 
     def step(i: int) -> dict:
-        seeds = SeedStreams.derive(cfg.seed, i, range(cfg.batch))[local]
-        cond = shapes_conditions(cfg.task, seeds) if cfg.task.startswith("shapes") else paper_conditions(cfg.task, teacher, seeds)
+        all_seeds = SeedStreams.derive(cfg.seed, i, range(cfg.batch))
+        seeds = all_seeds[local]
+        # per_cond > 1: blocks of per_cond samples share the condition drawn from the block's first seed
+        cond_seeds = [all_seeds[j] for j in condition_leaders(cfg.batch, cfg.per_cond)][local]
+        cond = (shapes_conditions(cfg.task, cond_seeds) if cfg.task.startswith("shapes")
+                else paper_conditions(cfg.task, teacher, cond_seeds))
         loss, logs, x_img = method.loss(cond, seeds, gather=gather, local=local if gather else None)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -148,7 +148,8 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
     if ship and D.is_main():
         name = "teacher_shapes" if cfg.task == "shapes" else "teacher_shapes_t2i"
         result["asset"] = str(assets.ship(name, model.state_dict(), {"model": model.cfg.to_dict(), "train": to_dict(cfg)},
-                                          {"sec_per_step": stats["sec_per_step"], "final_loss": stats["last"].get("loss")}))
+                                          {"sec_per_step": stats["sec_per_step"], "final_loss": stats["last"].get("loss")},
+                                          segments=loop.segments()))
     return result
 
 

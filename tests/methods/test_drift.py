@@ -121,3 +121,22 @@ def test_unknown_self_pairs_option_fails():
     from methods.drift import drift_field
     with pytest.raises(ValueError, match="self_pairs"):
         drift_field(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2), self_pairs="both")
+
+
+def test_condition_sets_keep_other_conditions_targets_out():
+    """set_size = samples per condition: a student is pulled only by its own condition's targets (the official
+    code's class groups); in one mixed set another condition's targets, nearer than its own, drag it back."""
+    torch.manual_seed(2)
+    a = 0.1 * torch.randn(8, 1, 4)                      # [B, G, C]: condition A's students near 0 ...
+    b = 0.1 * torch.randn(8, 1, 4) + 3.0                # ... condition B's far away
+    ya = a + torch.tensor([1.0, 0, 0, 0])              # A's targets at +x; B's land nearer A, on its -x side
+    yb = 0.1 * torch.randn(8, 1, 4) - torch.tensor([0.5, 0, 0, 0])
+    x, y = torch.cat([a, b]).requires_grad_(), torch.cat([ya, yb])
+    pull = {}
+    for set_size in (8, None):
+        x.grad = None
+        drift_loss({"k": x}, {"k": y}, (0.2,), set_size=set_size)[0].backward()
+        pull[set_size] = float(-x.grad[:8, 0, 0].mean())   # descent direction of A's students along +x
+    assert pull[8] > 2 * pull[None] > 0, pull
+    with pytest.raises(ValueError, match="drift sets of 3"):
+        drift_loss({"k": x}, {"k": y}, set_size=3)

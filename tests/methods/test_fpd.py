@@ -61,3 +61,10 @@ def test_two_processes_match_one(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     trained = [k for k in a if not k.startswith("init.")]
     assert any(not torch.equal(a[k], a[f"init.{k}"]) for k in trained)  # training moved the student
+
+
+def test_condition_blocks():
+    from methods.fpd import FPDConfig, condition_leaders
+    assert condition_leaders(6, 3) == [0, 0, 0, 3, 3, 3] and condition_leaders(3, 1) == [0, 1, 2]
+    with pytest.raises(ValueError, match="per_cond"):
+        FPDConfig(drift_sets="condition")

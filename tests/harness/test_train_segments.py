@@ -1,0 +1,33 @@
+"""A run extended with a larger --steps records every command in order, so its asset can be regenerated."""
+import sys
+
+import torch
+
+from harness.assets import regenerate_chain
+from harness.train_loop import TrainLoop
+
+
+def _run(tmp_path, steps, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["harness", "train", "teacher", "--steps", str(steps)])
+    m = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    loop = TrainLoop(tmp_path, {"lr": 0.1, "steps": steps}, {"model": m}, {"opt": opt}, steps, ckpt_every=2)
+    loop.run(lambda i: {"loss": float(i)})
+    return loop
+
+
+def test_extended_run_records_its_commands(tmp_path, monkeypatch):
+    _run(tmp_path, 4, monkeypatch)
+    assert regenerate_chain(TrainLoop.segments(_run(tmp_path, 4, monkeypatch))) is None  # finished: nothing re-run
+    loop = _run(tmp_path, 6, monkeypatch)
+    segs = loop.segments()
+    assert [(s["from_step"], s["steps"]) for s in segs] == [(0, 4), (4, 6)]
+    assert regenerate_chain(segs) == "harness train teacher --steps 4 && harness train teacher --steps 6"
+
+
+def test_crash_resume_of_the_same_command_is_one_segment(tmp_path, monkeypatch):
+    _run(tmp_path, 2, monkeypatch)   # stands in for a run killed after its checkpoint at step 2 of 6
+    (tmp_path / "segments.jsonl").write_text('{"from_step": 0, "steps": 6, "command": "harness train teacher --steps 6"}\n')
+    loop = _run(tmp_path, 6, monkeypatch)
+    assert [(s["from_step"], s["steps"]) for s in loop.segments()] == [(0, 6)]
+    assert regenerate_chain(loop.segments()) is None
