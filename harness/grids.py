@@ -34,6 +34,10 @@ def save_grid(images: torch.Tensor, rows: int, row_labels: list[str], path: str 
 
 def grid_conditions(task: str, n_rows: int = 8):
     """A fixed, readable set of conditions for grids: classes spread over shapes/colours, or shapes prompts."""
+    from harness.registry import TASKS
+    if TASKS.get_or_fail(task).scale != "shapes":
+        from harness.trainers.paper_scale import grid_conditions as paper_grid_conditions
+        return paper_grid_conditions(task, n_rows)
     from harness.tasks import shapes as S
     if task == "shapes":
         labels = [int(x) for x in np.linspace(0, S.NUM_CLASSES - 1, n_rows).round()]

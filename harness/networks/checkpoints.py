@@ -17,6 +17,8 @@ Head counts cannot be read from shapes: nn.MultiheadAttention stores in_proj_wei
 and the MM-DiT q/k/v projections are [d, d] whatever the number of heads. The official-file loaders
 therefore take the head count from the preset config (MaskGIT: 16, MaskGen-L: 16), and converted
 checkpoints store their config in a JSON next to the weights, which is compared field by field.
+Everything else a shape does reveal (block counts, widths, vocabularies) is read from the file
+(`harness.networks.infer_config`), so the official files and reduced fixtures load the same way.
 
 Project format (`convert_official`): `<name>.safetensors` + `<name>.json` with {kind, config,
 sha256 of the weights, sha256 of the source file}, written atomically by `harness.io.save_weights`.
@@ -284,29 +286,48 @@ def check_stored_config(stored: Mapping[str, Any], expected: Mapping[str, Any], 
                            f"re-convert the official file or use the matching preset")
 
 
-def read_state_dict(kind: str, path: str | Path, config=None) -> dict[str, Tensor]:
-    """Official file or converted checkpoint -> state_dict (config-checked for converted ones)."""
+def read_checked(kind: str, path: str | Path, config=None) -> tuple[dict[str, Tensor], Any]:
+    """Official file or converted checkpoint -> (state_dict, config), the config files beside it checked.
+
+    Without `config` the shapes come from the file itself (harness.networks.infer_config): block
+    counts and widths from the state dict, head counts from the preset. A full official file and a
+    reduced fixture thus take the same strict path; an explicit `config` is used as given.
+    """
+    from harness.networks.infer_config import infer_config
     k, path = _kind(kind), Path(path)
-    config = config or k["config"]()
     if _is_converted(path):
         sd, meta = load_weights(path)
         if meta.get("kind") != kind:
             raise HarnessError(f"{k['what']}: {path} is a converted {meta.get('kind')!r} checkpoint, not {kind!r}")
+        config = config or infer_config(kind, sd, k["config"](), k["what"])
         check_stored_config(meta.get("config", {}), config.to_dict(), f"{k['what']} {path.name}")
-        return sd
-    # config files first: they are small and name the problem better than a key diff
+        return sd, config
+    # a hub folder's config.json is small and names a wrong head count better than a key diff: with a
+    # given config it is checked before the weights are read, else against the shapes read from them
+    if kind == "maskgen" and path.is_dir() and config is not None:
+        _check_maskgen_hub(path, config, k["what"])
+    sd = k["read"](path)
+    if config is None:
+        config = infer_config(kind, sd, k["config"](), k["what"])
+        if kind == "maskgen" and path.is_dir():
+            _check_maskgen_hub(path, config, k["what"])
     if kind == "vqgan" and (path.parent / "model.yaml").is_file():
         check_vqgan_yaml(path.parent / "model.yaml", config)
-    if kind == "maskgen" and path.is_dir():
-        _check_hub_config(path, "maskgen", {"decoder_embed_dim": config.embed_dim, "decoder_depth": config.depth,
-                                            "decoder_num_heads": config.heads}, k["what"])
-    return k["read"](path)
+    return sd, config
+
+
+def _check_maskgen_hub(path: Path, config, what: str) -> None:
+    _check_hub_config(path, "maskgen", {"decoder_embed_dim": config.embed_dim, "decoder_depth": config.depth,
+                                        "decoder_num_heads": config.heads}, what)
+
+
+def read_state_dict(kind: str, path: str | Path, config=None) -> dict[str, Tensor]:
+    """Official file or converted checkpoint -> state_dict (config-checked for converted ones)."""
+    return read_checked(kind, path, config)[0]
 
 
 def _finish_meta_build(kind: str, model: nn.Module) -> None:
     """Re-create what a state_dict does not carry after an assign-load into a meta-built model."""
-    if kind == "maskgen":       # the head is tied to the embedding table (one tensor, two names)
-        model.lm_head.weight = model.embeddings.weight
     if kind == "clip_text" and model.text.attn_mask is not None:  # non-persistent causal mask
         model.text.attn_mask = model.text.build_causal_mask()
     left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
@@ -324,6 +345,11 @@ def _fill_known_gaps(kind: str, sd: Mapping[str, Tensor], expected: Mapping[str,
     sd = dict(sd)
     if kind == "maskgen" and "lm_head.weight" in expected and "lm_head.weight" not in sd and "embeddings.weight" in sd:
         sd["lm_head.weight"] = sd["embeddings.weight"]
+    if (kind == "maskgen" and isinstance(sd.get("lm_head.weight"), Tensor) and isinstance(sd.get("embeddings.weight"), Tensor)
+            and sd["lm_head.weight"].shape == sd["embeddings.weight"].shape
+            and not torch.equal(sd["lm_head.weight"], sd["embeddings.weight"])):
+        raise HarnessError("MaskGen-L: lm_head.weight differs from embeddings.weight, which MaskGen ties; "
+                           "use the official maskgen_vq_l.bin")
     if kind == "tatitok":
         for name, t in expected.items():
             if name.endswith("quantize.embed_prob") and name not in sd:
@@ -332,15 +358,14 @@ def _fill_known_gaps(kind: str, sd: Mapping[str, Tensor], expected: Mapping[str,
 
 
 def load_network(kind: str, path: str | Path, config=None, *, device: str | torch.device = "cpu") -> nn.Module:
-    """Build `kind` from `config` (default: the paper-scale preset) and load `path` strictly.
+    """Build `kind` from `config` (default: the shapes the file holds, heads from the preset) and load `path` strictly.
 
     The model is built on the meta device (no random init), its keys and shapes are compared with
     the file, and the file's tensors are assigned in place (cast to the model's dtypes: the OpenAI
     CLIP archive is fp16).
     """
     k = _kind(kind)
-    config = config or k["config"]()
-    sd = read_state_dict(kind, path, config)
+    sd, config = read_checked(kind, path, config)
     what = f"{k['what']} checkpoint {Path(path).name}"
     with torch.device("meta"):
         model = k["build"](config)
@@ -415,11 +440,12 @@ def convert_official(kind: str, src: str | Path, dst: str | Path, config=None) -
 
 
 def load_task_networks(task: str, weights_dir: str | Path | None = None, *, device: str | torch.device = "cpu",
-                       configs: Mapping[str, Any] | None = None) -> dict[str, nn.Module]:
-    """{'teacher': TokenModel, 'tokenizer': Tokenizer, 'backbone': FeatureBackbone} of preset `task`.
+                       configs: Mapping[str, Any] | None = None, backbone: bool = True) -> dict[str, nn.Module]:
+    """{'teacher': TokenModel, 'tokenizer': Tokenizer, 'backbone': FeatureBackbone} of preset `task`
+    (without 'backbone' when `backbone` is False: sampling and DiMO need no drift features).
 
-    Files come from the preset's weights folder (see `harness doctor`); `configs` overrides the
-    paper-scale config of a kind (tests use it for reduced-depth fixtures).
+    Files come from the preset's weights folder (see `harness doctor`); each network takes its shapes
+    from its file (`read_checked`) unless `configs` names a config for its kind.
     """
     from harness.networks.dinov3 import DinoFeatureConfig, load_dino
     from harness.presets import get_preset
@@ -437,6 +463,8 @@ def load_task_networks(task: str, weights_dir: str | Path | None = None, *, devi
         teacher, tokenizer = MaskGenTeacher(net("maskgen"), clip), MaskGenTokenizer(net("tatitok"), clip)
     else:
         raise HarnessError(f"preset {task!r} names an unknown teacher {preset.teacher!r}")
+    if not backbone:
+        return {"teacher": teacher, "tokenizer": tokenizer}
     dino_cfg = configs.get("dinov3") or DinoFeatureConfig(blocks=preset.feature_blocks, grid=preset.feature_grid)
-    backbone = load_dino(preset.path("dinov3", weights_dir), dino_cfg).to(device)
-    return {"teacher": teacher, "tokenizer": tokenizer, "backbone": backbone}
+    return {"teacher": teacher, "tokenizer": tokenizer,
+            "backbone": load_dino(preset.path("dinov3", weights_dir), dino_cfg).to(device)}

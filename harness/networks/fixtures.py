@@ -2,8 +2,10 @@
 
 Used by the tests (strict loaders, conversion) and to make a fixture weights folder on which
 `harness doctor` passes. Nothing here is a trained model: every tensor is random.
-`reduced=True` keeps every width and token shape but uses shallow transformers (and a narrow VQGAN
-for the doctor folder, which only checks presence and hashes).
+`reduced=True` (the default of the fixture folder) keeps every token shape, vocabulary and image size
+but uses shallow, narrow networks (`REDUCED`), small enough for every paper-scale command to run on a
+CPU in seconds. The loaders read those shapes back from the files (harness/networks/infer_config.py),
+so a reduced folder goes through the same strict path as the official one.
 """
 from __future__ import annotations
 
@@ -17,13 +19,34 @@ from torch import nn
 from harness.io import save_torch, write_bytes
 
 # ----------------------------------------------------------------------------------------------
+# reduced configurations: widths divisible by the preset head counts (16 MaskGIT / MaskGen, 12 CLIP,
+# 12 / 16 TA-TiTok encoder / decoder), which no file records; GroupNorm(32) bounds the VQGAN width
+# ----------------------------------------------------------------------------------------------
+
+
+def reduced_config(kind: str):
+    """The shallow, narrow configuration a reduced fixture of `kind` is written with."""
+    from harness.networks.maskgen import ClipTextConfig, MaskGenConfig, TATiTokConfig
+    from harness.networks.maskgit_v1 import MaskGITConfig
+    from harness.networks.vqgan_taming import VQGANConfig
+    clip_width = 48  # the MaskGen and TA-TiTok text inputs follow the CLIP width
+    return {
+        "maskgit_transformer": MaskGITConfig(hidden_dim=64, mlp_dim=128, depth=2),
+        "vqgan": VQGANConfig(ch=32, num_res_blocks=1, z_channels=64, embed_dim=64),
+        "clip_text": ClipTextConfig(width=clip_width, embed_dim=clip_width, layers=2),
+        "maskgen": MaskGenConfig(embed_dim=64, depth=2, text_embed_dim=clip_width),
+        "tatitok": TATiTokConfig(enc_width=48, enc_layers=1, dec_width=64, dec_layers=1, text_embed_dim=clip_width),
+    }[kind]
+
+
+# ----------------------------------------------------------------------------------------------
 # builders (real configuration unless told otherwise)
 # ----------------------------------------------------------------------------------------------
 
 
-def build_maskgit(depth: int | None = None, seed: int = 0, **overrides):
+def build_maskgit(depth: int | None = None, seed: int = 0, config=None, **overrides):
     from harness.networks.maskgit_v1 import MaskGITConfig, MaskGITTransformer
-    cfg = MaskGITConfig()
+    cfg = config or MaskGITConfig()
     cfg = dataclasses.replace(cfg, depth=depth or cfg.depth, **overrides)
     torch.manual_seed(seed)
     m = MaskGITTransformer(cfg)
@@ -32,24 +55,26 @@ def build_maskgit(depth: int | None = None, seed: int = 0, **overrides):
     return m
 
 
-def build_vqgan(ch: int | None = None, seed: int = 0):
+def build_vqgan(ch: int | None = None, seed: int = 0, config=None):
     from harness.networks.vqgan_taming import TamingVQGAN, VQGANConfig
-    cfg = VQGANConfig()
+    cfg = config or VQGANConfig()
     if ch is not None:
         cfg = dataclasses.replace(cfg, ch=ch)
     torch.manual_seed(seed)
     return TamingVQGAN(cfg)
 
 
-def build_tatitok(enc_layers: int | None = None, dec_layers: int | None = None, seed: int = 0):
+def build_tatitok(enc_layers: int | None = None, dec_layers: int | None = None, seed: int = 0, config=None):
     from harness.networks.maskgen import TATiTok, TATiTokConfig
+    cfg = config or TATiTokConfig()
     torch.manual_seed(seed)
-    return TATiTok(TATiTokConfig(enc_layers=enc_layers, dec_layers=dec_layers))
+    return TATiTok(dataclasses.replace(cfg, enc_layers=enc_layers or cfg.enc_layers,
+                                       dec_layers=dec_layers or cfg.dec_layers))
 
 
-def build_maskgen(depth: int | None = None, seed: int = 0):
+def build_maskgen(depth: int | None = None, seed: int = 0, config=None):
     from harness.networks.maskgen import MaskGenConfig, MaskGenVQ
-    cfg = MaskGenConfig()
+    cfg = config or MaskGenConfig()
     torch.manual_seed(seed)
     m = MaskGenVQ(dataclasses.replace(cfg, depth=depth or cfg.depth))
     with torch.no_grad():  # the official init zeroes AdaLN linears; random values exercise them
@@ -59,9 +84,9 @@ def build_maskgen(depth: int | None = None, seed: int = 0):
     return m
 
 
-def build_clip_text(layers: int | None = None, seed: int = 0):
+def build_clip_text(layers: int | None = None, seed: int = 0, config=None):
     from harness.networks.maskgen import ClipTextConfig, ClipTextEncoder
-    cfg = ClipTextConfig()
+    cfg = config or ClipTextConfig()
     torch.manual_seed(seed)
     return ClipTextEncoder(dataclasses.replace(cfg, layers=layers or cfg.layers))
 
@@ -144,8 +169,37 @@ def save_hf_dino(folder: str | Path, *, small: bool = True, seed: int = 0) -> Pa
     return folder
 
 
+def save_fidelity_inception(path: str | Path, seed: int = 0) -> Path:
+    """torch-fidelity's `inception-v3-compat` state dict (the official .pth layout) with random weights."""
+    from unittest import mock
+
+    import torch_fidelity.feature_extractor_inceptionv3 as fi
+    torch.manual_seed(seed)
+    # the constructor insists on loading weights (downloading them without a path): skip that step only
+    with mock.patch.object(fi.FeatureExtractorInceptionV3, "load_state_dict"), \
+            mock.patch.object(fi, "load_state_dict_from_url", return_value={}):
+        net = fi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"])
+    save_torch(path, _cpu(net.state_dict()))
+    return Path(path)
+
+
+def save_adm_ref_batch(path: str | Path, n: int = 8, size: int = 256, dim: int = 2048, seed: int = 0) -> Path:
+    """An ADM reference batch in its npz layout: `arr_0` uint8 [n, size, size, 3] random images (precision /
+    recall reals) and stored FID statistics `mu`, `sigma` (zeros and the identity: full rank, so the
+    Frechet distance needs no singular-matrix retry)."""
+    import io
+
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    np.savez(buf, arr_0=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+             mu=np.zeros(dim, np.float32), sigma=np.eye(dim, dtype=np.float32))
+    write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
 def write_standin(path: str | Path, name: str) -> Path:
-    """A clearly marked placeholder for files the harness does not build (Inception, detector, stats)."""
+    """A clearly marked placeholder for files the harness does not build (the GenEval detector and CLIP)."""
     write_bytes(path, f"FPD harness test fixture standing in for {name}; NOT the real file\n".encode())
     return Path(path)
 
@@ -153,6 +207,9 @@ def write_standin(path: str | Path, name: str) -> Path:
 # ----------------------------------------------------------------------------------------------
 # a whole fixture weights folder
 # ----------------------------------------------------------------------------------------------
+
+
+_BUILT = ("maskgit_transformer", "vqgan", "tatitok", "maskgen", "clip_text")
 
 
 def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, include_optional: bool = False) -> list[Path]:
@@ -166,20 +223,25 @@ def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, 
             continue
         dst = root / wf.relpath
         dst.parent.mkdir(parents=True, exist_ok=True)
+        cfg = reduced_config(wf.fixture) if reduced and wf.fixture in _BUILT else None
         if wf.fixture == "maskgit_transformer":
-            written.append(save_official_maskgit(build_maskgit(depth=2 if reduced else None), dst))
+            written.append(save_official_maskgit(build_maskgit(config=cfg), dst))
         elif wf.fixture == "vqgan":
-            written.append(save_official_vqgan(build_vqgan(ch=32 if reduced else None), dst, with_yaml=False))
+            written.append(save_official_vqgan(build_vqgan(config=cfg), dst, with_yaml=False))
         elif wf.fixture == "vqgan_yaml":
             from harness.networks.vqgan_taming import VQGANConfig
-            write_bytes(dst, vqgan_yaml_text(VQGANConfig(ch=32) if reduced else VQGANConfig()).encode())
+            write_bytes(dst, vqgan_yaml_text(reduced_config("vqgan") if reduced else VQGANConfig()).encode())
             written.append(dst)
         elif wf.fixture == "tatitok":
-            written.append(save_official_state_dict(build_tatitok(1, 1) if reduced else build_tatitok(), dst))
+            written.append(save_official_state_dict(build_tatitok(config=cfg), dst))
         elif wf.fixture == "maskgen":
-            written.append(save_official_state_dict(build_maskgen(2 if reduced else None), dst))
+            written.append(save_official_state_dict(build_maskgen(config=cfg), dst))
         elif wf.fixture == "clip_text":
-            written.append(save_official_clip(build_clip_text(1 if reduced else None), dst))
+            written.append(save_official_clip(build_clip_text(config=cfg), dst))
+        elif wf.fixture == "inception":
+            written.append(save_fidelity_inception(dst))
+        elif wf.fixture == "adm_ref_batch":
+            written.append(save_adm_ref_batch(dst))
         elif wf.fixture == "dinov3_dir":
             written.append(save_hf_dino(dst, small=reduced))
         else:
@@ -195,7 +257,7 @@ if __name__ == "__main__":
                                              "(official formats; NOT trained weights), e.g. to try `harness doctor`.")
     ap.add_argument("task", help="imagenet or t2i")
     ap.add_argument("weights_dir", help="folder to write into")
-    ap.add_argument("--full", action="store_true", help="paper-scale configurations instead of reduced depth")
+    ap.add_argument("--full", action="store_true", help="paper-scale configurations instead of shallow, narrow networks")
     args = ap.parse_args()
     for p in write_fixtures(args.task, args.weights_dir, reduced=not args.full):
         print(p)

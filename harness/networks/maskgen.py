@@ -114,11 +114,18 @@ class TATiTokConfig:
     text_context_length: int = 77
     text_embed_dim: int = 768
     clustering_vq: bool = True        # registers the `quantize.embed_prob` usage buffer
-    enc_layers: int | None = None     # depth overrides for tests / benchmarks
+    enc_layers: int | None = None     # depth / width overrides (reduced files: read from the state dict)
     dec_layers: int | None = None
+    enc_width: int | None = None
+    dec_width: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def vit(self, side: str) -> tuple[int, int, int]:
+        """(width, layers, heads) of side 'enc' or 'dec': the named size, with any override."""
+        w, layers, heads = _VIT[self.enc_size if side == "enc" else self.dec_size]
+        return (getattr(self, f"{side}_width") or w, getattr(self, f"{side}_layers") or layers, heads)
 
 
 class _ResidualAttentionBlock(nn.Module):
@@ -143,8 +150,7 @@ class _ResidualAttentionBlock(nn.Module):
 class _TiTokEncoder(nn.Module):
     def __init__(self, cfg: TATiTokConfig):
         super().__init__()
-        w, layers, heads = _VIT[cfg.enc_size]
-        layers = cfg.enc_layers or layers
+        w, layers, heads = cfg.vit("enc")
         g = cfg.image_size // cfg.patch_size
         self.grid, self.width, self.cfg = g, w, cfg
         self.patch_embed = nn.Conv2d(3, w, cfg.patch_size, cfg.patch_size)
@@ -176,8 +182,7 @@ class _TATiTokDecoder(nn.Module):
 
     def __init__(self, cfg: TATiTokConfig):
         super().__init__()
-        w, layers, heads = _VIT[cfg.dec_size]
-        layers = cfg.dec_layers or layers
+        w, layers, heads = cfg.vit("dec")
         g, p = cfg.image_size // cfg.patch_size, cfg.patch_size
         self.grid, self.width, self.patch, self.cfg = g, w, p, cfg
         s = w ** -0.5
@@ -234,8 +239,8 @@ class TATiTok(nn.Module):
         self.cfg = cfg
         self.encoder = _TiTokEncoder(cfg)
         self.decoder = _TATiTokDecoder(cfg)
-        self.latent_tokens = nn.Parameter(_VIT[cfg.enc_size][0] ** -0.5 * torch.randn(cfg.num_latent_tokens,
-                                                                                      _VIT[cfg.enc_size][0]))
+        w = cfg.vit("enc")[0]
+        self.latent_tokens = nn.Parameter(w ** -0.5 * torch.randn(cfg.num_latent_tokens, w))
         self.quantize = _TiTokQuantizer(cfg)
 
     def encode_ids(self, images: Tensor) -> Tensor:
@@ -383,15 +388,38 @@ class JointTransformerBlock(nn.Module):
 
 
 class WeightTiedLMHead(nn.Module):
-    """logits = x @ E[:K]^T, no bias; holds the embedding Parameter so the state_dict has `lm_head.weight`."""
+    """logits = x @ E[:K]^T, no bias. The table is the embedding's own Parameter, not registered here:
+    one tensor under two state_dict names is refused by safetensors (training checkpoints, exports),
+    so MaskGenVQ writes `lm_head.weight` as a copy and checks it on load (`_tie_hooks`)."""
 
     def __init__(self, embeddings: nn.Embedding, k: int):
         super().__init__()
-        self.weight = embeddings.weight
+        self._table = [embeddings]   # a list: not a submodule, so the table has one owner
         self.k = k
+
+    @property
+    def weight(self) -> nn.Parameter:
+        return self._table[0].weight
 
     def forward(self, x: Tensor) -> Tensor:
         return x @ self.weight[: self.k].t()
+
+
+def _tie_hooks(model: nn.Module) -> None:
+    """The official state_dict lists the tied head as `lm_head.weight`: write it (a copy), and on load
+    accept it only if it equals `embeddings.weight`, the one table both names stand for."""
+
+    def save(module, state_dict, prefix, local_metadata):
+        state_dict[prefix + "lm_head.weight"] = module.embeddings.weight.detach().clone()
+
+    def load(module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
+        head = state_dict.pop(prefix + "lm_head.weight", None)
+        emb = state_dict.get(prefix + "embeddings.weight")
+        if head is not None and emb is not None and not head.is_meta and not torch.equal(head, emb.to(head)):
+            errors.append(f"{prefix}lm_head.weight differs from {prefix}embeddings.weight; MaskGen ties them")
+
+    model.register_state_dict_post_hook(save)
+    model.register_load_state_dict_pre_hook(load)
 
 
 def sinusoid(t: Tensor, dim: int, max_period: float = 1000.0) -> Tensor:
@@ -419,6 +447,7 @@ class MaskGenVQ(nn.Module):
         self.embeddings = nn.Embedding(cfg.codebook_size + 1 + cfg.condition_num_classes + 1, d)
         self.pos_embed = nn.Parameter(nn.init.trunc_normal_(torch.zeros(1, cfg.num_tokens, d), 0.0, 0.02))
         self.lm_head = WeightTiedLMHead(self.embeddings, cfg.codebook_size)
+        _tie_hooks(self)
 
     def pooled_condition(self, pooled: Tensor, aesthetic: Tensor | None) -> Tensor:
         if self.cfg.micro_condition:
@@ -449,6 +478,7 @@ class MaskGenTeacher(nn.Module):
     def __init__(self, maskgen: MaskGenVQ, clip: ClipTextEncoder, aesthetic_score: float | None = None):
         super().__init__()
         self.net, self.clip = maskgen, clip.requires_grad_(False)  # CLIP is never trained (no_grad below)
+        self.cfg = maskgen.cfg        # what trainers record as the student's model config
         self.num_tokens, self.codebook_size = maskgen.cfg.num_tokens, maskgen.cfg.codebook_size
         self.mask_id = maskgen.cfg.codebook_size
         self.aesthetic_score = maskgen.cfg.sample_aesthetic_score if aesthetic_score is None else aesthetic_score

@@ -63,22 +63,17 @@ def build_networks(cfg: DiMOTrainConfig):
         from harness.trainers.teacher import load_shipped as load_teacher
         from harness.trainers.tokenizer import load_shipped as load_tokenizer
         return load_tokenizer(), load_teacher(cfg.task)
-    try:
-        from harness.trainers.paper_scale import build_paper_scale  # GPU path: official weights
-    except ImportError as e:
-        raise HarnessError(f"dimo on {cfg.task!r} needs harness.trainers.paper_scale (official weights), "
-                           f"which is not available here ({e}); use --task shapes or shapes-t2i") from e
-    tok, teacher, _ = build_paper_scale(cfg)
+    from harness.trainers.paper_scale import paper_networks  # official weights; DiMO needs no drift backbone
+    teacher, tok = paper_networks(cfg.task)
     return tok, teacher
 
 
 def conditions(task: str, seeds: list[int], teacher) -> torch.Tensor:
-    """One condition per sample from its own seed (DiMO: classes uniform, data-free)."""
+    """One condition per sample from its own seed (DiMO: classes uniform, data-free; t2i: the prompt file)."""
     if task.startswith("shapes"):
         return shapes_conditions(task, seeds)
-    if task == "imagenet":
-        return torch.tensor([s % 1000 for s in seeds])
-    raise HarnessError(f"dimo on {task!r} needs a prompt set for its conditions; not wired yet (shapes, shapes-t2i, imagenet)")
+    from harness.trainers.paper_scale import conditions as paper_conditions
+    return paper_conditions(task, teacher, seeds)
 
 
 def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:

@@ -28,8 +28,9 @@ def _device() -> torch.device:
 
 
 def paper_networks(task: str):
+    """(teacher, tokenizer) frozen, for sampling and DiMO (no drift backbone)."""
     from harness.networks.checkpoints import load_task_networks
-    nets = load_task_networks(task, device=_device())
+    nets = load_task_networks(task, device=_device(), backbone=False)
     return nets["teacher"].eval().requires_grad_(False), nets["tokenizer"].eval().requires_grad_(False)
 
 
@@ -73,6 +74,19 @@ def conditions(task: str, teacher, seeds: list[int]) -> torch.Tensor:
         return torch.tensor([s % 1000 for s in seeds], device=_device())
     prompts = _prompts()
     return teacher.clip.tokenize([prompts[s % len(prompts)] for s in seeds]).to(_device())
+
+
+def grid_conditions(task: str, n_rows: int) -> tuple[torch.Tensor, list[str]]:
+    """Sample-grid rows: ImageNet classes spread over 0..999, or the first captions of the prompt file."""
+    if task == "imagenet":
+        labels = [round(i * 999 / max(1, n_rows - 1)) for i in range(n_rows)]
+        return torch.tensor(labels), [f"class {c}" for c in labels]
+    import open_clip
+
+    from harness.networks.maskgen import ClipTextConfig
+    prompts = _prompts()
+    caps = [prompts[i % len(prompts)] for i in range(n_rows)]
+    return open_clip.get_tokenizer(ClipTextConfig().model_name)(caps), [c[:40] for c in caps]
 
 
 def real_images(n: int = 10_000, size: int = 256) -> torch.Tensor:

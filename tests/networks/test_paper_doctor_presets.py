@@ -65,17 +65,18 @@ def test_doctor_passes_on_a_fixture_folder_and_the_cli_exit_codes(tmp_path, monk
     good = runner.invoke(app, ["doctor", "--task", "imagenet", "--weights-dir", str(full)])
     assert good.exit_code == 0 and "all required files present" in good.output
     assert runner.invoke(app, ["doctor", "--task", "nope", "--weights-dir", str(full)]).exit_code == 2
-    # the fixture files load through the strict loaders (reduced = the configs they were built with)
+    # the fixture files load through the strict loaders, their shapes read from the files themselves
     from harness.networks.checkpoints import load_task_networks
+    from harness.networks.fixtures import reduced_config
     from harness.networks.maskgit_v1 import MaskGITConfig
-    from harness.networks.vqgan_taming import VQGANConfig
     from methods.interfaces import FeatureBackbone, Tokenizer, TokenModel
-    nets = load_task_networks("imagenet", full, configs={"maskgit_transformer": MaskGITConfig(depth=2),
-                                                         "vqgan": VQGANConfig(ch=32)})
+    nets = load_task_networks("imagenet", full)
+    assert nets["teacher"].cfg == reduced_config("maskgit_transformer")
+    assert nets["tokenizer"].cfg == reduced_config("vqgan")
     assert isinstance(nets["teacher"], TokenModel) and isinstance(nets["tokenizer"], Tokenizer)
     assert isinstance(nets["backbone"], FeatureBackbone) and nets["backbone"].cfg.blocks == (2, 5, 8, 11)
-    with pytest.raises(HarnessError, match="does not match the model"):  # the paper-scale config refuses them
-        load_task_networks("imagenet", full)
+    with pytest.raises(HarnessError, match="does not match the model"):  # an explicit paper-scale config refuses them
+        load_task_networks("imagenet", full, configs={"maskgit_transformer": MaskGITConfig()})
 
 
 def test_benchmark_tiny_cpu_run_prints_one_json_line(capsys):

@@ -196,3 +196,19 @@ def test_one_maskgen_sampling_step_with_the_real_network(clip):
     ids = maskgen_sample(teacher, clip[0].tokenize(["a dog"]), MaskGenSamplerConfig(steps=1),
                          generator=torch.Generator().manual_seed(0))
     assert ids.shape == (1, 128) and int(ids.max()) < 8192      # one step fills all 128 positions
+
+
+def test_tied_head_saves_as_a_copy_and_a_different_head_is_refused(tmp_path):
+    # one tensor under two names is refused by safetensors (training checkpoints, exports): the copy is not
+    from safetensors.torch import save_file
+    cfg = MaskGenConfig(embed_dim=64, depth=1, heads=16, codebook_size=64, condition_num_classes=10, num_tokens=8)
+    m = MaskGenVQ(cfg)
+    sd = m.state_dict()
+    assert torch.equal(sd["lm_head.weight"], sd["embeddings.weight"])
+    save_file(sd, tmp_path / "m.safetensors")
+    sd["lm_head.weight"] = sd["lm_head.weight"] + 1
+    torch.save(sd, tmp_path / "untied.bin")
+    with pytest.raises(HarnessError, match="lm_head.weight differs from embeddings.weight"):
+        load_maskgen(tmp_path / "untied.bin", cfg)
+    with pytest.raises(RuntimeError, match="MaskGen ties them"):
+        MaskGenVQ(cfg).load_state_dict(sd)
