@@ -265,7 +265,7 @@ class Mask2FormerBackend:
         """HWC uint8 -> normalised, padded [1,3,Hp,Wp] and the resized (unpadded) shape."""
         h, w = rgb.shape[:2]
         nh, nw = mmdet_resize_shape(h, w, self.scale)
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device).permute(2, 0, 1)[None].float()
+        x = torch.tensor(rgb).to(self.device).permute(2, 0, 1)[None].float()  # a copy: PIL's arrays are read-only
         if (nh, nw) != (h, w):  # cv2 INTER_LINEAR == half-pixel bilinear, no antialias
             x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
         x = (x - self.mean) / self.std

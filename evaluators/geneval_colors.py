@@ -8,7 +8,9 @@ transform, and assigned the argmax colour.
 
 open_clip >= 2.29 builds ViT-L-14 with GELU even for OpenAI weights (evaluators.md §1.7);
 GenEval ran with QuickGELU, so `force_quick_gelu=True` always (the OpenAI weights were trained
-with it). Weights load from a local file only (`pretrained=<path>`); nothing downloads.
+with it). Weights load from a local file only (`pretrained=<path>`, an open_clip state dict); nothing
+downloads. OpenAI's TorchScript `ViT-L-14.pt`, which open_clip's weights_only loading refuses, is read by
+the harness (harness.networks.geneval_clip) and handed over with `ColorClassifier.from_model`.
 """
 from __future__ import annotations
 
@@ -104,15 +106,27 @@ class ColorClassifier:
         path = find_clip_weights(weights_path)  # fail fast, before the heavy import
         import open_clip
 
+        model, _, transform = open_clip.create_model_and_transforms(
+            model_name, pretrained=str(path), device=torch.device(device), force_quick_gelu=True)
+        self._setup(model, transform, open_clip.get_tokenizer(model_name), device, amp, bgcolor, crop, batch_size)
+
+    @classmethod
+    def from_model(cls, model, transform, tokenizer, device: str | torch.device = "cpu", amp: bool = True,
+                   bgcolor: str = BGCOLOR, crop: bool = True, batch_size: int = 16) -> "ColorClassifier":
+        """A classifier on an already loaded CLIP (`encode_image`, `encode_text`), its eval transform and tokenizer:
+        the harness loads OpenAI's TorchScript archive and reduced fixtures itself (harness.networks.geneval_clip)."""
+        self = cls.__new__(cls)
+        self._setup(model, transform, tokenizer, device, amp, bgcolor, crop, batch_size)
+        return self
+
+    def _setup(self, model, transform, tokenizer, device, amp, bgcolor, crop, batch_size) -> None:
         self.device = torch.device(device)
-        self.model, _, self.transform = open_clip.create_model_and_transforms(
-            model_name, pretrained=str(path), device=self.device, force_quick_gelu=True)
-        self.model.eval()
-        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.model, self.transform, self.tokenizer = model.eval(), transform, tokenizer
         # clip_benchmark default amp=True: fp16 autocast on CUDA (a no-op on CPU).
         self.amp = amp and self.device.type == "cuda"
         self.bgcolor, self.crop, self.batch_size = bgcolor, crop, batch_size
         self._classifiers: dict[str, torch.Tensor] = {}
+        self.classified = 0  # objects whose colour was classified (recorded with the suite's results)
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp)
@@ -145,6 +159,7 @@ class ColorClassifier:
                 feats = F.normalize(self.model.encode_image(batch), dim=-1)
                 logits = 100.0 * feats @ clf
             preds += logits.argmax(dim=1).tolist()
+        self.classified += len(preds)
         return [COLORS[i] for i in preds]
 
     def annotate(self, image, detections: Sequence[dict], indices: Sequence[int]) -> None:

@@ -109,7 +109,9 @@ def eval_(
     out: Optional[Path] = typer.Option(None, help="results folder (default runs/eval/<suite>/<method>-<steps>step-<fingerprint>); it belongs to one generator"),
     append: bool = typer.Option(True, help="append the measured row to the suite's leaderboard"),
     metadata: Optional[Path] = typer.Option(None, help="geneval suite: GenEval's prompts/evaluation_metadata.jsonl "
-                                                       "(default: $FPD_GENEVAL_METADATA)"),
+                                                       "(default: $FPD_GENEVAL_METADATA, else the t2i weights folder's)"),
+    detector: Optional[str] = typer.Option(None, help="geneval suite: mask2former-hf (default; transformers, NOT GenEval's "
+                                                      "weights, recorded as such) or mmdet (GenEval's own; mmdet 2.x)"),
 ):
     """Score a method on a suite; writes results.json and appends a leaderboard row. Interrupted runs resume."""
     from harness.evaluate import evaluate
@@ -117,7 +119,7 @@ def eval_(
         raise HarnessError(f"--batch must be >= 1, got {batch}")
     for n in _parse_steps(steps):
         res = evaluate(method, suite, n, checkpoint, seeds, batch, out if out and len(steps.split(",")) == 1 else None,
-                       variant, append=append, metadata=metadata)
+                       variant, append=append, metadata=metadata, detector=detector)
         row = res.get("leaderboard_row")
         _echo_json({k: res[k] for k in ("suite", "method", "steps", "metrics", "n", "wall_time_s")}
                    | {"leaderboard_row": {k: row[k] for k in ("suite", "protocol", "method", "variant", "steps", "label")}

@@ -12,17 +12,7 @@ import typer
 
 from harness.errors import HarnessError
 from harness.io import sha256_file
-from harness.presets import WeightFile, get_preset, hf_cache_path, resolve_weights_dir
-
-
-def _locate(w: WeightFile, root: Path) -> Path | None:
-    p = root / w.relpath
-    if w.kind == "dir":
-        if p.is_dir() and all((p / f).is_file() for f in w.dir_files):
-            return p
-    elif p.is_file():
-        return p
-    return hf_cache_path(w)
+from harness.presets import WeightFile, get_preset, locate, resolve_weights_dir
 
 
 def _digest(w: WeightFile, p: Path) -> str:
@@ -41,7 +31,7 @@ def doctor(task: str, weights_dir: str | Path | None = None, *, strict_hashes: b
         if w.optional and not include_optional:
             continue
         tag = f"{w.relpath} ({w.purpose}{', optional' if w.optional else ''}) - {w.description}"
-        p = _locate(w, root)
+        p = locate(w, root)
         if p is None:
             if not w.optional:
                 ok = False
@@ -56,9 +46,28 @@ def doctor(task: str, weights_dir: str | Path | None = None, *, strict_hashes: b
                          f"not the official file, get it from {w.source}")
         else:
             lines.append(f"[ok     ] {tag}: sha256 {digest}{where}")
+    ok &= _suite_lines(task, preset, root, lines)
     lines.append("all required files present" if ok else
                  f"some required files are missing: put them under {root} (or pass --weights-dir / set FPD_WEIGHTS_DIR)")
     return ok, lines
+
+
+def _suite_lines(task: str, preset, root: Path, lines: list[str]) -> bool:
+    """One line per paper suite of `task` (and per GenEval detector): the files it reads, from the list the suite
+    itself checks before sampling (harness.paper_suites.suite_files). False if a default choice cannot run."""
+    from harness.paper_suites import DEFAULT_GENEVAL_DETECTOR, GENEVAL_DETECTORS, PAPER_SUITES, suite_files, suite_problems
+    ok = True
+    for suite in (s for s, t in PAPER_SUITES.items() if t == task):
+        for det in (GENEVAL_DETECTORS if suite == "geneval" else [None]):
+            default = det in (None, DEFAULT_GENEVAL_DETECTOR)
+            label = f"suite {suite}" + (f" --detector {det}{' (default)' if det == DEFAULT_GENEVAL_DETECTOR else ''}" if det else "")
+            reads = ", ".join(preset.weight(k).relpath for k in suite_files(suite, det)[1])
+            problems = suite_problems(suite, det, weights_dir=root)
+            if default and problems:
+                ok = False
+            status = "ready  " if not problems else "MISSING" if default else "absent "
+            lines.append(f"[{status}] {label} reads {reads}" + (f": {'; '.join(problems)}" if problems else ""))
+    return ok
 
 
 def register(app: typer.Typer) -> None:

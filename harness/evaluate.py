@@ -192,24 +192,31 @@ def suite_identity(s: Suite) -> dict:
 
 def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | None = None, batch: int = 250,
              out: Path | None = None, variant: str = "", options: dict | None = None, append: bool = True,
-             metadata: Path | None = None) -> dict:
+             metadata: Path | None = None, detector: str | None = None) -> dict:
     from harness.generators import build_generator
     D.init()
     s = SUITES.get_or_fail(suite)
+    if detector and s.name != "geneval":
+        raise HarnessError(f"--detector applies to the geneval suite only, not {s.name}")
+    default_n = s.default_n
     if s.name not in ("shapes-fid", "shapes-geneval"):
         from harness.paper_suites import check_paper_suite
-        check_paper_suite(s.name, metadata)
-    seed_list = parse_seeds(seeds, s.default_n)   # cheap checks first, before loading networks
+        default_n = check_paper_suite(s.name, metadata, detector) or default_n   # every file it reads, before sampling
+    seed_list = parse_seeds(seeds, default_n)   # cheap checks first, before loading networks
     from harness.sampler_presets import VALIDATION_SEED_BASE
     if suite == "shapes-geneval" and seed_list[0] < VALIDATION_SEED_BASE and (seed_list[-1] // 4) >= len(S.prompt_set()):
         raise HarnessError(f"--seeds beyond the prompt set: shapes-geneval has {4 * len(S.prompt_set())} images")
+    if s.name == "geneval":
+        from harness.paper_suites import IMAGES_PER_PROMPT, check_geneval_seeds
+        check_geneval_seeds(seed_list, default_n // IMAGES_PER_PROMPT)
     gen = build_generator(method, s.task, steps, checkpoint, options)
     ident = suite_identity(s)
     suite_args = {}
     if s.name == "geneval":
         from harness.io import sha256_file
-        from harness.paper_suites import geneval_metadata_path
+        from harness.paper_suites import geneval_detector, geneval_metadata_path
         suite_args["metadata"] = geneval_metadata_path(metadata)
+        suite_args["detector"] = ident["detector"] = geneval_detector(detector)   # another detector, another folder
         ident["metadata_sha256"] = sha256_file(suite_args["metadata"])
     fp = fingerprint(getattr(gen, "describe", {"method": method, "steps": steps}), ident)
     # The default folder carries the fingerprint, so two generators (two students, two samplers) never share one.
@@ -223,7 +230,9 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
     t0 = time.perf_counter()
     metrics, extra = s.run(gen, seed_list, work, batch, **suite_args)
     wall = time.perf_counter() - t0
-    result = {"suite": suite, "protocol": s.protocol, "method": method, "variant": variant, "steps": steps,
+    # GenEval's numbers are defined by its mmdet detector: another detector is another protocol, never one table
+    protocol = s.protocol + (f"+{extra['detector']}" if extra.get("official_detector") is False else "")
+    result = {"suite": suite, "protocol": protocol, "method": method, "variant": variant, "steps": steps,
               "metrics": metrics, "n": len(seed_list), "seeds": [seed_list[0], seed_list[-1]],
               "generator": getattr(gen, "describe", {}), "fingerprint": fp, "wall_time_s": wall, **extra}
     if D.is_main():
@@ -251,7 +260,10 @@ def append_leaderboard(result: dict, checkpoint: Path | None) -> dict:
                        provenance=provenance(desc, checkpoint, result["wall_time_s"]),
                        variant=result["variant"], ablation=bool(result["variant"]),
                        attributes={"aux_score_net": costs.get("aux_score_net") if result["method"] != "teacher" else None,
-                                   **({"train_cost": costs} if costs else {})},
+                                   **({"train_cost": costs} if costs else {}),
+                                   # geneval: which detector scored it (only mmdet is GenEval's own)
+                                   **({k: result[k] for k in ("detector", "official_detector")}
+                                      if "official_detector" in result else {})},
                        protocol=result["protocol"],
                        eval={"n": result["n"], "seeds": result["seeds"], "fingerprint": result["fingerprint"]["id"],
                              "generator": result["fingerprint"]["generator"]})

@@ -123,6 +123,19 @@ def hf_cache_path(w: WeightFile) -> Path | None:
     return hit_path
 
 
+def locate(w: WeightFile, weights_dir: str | Path | None = None) -> Path | None:
+    """Where `w` is on this machine (the weights folder, else the local HF cache), complete; None if absent.
+
+    A dir entry counts only with every file of `dir_files` in it."""
+    p = resolve_weights_dir(weights_dir) / w.relpath
+    if w.kind == "dir":
+        if p.is_dir() and all((p / f).is_file() for f in w.dir_files):
+            return p
+    elif p.is_file():
+        return p
+    return hf_cache_path(w)
+
+
 _DINOV3 = WeightFile(
     key="dinov3", relpath="dinov3-vitb16-pretrain-lvd1689m", kind="dir",
     dir_files=("config.json", "model.safetensors"),
@@ -204,14 +217,31 @@ T2I = TaskPreset(
                    fixture="clip_text", hf_repo="timm/vit_large_patch14_clip_336.openai",
                    hf_file="open_clip_pytorch_model.bin"),
         _DINOV3,
+        # GenEval (harness.paper_suites.suite_files lists what each detector choice reads; doctor checks that list)
+        WeightFile(key="geneval_metadata", relpath="eval/geneval/evaluation_metadata.jsonl", purpose="eval",
+                   description="GenEval prompt metadata (553 prompts; `harness eval --metadata` overrides it)",
+                   source="github djghosh13/geneval, file prompts/evaluation_metadata.jsonl",
+                   fixture="geneval_metadata"),
+        WeightFile(key="mask2former_hf", relpath="eval/mask2former-swin-small-coco-instance", purpose="eval", kind="dir",
+                   dir_files=("config.json", "preprocessor_config.json", "model.safetensors"),
+                   description="GenEval detector for --detector mask2former-hf: Mask2Former Swin-S COCO "
+                               "instance, transformers folder; NOT GenEval's mmdet weights (results say so)",
+                   source="HF facebook/mask2former-swin-small-coco-instance (`huggingface-cli download "
+                          "facebook/mask2former-swin-small-coco-instance --local-dir <weights>/eval/mask2former-swin-small-coco-instance`)",
+                   fixture="mask2former_hf", hf_repo="facebook/mask2former-swin-small-coco-instance"),
         WeightFile(key="mask2former", relpath="eval/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth", purpose="eval",
-                   description="GenEval detector (mmdet Mask2Former Swin-S)",
+                   optional=True,
+                   description="GenEval's own detector for --detector mmdet (mmdet 2.x Mask2Former Swin-S; needs mmdet 2.x "
+                               "and mmcv-full 1.7 installed)",
                    source="https://download.openmmlab.com/mmdetection/v2.0/mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco/"
                           "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco_20220504_001756-743b7d99.pth"),
-        WeightFile(key="geneval_clip", relpath="eval/ViT-L-14.pt", purpose="eval",
-                   description="OpenAI CLIP ViT-L/14 (GenEval colour classifier)",
-                   source="https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt",
-                   sha256="b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836"),
+        WeightFile(key="geneval_clip", relpath="clip/ViT-L-14/open_clip_pytorch_model.bin", purpose="eval",
+                   description="OpenAI CLIP ViT-L/14, both towers, open_clip format (GenEval colour classifier)",
+                   source="HF timm/vit_large_patch14_clip_224.openai, file open_clip_pytorch_model.bin "
+                          "(OpenAI's TorchScript ViT-L-14.pt, sha256 b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836, "
+                          "also loads from this path)",
+                   fixture="geneval_clip", hf_repo="timm/vit_large_patch14_clip_224.openai",
+                   hf_file="open_clip_pytorch_model.bin"),
     ) + _GAN_NETS,
     data="captions (LAION-style prompt files, one per line, or a `datasets` text column); real images only for the GAN",
     notes="paper §4: AdamW lr 1e-5, batch 64 for MaskGen-L; r_init 0.95 from an unofficial transcription (UNVERIFIED)",

@@ -193,8 +193,10 @@ def read_official_plain(path: Path, what: str) -> dict[str, Tensor]:
     return sd.get("state_dict", sd) if isinstance(sd.get("state_dict"), dict) else sd
 
 
-# scalar metadata of the OpenAI archive, the contrastive temperature, and derived constants
-_CLIP_SKIP = ("input_resolution", "context_length", "vocab_size", "logit_scale", "logit_bias", "attn_mask")
+# scalar metadata of the OpenAI TorchScript archive and the derived causal mask: not weights
+_CLIP_ARCHIVE_META = ("input_resolution", "context_length", "vocab_size", "attn_mask")
+# the contrastive temperature / bias: part of the full CLIP, not of the text tower
+_CLIP_CONTRASTIVE = ("logit_scale", "logit_bias")
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -206,9 +208,13 @@ def _is_torchscript(path: Path) -> bool:
         return False
 
 
-def read_official_clip_text(path: Path) -> dict[str, Tensor]:
-    """OpenAI TorchScript archive or open_clip checkpoint -> text-tower keys only."""
-    what = "CLIP text encoder"
+def read_official_clip(path: Path, what: str = "CLIP") -> dict[str, Tensor]:
+    """OpenAI TorchScript archive (`ViT-L-14.pt`, `ViT-L-14-336px.pt`) or open_clip checkpoint (file or HF
+    folder) -> the full CLIP state dict, both towers, without the archive's scalar metadata.
+
+    torch.load(weights_only=True) refuses TorchScript archives (open_clip >= 2.29 thus cannot read OpenAI's
+    release); torch.jit.load reads the tensors without unpickling Python objects."""
+    path = Path(path)
     if path.is_dir():
         for name in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
             if (path / name).is_file():
@@ -219,7 +225,7 @@ def read_official_clip_text(path: Path) -> dict[str, Tensor]:
     sd: dict[str, Any]
     if not path.is_file():
         raise HarnessError(f"{what}: file {path} not found; run `harness doctor` to see where to get it")
-    if _is_torchscript(path):  # the OpenAI release (ViT-L-14-336px.pt) is a TorchScript archive
+    if _is_torchscript(path):
         try:
             sd = torch.jit.load(str(path), map_location="cpu").state_dict()
         except Exception as e:
@@ -229,7 +235,13 @@ def read_official_clip_text(path: Path) -> dict[str, Tensor]:
     if "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     sd = {k.removeprefix("module."): v for k, v in sd.items()}
-    return {k: v for k, v in sd.items() if not k.startswith("visual.") and k not in _CLIP_SKIP}
+    return {k: v for k, v in sd.items() if k not in _CLIP_ARCHIVE_META}
+
+
+def read_official_clip_text(path: Path) -> dict[str, Tensor]:
+    """OpenAI TorchScript archive or open_clip checkpoint -> text-tower keys only."""
+    sd = read_official_clip(path, "CLIP text encoder")
+    return {k: v for k, v in sd.items() if not k.startswith("visual.") and k not in _CLIP_CONTRASTIVE}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,6 +26,12 @@ from harness.io import save_torch, write_bytes
 
 def reduced_config(kind: str):
     """The shallow, narrow configuration a reduced fixture of `kind` is written with."""
+    if kind == "geneval_clip":  # open_clip's ViT-L-14 layout: patch 14 at 224 px, 77 tokens, the full vocabulary
+        from harness.networks.geneval_clip import preset_config
+        cfg = preset_config()
+        # vision width a multiple of open_clip's head width 64, text width of the preset's 12 text heads
+        return {**cfg, "embed_dim": 32, "vision_cfg": {**cfg["vision_cfg"], "width": 64, "layers": 1},
+                "text_cfg": {**cfg["text_cfg"], "width": 48, "layers": 1}}
     from harness.networks.maskgen import ClipTextConfig, MaskGenConfig, TATiTokConfig
     from harness.networks.maskgit_v1 import MaskGITConfig
     from harness.networks.vqgan_taming import VQGANConfig
@@ -82,6 +88,13 @@ def build_maskgen(depth: int | None = None, seed: int = 0, config=None):
             if isinstance(mod, nn.Linear):
                 mod.weight.normal_(0, 0.02)
     return m
+
+
+def build_geneval_clip(seed: int = 0, config: dict | None = None):
+    """open_clip's full CLIP (both towers, QuickGELU) at the ViT-L-14 configuration unless told otherwise."""
+    from harness.networks.geneval_clip import build_open_clip, preset_config
+    torch.manual_seed(seed)
+    return build_open_clip(config or preset_config())
 
 
 def build_clip_text(layers: int | None = None, seed: int = 0, config=None):
@@ -198,8 +211,59 @@ def save_adm_ref_batch(path: str | Path, n: int = 8, size: int = 256, dim: int =
     return Path(path)
 
 
+# GenEval fixture: one prompt of each tag, all about the class the random detector is biased to find, so that
+# detections clear GenEval's 0.3 threshold and the colour rules (CLIP) run on a fixture folder.
+GENEVAL_FIXTURE_CLASS = "car"
+GENEVAL_FIXTURE_PROMPTS = (
+    {"tag": "single_object", "include": [{"class": "car", "count": 1}], "prompt": "a photo of a car"},
+    {"tag": "two_object", "include": [{"class": "car", "count": 1}, {"class": "dog", "count": 1}],
+     "prompt": "a photo of a car and a dog"},
+    {"tag": "counting", "include": [{"class": "car", "count": 2}], "exclude": [{"class": "car", "count": 3}],
+     "prompt": "a photo of two cars"},
+    {"tag": "colors", "include": [{"class": "car", "count": 1, "color": "red"}], "prompt": "a photo of a red car"},
+    {"tag": "position", "include": [{"class": "dog", "count": 1}, {"class": "car", "count": 1, "position": ["left of", 0]}],
+     "prompt": "a photo of a car left of a dog"},
+    {"tag": "color_attr", "include": [{"class": "car", "count": 1, "color": "blue"},
+                                      {"class": "dog", "count": 1, "color": "yellow"}],
+     "prompt": "a photo of a blue car and a yellow dog"},
+)
+
+
+def save_geneval_metadata(path: str | Path, prompts=GENEVAL_FIXTURE_PROMPTS) -> Path:
+    """GenEval's `evaluation_metadata.jsonl` layout: one JSON object per line, line i = prompt i."""
+    write_bytes(path, "".join(json.dumps(p) + "\n" for p in prompts).encode())
+    return Path(path)
+
+
+def save_hf_mask2former(folder: str | Path, *, seed: int = 0, biased: bool = True) -> Path:
+    """A transformers Mask2Former COCO-instance folder (config.json, preprocessor_config.json, model.safetensors):
+    a tiny Swin backbone and decoder, random weights, the 80 COCO labels in order. With `biased` the class head
+    favours GENEVAL_FIXTURE_CLASS (so random queries clear GenEval's threshold); everything else is as initialised."""
+    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, Mask2FormerImageProcessor, SwinConfig
+
+    from evaluators.detectors import GENEVAL_CLASSES
+    names = list(GENEVAL_CLASSES)
+    names[64:67] = ["mouse", "remote", "keyboard"]  # COCO's own spellings, as the official label maps have them
+    backbone = SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
+                          out_features=["stage1", "stage2", "stage3", "stage4"])
+    cfg = Mask2FormerConfig(backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
+                            encoder_feedforward_dim=32, encoder_layers=1, decoder_layers=2, num_attention_heads=2,
+                            dim_feedforward=32, num_queries=10, id2label=dict(enumerate(names)),
+                            label2id={n: i for i, n in enumerate(names)})
+    torch.manual_seed(seed)
+    model = Mask2FormerForUniversalSegmentation(cfg)
+    if biased:
+        with torch.no_grad():
+            model.class_predictor.bias[GENEVAL_CLASSES.index(GENEVAL_FIXTURE_CLASS)] += 10.0
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder))
+    Mask2FormerImageProcessor().save_pretrained(str(folder))
+    return folder
+
+
 def write_standin(path: str | Path, name: str) -> Path:
-    """A clearly marked placeholder for files the harness does not build (the GenEval detector and CLIP)."""
+    """A clearly marked placeholder for optional files the harness does not build (mmdet's checkpoint, the GAN nets)."""
     write_bytes(path, f"FPD harness test fixture standing in for {name}; NOT the real file\n".encode())
     return Path(path)
 
@@ -209,7 +273,7 @@ def write_standin(path: str | Path, name: str) -> Path:
 # ----------------------------------------------------------------------------------------------
 
 
-_BUILT = ("maskgit_transformer", "vqgan", "tatitok", "maskgen", "clip_text")
+_BUILT = ("maskgit_transformer", "vqgan", "tatitok", "maskgen", "clip_text", "geneval_clip")
 
 
 def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, include_optional: bool = False) -> list[Path]:
@@ -244,6 +308,12 @@ def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, 
             written.append(save_adm_ref_batch(dst))
         elif wf.fixture == "dinov3_dir":
             written.append(save_hf_dino(dst, small=reduced))
+        elif wf.fixture == "geneval_clip":  # open_clip layout: the full CLIP state dict (open_clip_pytorch_model.bin)
+            written.append(save_official_state_dict(build_geneval_clip(config=cfg), dst))
+        elif wf.fixture == "mask2former_hf":
+            written.append(save_hf_mask2former(dst))
+        elif wf.fixture == "geneval_metadata":
+            written.append(save_geneval_metadata(dst))
         else:
             written.append(write_standin(dst, wf.description))
     return written

@@ -105,3 +105,36 @@ def infer_config(kind: str, sd: Mapping[str, Any], base, what: str):
             raise HarnessError(f"{what}: width {width} read from the file does not split into the preset's {heads} "
                                f"heads; load it with an explicit config that names its head count")
     return cfg
+
+
+def _ratio(a: int | None, b: int | None) -> float | None:
+    return a / b if a and b else None
+
+
+def open_clip_config(sd: Mapping[str, Any], base: Mapping[str, Any], what: str) -> dict:
+    """A full open_clip CLIP model config (open_clip's `model_configs/<name>.json` layout) with every shape the
+    state dict determines read from it: widths, depths, patch and image size, MLP ratios, vocabulary, context.
+
+    Head counts stay the preset's: the text tower's `heads`, the vision tower's `head_width` (open_clip builds
+    width // head_width heads)."""
+    vis, txt = dict(base["vision_cfg"]), dict(base["text_cfg"])
+    vw, patch = _dim(sd, "visual.conv1.weight", 0), _dim(sd, "visual.conv1.weight", 2)
+    n_pos, tw = _dim(sd, "visual.positional_embedding", 0), _dim(sd, "token_embedding.weight", 1)
+    grid = round((n_pos - 1) ** 0.5) if n_pos else None
+    vis.update({k: v for k, v in {
+        "width": vw, "patch_size": patch, "layers": count_blocks(sd, "visual.transformer.resblocks."),
+        "image_size": grid * patch if grid and patch else None,
+        "mlp_ratio": _ratio(_dim(sd, "visual.transformer.resblocks.0.mlp.c_fc.weight", 0), vw)}.items()
+        if v is not None})
+    txt.update({k: v for k, v in {
+        "width": tw, "vocab_size": _dim(sd, "token_embedding.weight", 0),
+        "context_length": _dim(sd, "positional_embedding", 0), "layers": count_blocks(sd, "transformer.resblocks."),
+        "mlp_ratio": _ratio(_dim(sd, "transformer.resblocks.0.mlp.c_fc.weight", 0), tw)}.items()
+        if v is not None})
+    embed = _dim(sd, "text_projection", 1)
+    head_width = vis.get("head_width", 64)
+    if vis["width"] % head_width or txt["width"] % txt["heads"]:
+        raise HarnessError(f"{what}: widths read from the file (vision {vis['width']}, text {txt['width']}) do not split "
+                           f"into the preset's heads (vision head width {head_width}, {txt['heads']} text heads); "
+                           f"is it a CLIP {base.get('name', '')} checkpoint?")
+    return {**dict(base), "embed_dim": embed or base["embed_dim"], "vision_cfg": vis, "text_cfg": txt}

@@ -68,12 +68,22 @@ def _prompts() -> tuple[str, ...]:
     return tuple(out)
 
 
+def tokenize_prompts(captions: list[str]) -> torch.Tensor:
+    """Captions -> the t2i networks' text condition: CLIP BPE ids [B, 77] (CPU; generators move them).
+
+    The one place captions become conditions: training, sample grids and the GenEval suite all come here."""
+    import open_clip
+
+    from harness.networks.maskgen import ClipTextConfig
+    return open_clip.get_tokenizer(ClipTextConfig().model_name)(list(captions))
+
+
 def conditions(task: str, teacher, seeds: list[int]) -> torch.Tensor:
     """Per-sample conditions from each sample's own seed."""
     if task == "imagenet":
         return torch.tensor([s % 1000 for s in seeds], device=_device())
     prompts = _prompts()
-    return teacher.clip.tokenize([prompts[s % len(prompts)] for s in seeds]).to(_device())
+    return tokenize_prompts([prompts[s % len(prompts)] for s in seeds]).to(_device())
 
 
 def grid_conditions(task: str, n_rows: int) -> tuple[torch.Tensor, list[str]]:
@@ -81,12 +91,9 @@ def grid_conditions(task: str, n_rows: int) -> tuple[torch.Tensor, list[str]]:
     if task == "imagenet":
         labels = [round(i * 999 / max(1, n_rows - 1)) for i in range(n_rows)]
         return torch.tensor(labels), [f"class {c}" for c in labels]
-    import open_clip
-
-    from harness.networks.maskgen import ClipTextConfig
     prompts = _prompts()
     caps = [prompts[i % len(prompts)] for i in range(n_rows)]
-    return open_clip.get_tokenizer(ClipTextConfig().model_name)(caps), [c[:40] for c in caps]
+    return tokenize_prompts(caps), [c[:40] for c in caps]
 
 
 def real_images(n: int = 10_000, size: int = 256) -> torch.Tensor:

@@ -152,22 +152,8 @@ def test_mask2former_missing_weights(monkeypatch, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_m2f_dir(tmp_path_factory):
     """A randomly initialised, tiny Mask2Former in the HF checkpoint layout (80 COCO labels)."""
-    from transformers import (Mask2FormerConfig, Mask2FormerForUniversalSegmentation,
-                              Mask2FormerImageProcessor, SwinConfig)
-
-    names = list(dt.GENEVAL_CLASSES)
-    names[64], names[65], names[66] = "mouse", "remote", "keyboard"
-    backbone = SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
-                          out_features=["stage1", "stage2", "stage3", "stage4"])
-    cfg = Mask2FormerConfig(backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
-                            encoder_feedforward_dim=32, encoder_layers=1, decoder_layers=2, num_attention_heads=2,
-                            dim_feedforward=32, num_queries=10, id2label=dict(enumerate(names)),
-                            label2id={n: i for i, n in enumerate(names)})
-    torch.manual_seed(0)
-    d = tmp_path_factory.mktemp("m2f")
-    Mask2FormerForUniversalSegmentation(cfg).save_pretrained(d)
-    Mask2FormerImageProcessor().save_pretrained(d)
-    return d
+    from harness.networks.fixtures import save_hf_mask2former
+    return save_hf_mask2former(tmp_path_factory.mktemp("m2f") / "m2f", biased=False)
 
 
 def test_mask2former_backend_tiny_random_model(tiny_m2f_dir):

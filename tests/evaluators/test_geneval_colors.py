@@ -95,11 +95,8 @@ def fake_tokenizer(texts):
 
 
 def make_classifier():
-    clf = gc.ColorClassifier.__new__(gc.ColorClassifier)
-    clf.device, clf.model, clf.tokenizer = torch.device("cpu"), FakeCLIP(), fake_tokenizer
-    clf.transform = lambda im: torch.from_numpy(np.asarray(im, np.float32) / 255).permute(2, 0, 1)
-    clf.amp, clf.bgcolor, clf.crop, clf.batch_size, clf._classifiers = False, gc.BGCOLOR, True, 2, {}
-    return clf
+    transform = lambda im: torch.from_numpy(np.asarray(im, np.float32) / 255).permute(2, 0, 1)  # noqa: E731
+    return gc.ColorClassifier.from_model(FakeCLIP(), transform, fake_tokenizer, "cpu", amp=False, batch_size=2)
 
 
 def test_text_classifier_averages_normalised_templates():
@@ -122,4 +119,5 @@ def test_classify_and_annotate_with_fake_clip():
             {"class": "car", "box": [0, 0, 30, 20], "score": 0.1, "mask": left}]
     clf.annotate(arr, dets, [0, 1, 2])
     assert [d.get("color") for d in dets] == ["red", "blue", "blue", None]
+    assert clf.classified == 3
     assert clf.classify(arr, [], "car") == []

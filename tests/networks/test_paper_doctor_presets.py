@@ -36,7 +36,7 @@ def test_weights_dir_argument_then_env(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("task", ["imagenet", "t2i"])
 def test_doctor_lists_every_required_file_as_missing(task, tmp_path, monkeypatch):
-    monkeypatch.setattr("harness.doctor.hf_cache_path", lambda w: None)  # only the given folder counts
+    monkeypatch.setattr("harness.presets.hf_cache_path", lambda w: None)  # only the given folder counts
     ok, lines = doctor(task, tmp_path)
     assert not ok
     for w in get_preset(task).weights:
@@ -45,7 +45,7 @@ def test_doctor_lists_every_required_file_as_missing(task, tmp_path, monkeypatch
 
 
 def test_doctor_passes_on_a_fixture_folder_and_the_cli_exit_codes(tmp_path, monkeypatch):
-    monkeypatch.setattr("harness.doctor.hf_cache_path", lambda w: None)
+    monkeypatch.setattr("harness.presets.hf_cache_path", lambda w: None)
     empty, full = tmp_path / "empty", tmp_path / "weights"
     empty.mkdir()
     write_fixtures("imagenet", full, reduced=True)
@@ -106,12 +106,19 @@ def test_t2i_fixture_folder_loads_end_to_end_with_narrow_networks(tmp_path, monk
     monkeypatch.setattr(fx, "build_maskgen", lambda *a, **k: MaskGenVQ(cfgs["maskgen"]))
     monkeypatch.setattr(fx, "build_tatitok", lambda *a, **k: TATiTok(cfgs["tatitok"]))
     monkeypatch.setattr(fx, "build_clip_text", lambda *a, **k: ClipTextEncoder(cfgs["clip_text"]))
-    monkeypatch.setattr("harness.doctor.hf_cache_path", lambda w: None)
+    monkeypatch.setattr("harness.presets.hf_cache_path", lambda w: None)
     write_fixtures("t2i", tmp_path, reduced=True)
     ok, lines = doctor("t2i", tmp_path)
     assert ok, "\n".join(lines)
-    # the stand-in for OpenAI's ViT-L-14.pt does not carry the published digest: reported, fatal only if strict
-    assert any(l.startswith("[BADHASH] eval/ViT-L-14.pt") for l in lines)
+    # a random stand-in never carries a published digest: reported, fatal only if strict
+    import dataclasses
+
+    from harness import presets
+    t2i = get_preset("t2i")
+    pinned = tuple(dataclasses.replace(w, sha256="0" * 64) if w.key == "geneval_clip" else w for w in t2i.weights)
+    monkeypatch.setitem(presets.PRESETS, "t2i", dataclasses.replace(t2i, weights=pinned))
+    ok, lines = doctor("t2i", tmp_path)
+    assert ok and any(l.startswith("[BADHASH] clip/ViT-L-14/open_clip_pytorch_model.bin") for l in lines)
     assert not doctor("t2i", tmp_path, strict_hashes=True)[0]
     nets = load_task_networks("t2i", tmp_path, configs=cfgs)
     teacher, tok = nets["teacher"], nets["tokenizer"]
