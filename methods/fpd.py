@@ -49,7 +49,9 @@ class FPDConfig:
     space: str = "feature"           # "feature" (Φ) | "pixel"                       (Table 4a)
     pixel_grid: int = 4              # pixel space: image cut into grid x grid patch tokens
     bandwidths: tuple = (0.02, 0.05, 0.2)                                           # (Table 4a)
-    self_pairs: str = "mask-negatives"  # drift self-pair handling (methods/drift.py) — open in the paper
+    self_pairs: str = "mask-both"    # drift self-pair handling (methods/drift.py) — open in the paper. Default from
+                                     # docs/fpd-diagnosis.md: lowest validation FID (1498 vs the official code's
+                                     # mask-negatives 1789, 400 updates); the official reading is an option
     drift_norm: str = "rms"          # per-bandwidth normaliser: "rms" (official drifting code) | "none"
     drift_sets: str = "batch"        # drift problems: "batch" (one mixed-condition set, FPD's in-batch shifts as
                                      # read here) | "condition" (one per condition block of per_cond samples: the

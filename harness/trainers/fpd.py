@@ -45,7 +45,7 @@ class FPDTrainConfig:
     reveal_noise: float = 1.0
     space: str = "feature"
     bandwidths: tuple = (0.02, 0.05, 0.2)
-    self_pairs: str = "mask-negatives"
+    self_pairs: str = "mask-both"    # default and its evidence: methods/fpd.py FPDConfig
     drift_norm: str = "rms"
     drift_sets: str = "batch"
     per_cond: int = 1
