@@ -29,17 +29,9 @@ def network_ids(task: str) -> dict:
         from harness.assets import asset_sha256
         return {"teacher": asset_sha256("teacher_shapes" if task == "shapes" else "teacher_shapes_t2i"),
                 "tokenizer": asset_sha256("shapes_vq")}
-    from harness.presets import get_preset, resolve_weights_dir
+    from harness.presets import file_record, get_preset
     preset = get_preset(task)
-    out = {}
-    for w in preset.weights:
-        if w.purpose != "train":
-            continue
-        p = preset.path(w.key)
-        size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else (p.stat().st_size if p.exists() else None)
-        out[w.key] = {"path": str(p.relative_to(resolve_weights_dir())) if p.is_relative_to(resolve_weights_dir()) else str(p),
-                      "bytes": size, "sha256": w.sha256}
-    return out
+    return {w.key: {**file_record(preset.path(w.key)), "sha256": w.sha256} for w in preset.weights if w.purpose == "train"}
 
 
 def _networks(task: str):

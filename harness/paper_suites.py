@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from harness.errors import HarnessError
+from harness.presets import file_record
 from harness.registry import SUITES
 
 GENEVAL_METADATA_ENV = "FPD_GENEVAL_METADATA"
@@ -136,16 +137,9 @@ def check_geneval_seeds(seeds: list[int], n_prompts: int) -> None:
                            f"each, seeds 4p..4p+3) of the {n_prompts} in the metadata file, e.g. 0-{IMAGES_PER_PROMPT * n_prompts - 1}")
 
 
-def _file_record(path: Path) -> dict:
-    """Which file a result was computed with: its path (under the weights folder when it is there) and size."""
-    from harness.presets import resolve_weights_dir
-    root = resolve_weights_dir()
-    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
-    return {"path": str(path.relative_to(root)) if path.is_relative_to(root) else str(path), "bytes": size}
-
-
-def _device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def _device() -> torch.device:
+    from harness import distributed as D
+    return D.device()   # this rank's GPU under torchrun, else the CPU
 
 
 def run_imagenet256(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
@@ -179,9 +173,9 @@ def _geneval_detector(name: str, device: str):
         if config is None:
             raise HarnessError(why)
         ckpt = _preset_file("t2i", GENEVAL_DETECTORS[name])
-        return get_detector("mmdet", config=config, checkpoint=ckpt, device=device), [_file_record(config), _file_record(ckpt)]
+        return get_detector("mmdet", config=config, checkpoint=ckpt, device=device), [file_record(config), file_record(ckpt)]
     folder = _preset_file("t2i", GENEVAL_DETECTORS[name])
-    return get_detector(name, model_dir=folder, device=device), [_file_record(folder)]
+    return get_detector(name, model_dir=folder, device=device), [file_record(folder)]
 
 
 def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | Path | None = None,
@@ -196,8 +190,7 @@ def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | P
     from harness.networks.geneval_clip import load_geneval_clip
     from harness.trainers.paper_scale import tokenize_prompts
     meta_path = geneval_metadata_path(metadata)
-    prompts = read_geneval_metadata(meta_path)
-    check_geneval_seeds(seeds, len(prompts))
+    prompts = read_geneval_metadata(meta_path)   # seeds were checked against it before sampling (harness.evaluate)
     folder = work / "images"
     covered = sorted({s // IMAGES_PER_PROMPT for s in seeds})
     for p in covered:  # only the prompts this run scores: the folder then holds exactly 4 images per prompt
@@ -219,9 +212,9 @@ def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | P
     summ = summarize_geneval(rows)
     return {"overall": summ["overall"], **summ["tags"]}, {
         "images": len(rows), "prompts": len(covered), "images_per_prompt": IMAGES_PER_PROMPT,
-        "frac_correct_prompts": summ["frac_correct_prompts"], "metadata": _file_record(meta_path),
+        "frac_correct_prompts": summ["frac_correct_prompts"], "metadata": file_record(meta_path),
         "detector": det.name, "official_detector": is_official(det), "detector_files": det_files,
-        "color_classifier": {"name": colors.name, "files": [_file_record(clip_path)], "config": clip_cfg,
+        "color_classifier": {"name": colors.name, "files": [file_record(clip_path)], "config": clip_cfg,
                              "objects_classified": colors.classified}}
 
 

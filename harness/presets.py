@@ -136,6 +136,17 @@ def locate(w: WeightFile, weights_dir: str | Path | None = None) -> Path | None:
     return hf_cache_path(w)
 
 
+def file_record(path: Path, weights_dir: str | Path | None = None) -> dict:
+    """Which file (or folder) a result was made with: its path, under the weights folder when it is there, and its
+    size in bytes (None when absent)."""
+    root = resolve_weights_dir(weights_dir)
+    if path.is_dir():
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    else:
+        size = path.stat().st_size if path.exists() else None
+    return {"path": str(path.relative_to(root)) if path.is_relative_to(root) else str(path), "bytes": size}
+
+
 _DINOV3 = WeightFile(
     key="dinov3", relpath="dinov3-vitb16-pretrain-lvd1689m", kind="dir",
     dir_files=("config.json", "model.safetensors"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +49,17 @@ class ClipTextConfig:
         return asdict(self)
 
 
+@lru_cache(maxsize=None)
+def _clip_tokenizer(model_name: str):
+    import open_clip
+    return open_clip.get_tokenizer(model_name)   # its vocabulary ships with the package; built once per process
+
+
+def clip_tokenize(captions: list[str], model_name: str) -> Tensor:
+    """Captions -> CLIP BPE ids [B, 77] on the CPU (open_clip's tokenizer)."""
+    return _clip_tokenizer(model_name)(list(captions))
+
+
 class ClipTextEncoder(nn.Module):
     """open_clip TextTransformer; keys match the top-level text keys of an open_clip / OpenAI CLIP."""
 
@@ -59,7 +71,6 @@ class ClipTextEncoder(nn.Module):
         tcfg = CLIPTextCfg(context_length=cfg.context_length, vocab_size=cfg.vocab_size, width=cfg.width,
                            heads=cfg.heads, layers=cfg.layers)
         self.text = _build_text_tower(cfg.embed_dim, tcfg, quick_gelu=cfg.quick_gelu)
-        self._tokenizer = None
 
     # the checkpoint stores these at the top level (CLIP class), not under `text.`
     def state_dict_official(self) -> dict[str, Tensor]:
@@ -69,11 +80,8 @@ class ClipTextEncoder(nn.Module):
         self.text.load_state_dict(sd, strict=True)
 
     def tokenize(self, captions: list[str]) -> Tensor:
-        """Captions -> CLIP BPE ids [B, 77] (open_clip tokenizer; its vocabulary ships with the package)."""
-        if self._tokenizer is None:
-            import open_clip
-            self._tokenizer = open_clip.get_tokenizer(self.cfg.model_name)
-        return self._tokenizer(captions).to(self.text.token_embedding.weight.device)
+        """Captions -> CLIP BPE ids [B, 77] on this tower's device."""
+        return clip_tokenize(captions, self.cfg.model_name).to(self.text.token_embedding.weight.device)
 
     def forward(self, ids: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """ids [B, 77] -> (penultimate [B,77,w], pooled [B,embed_dim], final [B,77,w] after ln_final).

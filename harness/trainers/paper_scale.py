@@ -72,10 +72,8 @@ def tokenize_prompts(captions: list[str]) -> torch.Tensor:
     """Captions -> the t2i networks' text condition: CLIP BPE ids [B, 77] (CPU; generators move them).
 
     The one place captions become conditions: training, sample grids and the GenEval suite all come here."""
-    import open_clip
-
-    from harness.networks.maskgen import ClipTextConfig
-    return open_clip.get_tokenizer(ClipTextConfig().model_name)(list(captions))
+    from harness.networks.maskgen import ClipTextConfig, clip_tokenize
+    return clip_tokenize(captions, ClipTextConfig().model_name)
 
 
 def conditions(task: str, teacher, seeds: list[int]) -> torch.Tensor:
