@@ -3,7 +3,7 @@
     python benchmarks/run_all.py [--quick] [--random] [--only sampling,overhead] [--timeout 300]
 
 Sizes are chosen so the whole run takes well under 10 minutes on 2 CPU cores; `--quick` is a smoke
-run with the tiniest sizes. Benchmarks owned elsewhere (bench_fpd_vs_dimo.py, bench_paper_scale.py)
+run with the tiniest sizes. Benchmarks owned elsewhere (bench_fpd_vs_dimo.py)
 run too when present; their line is appended to benchmarks/results/<name>.jsonl here if they did not
 write one. stdout carries only the benchmarks' JSON lines; progress and failures go to stderr.
 Until the shipped teacher exists, `--random` is implied (random networks of the same architecture).
@@ -33,7 +33,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str], bool]] = {
                  ["--batch=2", "--steps=1", "--warmup=0"], True),
     "fpd_vs_dimo": ("bench_fpd_vs_dimo.py", ["--batch=64", "--steps=3", "--warmup=1"],
                     ["--batch=2", "--steps=1", "--warmup=0"], False),
-    "paper_scale": ("bench_paper_scale.py", [], ["--modes=student", "--no-flops"], False),
+    "paper_scale": ("bench_paper_scale.py", [], ["--modes=student", "--no-flops"], True),
 }
 
 
@@ -56,8 +56,8 @@ def command(name: str, quick: bool, random: bool, out_dir: Path, cuda: bool) -> 
         argv += ["--random"] * random + [f"--out-dir={out_dir}"]
     elif name == "fpd_vs_dimo" and random:
         argv.append("--random")
-    elif name == "paper_scale" and not cuda:
-        argv.append("--tiny")  # CPU: depth-2 MaskGIT, narrow VQGAN / DINOv3; real shapes on a GPU
+    if name == "paper_scale" and not cuda:
+        argv.append("--small")  # CPU: depth-2 MaskGIT, narrow VQGAN / DINOv3; MaskGIT scale on a GPU
     return argv
 
 

@@ -29,6 +29,17 @@ def _echo_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
 
+DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)"
+PRECISION_HELP = ("fp32 or bf16: bf16 autocast of the network forwards, losses in float32 "
+                  "(default: bf16 for imagenet / t2i on a GPU, as the official code; fp32 otherwise)")
+AMP_TRAINERS = ("fpd", "dimo", "sdtt")   # the others train shapes networks (the teacher has its own `--set amp=`)
+
+
+def _configure_device(device: Optional[str], precision: Optional[str]) -> None:
+    from harness import distributed as D
+    D.configure(device, precision)
+
+
 @app.command()
 def train(
     kind: str = typer.Argument(..., help=f"what to train: {', '.join(TRAINERS)}"),
@@ -37,12 +48,18 @@ def train(
     out: Optional[Path] = typer.Option(None, help="run folder (default runs/<kind>-<task>)"),
     set_: List[str] = typer.Option([], "--set", help="config override key=value, repeatable (e.g. --set lr=1e-4)"),
     ship: bool = typer.Option(False, help="write the trained network into the package's shipped assets"),
+    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
+    precision: Optional[str] = typer.Option(None, help=PRECISION_HELP + f"; {', '.join(AMP_TRAINERS)} only"),
 ):
     """Train (or resume) a network or distiller. Re-running the same command continues from the last checkpoint."""
     import dataclasses
     import importlib
 
     from harness.config import apply_overrides, did_you_mean
+    _configure_device(device, precision)
+    if precision and kind not in AMP_TRAINERS:
+        raise HarnessError(f"--precision applies to {', '.join(AMP_TRAINERS)}, not {kind}"
+                           + (" (the teacher trainer: --set amp=bf16|none)" if kind == "teacher" else ""))
     if kind not in TRAINERS:
         raise HarnessError(f"unknown trainer {kind!r}{did_you_mean(kind, TRAINERS)}; choose one of: {', '.join(TRAINERS)}")
     mod_name, cfg_name, fn_name, tasks = TRAINERS[kind]
@@ -84,11 +101,14 @@ def sample(
     checkpoint: Optional[Path] = typer.Option(None, help="student checkpoint (without extension); default runs/<method>-<task>/student"),
     rows: int = typer.Option(8, help="conditions (rows)"),
     cols: int = typer.Option(8, help="seeds per condition (columns)"),
+    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
+    precision: Optional[str] = typer.Option(None, help=PRECISION_HELP),
 ):
     """Write a labelled sample grid (rows = conditions, columns = seeds 0..cols-1)."""
     from harness.generators import build_generator
     from harness.grids import generator_grid
     from harness.io import ensure_writable
+    _configure_device(device, precision)
     if rows < 1 or cols < 1:
         raise HarnessError("--rows and --cols must be >= 1")
     ensure_writable(out.parent)
@@ -112,9 +132,12 @@ def eval_(
                                                        "(default: $FPD_GENEVAL_METADATA, else the t2i weights folder's)"),
     detector: Optional[str] = typer.Option(None, help="geneval suite: mask2former-hf (default; transformers, NOT GenEval's "
                                                       "weights, recorded as such) or mmdet (GenEval's own; mmdet 2.x)"),
+    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
+    precision: Optional[str] = typer.Option(None, help=PRECISION_HELP + " (bf16 is recorded in the generator's fingerprint)"),
 ):
     """Score a method on a suite; writes results.json and appends a leaderboard row. Interrupted runs resume."""
     from harness.evaluate import evaluate
+    _configure_device(device, precision)
     if batch < 1:
         raise HarnessError(f"--batch must be >= 1, got {batch}")
     for n in _parse_steps(steps):

@@ -44,7 +44,7 @@ class Suite:
 def _classifier():
     from harness.trainers.evaluator_nets import load_classifier
     net, version = load_classifier()
-    return ShapesClassifierExtractor(net, version)
+    return ShapesClassifierExtractor(net, version, device=D.device())   # features come back on the CPU
 
 
 _REF_CACHE: dict = {}

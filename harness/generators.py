@@ -6,10 +6,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
+from harness import distributed as D
 from harness.errors import HarnessError
 from harness.registry import METHODS, TASKS
 from methods.fpd import OneStepStudent
+
+
+class OnHost:
+    """A Generator whose uint8 images come back on the CPU wherever it samples: suites, grids and training
+    statistics read them with numpy. Everything else (describe, steps, ...) is the wrapped generator's."""
+
+    def __init__(self, gen):
+        self.gen = gen
+
+    def generate(self, cond, seeds):
+        return self.gen.generate(cond, seeds).cpu()
+
+    def __getattr__(self, name: str):
+        if name == "gen":
+            raise AttributeError(name)
+        return getattr(self.gen, name)
 
 
 def default_checkpoint(method: str, task: str) -> Path:
@@ -35,9 +51,11 @@ def network_ids(task: str) -> dict:
 
 
 def _networks(task: str):
+    """(teacher, tokenizer) on D.device(), bare: wrap with D.amp only after loading weights into them."""
     t = TASKS.get_or_fail(task)
     if t.scale == "shapes":
-        return shapes_networks(task)
+        teacher, tok = shapes_networks(task)
+        return teacher.to(D.device()), tok.to(D.device())
     from harness.trainers.paper_scale import paper_networks  # official weights, GPU machines
     return paper_networks(task)
 
@@ -64,7 +82,8 @@ def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict
     from harness.sampler_presets import build_teacher_sampler, teacher_preset
     teacher, tok = _networks(task)
     preset = teacher_preset(task)
-    gen, sampler = build_teacher_sampler(teacher, tok, steps, {**preset["settings"], **(options or {})})
+    gen, sampler = build_teacher_sampler(D.amp(teacher, task), D.amp(tok, task), steps,
+                                         {**preset["settings"], **(options or {})}, device=D.device())
     name = preset["name"] + ("+overrides" if options else "")
     gen.describe = {"method": "teacher", "steps": steps, "sampler": sampler, "sampler_preset": name,
                     "networks": network_ids(task)}
@@ -78,7 +97,8 @@ def _one_step(method: str, task: str, steps: int, checkpoint, options: dict | No
     student, tok, meta, path = _load_student(method, task, checkpoint)
     train = meta["config"]["train"]
     temp = (options or {}).get("temp", train.get("student_temp", train.get("gen_temp", 1.0)))
-    gen = OneStepStudent(student, tok, r_init=train["r_init"], temp=temp, emb_perturb=train.get("emb_perturb", 0.0))
+    gen = OneStepStudent(D.amp(student, task), D.amp(tok, task), r_init=train["r_init"], temp=temp,
+                         emb_perturb=train.get("emb_perturb", 0.0), device=D.device())
     gen.describe = {"method": method, "steps": 1, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
                     "sampling": {"r_init": train["r_init"], "temp": temp, "emb_perturb": train.get("emb_perturb", 0.0)},
                     "networks": network_ids(task), "train": train, "costs": meta.get("costs")}
@@ -102,7 +122,8 @@ def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | N
     student, tok, meta, path = _load_student("sdtt", task, ck)
     from harness.sampler_presets import build_teacher_sampler, teacher_preset
     hint = meta.get("sampler_hint") or meta.get("config", {}).get("sampler_hint") or {}  # the grid it was distilled on
-    gen, sampler = build_teacher_sampler(student, tok, steps, {**teacher_preset(task)["settings"], **hint, **(options or {})})
+    gen, sampler = build_teacher_sampler(D.amp(student, task), D.amp(tok, task), steps,
+                                         {**teacher_preset(task)["settings"], **hint, **(options or {})}, device=D.device())
     gen.describe = {"method": "sdtt", "steps": steps, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
                     "sampler": sampler, "networks": network_ids(task), "costs": meta.get("costs")}
     return gen
@@ -113,4 +134,7 @@ def build_generator(method: str, task: str, steps: int, checkpoint=None, options
         raise HarnessError(f"--steps must be >= 1, got {steps}")
     builder = METHODS.get_or_fail(method)
     TASKS.get_or_fail(task)
-    return builder(task, steps=steps, checkpoint=checkpoint, options=options)
+    gen = builder(task, steps=steps, checkpoint=checkpoint, options=options)
+    if D.precision(task) == "bf16":   # another arithmetic, another generator: it enters the fingerprint
+        gen.describe = {**getattr(gen, "describe", {}), "precision": "bf16"}
+    return OnHost(gen)

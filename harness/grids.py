@@ -57,7 +57,8 @@ def generator_grid(gen, task: str, path: str | Path, n_rows: int = 8, n_cols: in
 
 def teacher_grid(model, tok, task: str, path: str | Path, steps: int = 16) -> Path:
     from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
-    return generator_grid(TeacherSampler(model, tok, TeacherSamplerConfig(steps=steps, w=1.0)), task, path)
+    dev = next(model.parameters()).device   # sample where the model is
+    return generator_grid(TeacherSampler(model, tok, TeacherSamplerConfig(steps=steps, w=1.0), device=dev), task, path)
 
 
 def comparison_grid(gens: list[tuple[str, object]], task: str, path: str | Path, n_rows: int = 8,

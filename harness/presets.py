@@ -158,12 +158,14 @@ _DINOV3 = WeightFile(
 _GAN_NETS = (
     WeightFile(key="gan_deit", relpath="gan/deit_base_distilled_patch16_224.safetensors", purpose="gan", optional=True,
                description="timm deit_base_distilled_patch16_224 (projected-GAN discriminator features)",
-               source="HF timm/deit_base_distilled_patch16_224.fb_in1k (model.safetensors)",
-               hf_repo="timm/deit_base_distilled_patch16_224.fb_in1k", hf_file="model.safetensors"),
+               source="HF timm/deit_base_distilled_patch16_224.fb_in1k, file model.safetensors (put it at gan/deit_base_distilled_patch16_224.safetensors "
+                      "or leave it in the HF cache); read only with --set gan=true",
+               fixture="timm_deit", hf_repo="timm/deit_base_distilled_patch16_224.fb_in1k", hf_file="model.safetensors"),
     WeightFile(key="gan_effnet", relpath="gan/tf_efficientnet_lite0.safetensors", purpose="gan", optional=True,
                description="timm tf_efficientnet_lite0 (projected-GAN discriminator features)",
-               source="HF timm/tf_efficientnet_lite0.in1k (model.safetensors)",
-               hf_repo="timm/tf_efficientnet_lite0.in1k", hf_file="model.safetensors"),
+               source="HF timm/tf_efficientnet_lite0.in1k, file model.safetensors (put it at gan/tf_efficientnet_lite0.safetensors "
+                      "or leave it in the HF cache); read only with --set gan=true",
+               fixture="timm_effnet", hf_repo="timm/tf_efficientnet_lite0.in1k", hf_file="model.safetensors"),
 )
 
 IMAGENET = TaskPreset(

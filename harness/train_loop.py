@@ -37,8 +37,9 @@ def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
 
 
 def peak_memory_mb() -> float:
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20
+    dev = D.device()
+    if dev.type == "cuda":   # the GPU the run uses, not merely one that exists (--device cpu)
+        return torch.cuda.max_memory_allocated(dev) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 

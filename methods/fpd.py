@@ -57,6 +57,9 @@ class FPDConfig:
                                      # read here) | "condition" (one per condition block of per_cond samples: the
                                      # official drifting code's class-label groups, drift.md §1.5)
     per_cond: int = 1                # samples per condition in a batch (official drifting: gen_per_label)
+    positives: str = "target"        # "target": FPD's T^r(M_r(ẑ)) (the paper) | "data": independent renders of each
+                                     # sample's condition, i.e. the drifting paper's setting — a CONTROL for the
+                                     # diagnosis (does the drift + STE student learn at all here?), never the FPD row
     gan: bool = False                # optional unconditional GAN                   (Table 3a)
     gan_weight: float = 0.1          # λ — open in the paper (the transcription's 1.0 is unverified)
 
@@ -82,6 +85,8 @@ class FPDConfig:
                              "set per_cond=8, say")
         if self.target not in ("fill", "reveal"):
             raise ValueError(f"target must be 'fill' or 'reveal', got {self.target!r}")
+        if self.positives not in ("target", "data"):
+            raise ValueError(f"positives must be 'target' or 'data', got {self.positives!r}")
         if not 0.0 < self.reveal_frac <= 1.0:
             raise ValueError(f"reveal_frac must be in (0, 1], got {self.reveal_frac}")
 
@@ -179,9 +184,11 @@ class FPD:
                                  noise=cfg.reveal_noise, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp, **kw)
         return fill_masked(t, masked, cond, mask, u, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp, **kw)
 
-    def loss(self, cond: Tensor, seeds: Sequence[int], gather: Callable | None = None, local: slice | None = None
-             ) -> tuple[Tensor, dict[str, float], Tensor]:
-        """(total loss, logs, decoded student images) for this rank's samples, seeded per sample."""
+    def loss(self, cond: Tensor, seeds: Sequence[int], gather: Callable | None = None, local: slice | None = None,
+             data: Tensor | None = None) -> tuple[Tensor, dict[str, float], Tensor]:
+        """(total loss, logs, decoded student images) for this rank's samples, seeded per sample.
+
+        `data`: images of each sample's condition, the positives when cfg.positives == "data" (the control)."""
         cfg, tok = self.cfg, self.tokenizer
         rng = SeedStreams(seeds, cond.device)
         logits, z_hat = self.generator.draft(cond, rng, forward=self.student)      # Eq. 4
@@ -191,7 +198,12 @@ class FPD:
         soft = logits.detach().float().softmax(-1) if (cfg.estimator == "soft" and cfg.draft_source == "student") else None
         z_t = self.target_tokens(draft, cond, rng, soft)                            # Eq. 5
         with torch.no_grad():
-            y = self.lift(tok.decode(z_t, cond))
+            if cfg.positives == "data":
+                if data is None:
+                    raise ValueError("positives='data' needs the data images of each sample's condition")
+                y = self.lift(data.to(x_img.device, x_img.dtype))
+            else:
+                y = self.lift(tok.decode(z_t, cond))
         x = self.lift(x_img)
         l_drift, logs = drift_loss(x, y, cfg.bandwidths, gather=gather, local=local,  # Eq. 6-7
                                    self_pairs=cfg.self_pairs, normalize=cfg.drift_norm,

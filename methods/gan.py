@@ -73,4 +73,4 @@ class GAN:
         self.opt.zero_grad(set_to_none=True)
         (lr_ + lf).backward()
         self.opt.step()
-        return {"loss_d_real": float(lr_), "loss_d_fake": float(lf)}
+        return {"loss_d_real": float(lr_.detach()), "loss_d_fake": float(lf.detach())}

@@ -262,8 +262,27 @@ def save_hf_mask2former(folder: str | Path, *, seed: int = 0, biased: bool = Tru
     return folder
 
 
+def build_timm_feature_net(name: str, reduced: bool = True, seed: int = 0):
+    """A random timm GAN feature network (projected discriminator). Reduced: a 10-class classifier and, for DeiT,
+    width 48 (12 heads of 4); the 12 blocks stay, the discriminator reads blocks 2/5/8/11. The loader reads these
+    shapes back from the file (harness/networks/projected_disc.py)."""
+    import timm
+    kw = {}
+    if reduced:
+        kw = {"num_classes": 10} | ({"embed_dim": 48} if name.startswith("deit") else {})
+    torch.manual_seed(seed)
+    return timm.create_model(name, pretrained=False, **kw)
+
+
+def save_timm_safetensors(model: nn.Module, path: str | Path) -> Path:
+    """The timm hub layout (`model.safetensors`: the plain state_dict)."""
+    from safetensors.torch import save
+    write_bytes(path, save({k: v.contiguous() for k, v in _cpu(model.state_dict()).items()}))
+    return Path(path)
+
+
 def write_standin(path: str | Path, name: str) -> Path:
-    """A clearly marked placeholder for optional files the harness does not build (mmdet's checkpoint, the GAN nets)."""
+    """A clearly marked placeholder for optional files the harness does not build (mmdet's checkpoint)."""
     write_bytes(path, f"FPD harness test fixture standing in for {name}; NOT the real file\n".encode())
     return Path(path)
 
@@ -274,16 +293,19 @@ def write_standin(path: str | Path, name: str) -> Path:
 
 
 _BUILT = ("maskgit_transformer", "vqgan", "tatitok", "maskgen", "clip_text", "geneval_clip")
+# optional, but written by default: `--set gan=true` loads them, and reduced they are small
+_GAN_NETS = {"timm_deit": "deit_base_distilled_patch16_224", "timm_effnet": "tf_efficientnet_lite0"}
 
 
 def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, include_optional: bool = False) -> list[Path]:
-    """Write every required file of preset `task` under `weights_dir` (random weights, official formats)."""
+    """Write every required file of preset `task`, and the GAN's feature networks, under `weights_dir`
+    (random weights, official formats); `include_optional` adds stand-ins for the other optional files."""
     from harness.presets import get_preset
 
     root = Path(weights_dir)
     written = []
     for wf in get_preset(task).weights:
-        if wf.optional and not include_optional:
+        if wf.optional and not include_optional and wf.fixture not in _GAN_NETS:
             continue
         dst = root / wf.relpath
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -314,6 +336,8 @@ def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, 
             written.append(save_hf_mask2former(dst))
         elif wf.fixture == "geneval_metadata":
             written.append(save_geneval_metadata(dst))
+        elif wf.fixture in _GAN_NETS:
+            written.append(save_timm_safetensors(build_timm_feature_net(_GAN_NETS[wf.fixture], reduced), dst))
         else:
             written.append(write_standin(dst, wf.description))
     return written

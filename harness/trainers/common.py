@@ -24,6 +24,20 @@ def shapes_conditions(task: str, seeds: list[int]) -> torch.Tensor:
     return torch.from_numpy(np.stack(caps))
 
 
+def shapes_renders(task: str, cond_seeds: list[int], seeds: list[int]) -> torch.Tensor:
+    """Fresh training-split renders of the conditions shapes_conditions draws from `cond_seeds`, one per sample
+    seed: the independent positives of the drifting control (float [-1, 1])."""
+    from harness.tasks.shapes_data import seed_of, to_float, to_tensor
+    imgs = []
+    for cs, s in zip(cond_seeds, seeds):
+        train_seed = seed_of("train", s % 1_000_000_000)
+        if task == "shapes":
+            imgs.append(S.render_class(cs % S.NUM_CLASSES, train_seed).image)
+        else:
+            imgs.append(S.scene_for(S.random_metadata(np.random.default_rng(cs)), train_seed).image)
+    return to_float(to_tensor(imgs))
+
+
 def count_trainable(*modules) -> int:
     return sum(p.numel() for m in modules for p in m.parameters() if p.requires_grad)
 

@@ -63,7 +63,8 @@ def build_networks(cfg: DiMOTrainConfig):
         from harness.trainers.teacher import load_shipped as load_teacher
         from harness.trainers.tokenizer import load_shipped as load_tokenizer
         return load_tokenizer(), load_teacher(cfg.task)
-    from harness.trainers.paper_scale import paper_networks  # official weights; DiMO needs no drift backbone
+    from harness.trainers.paper_scale import check_data, paper_networks  # official weights; no drift backbone
+    check_data(cfg.task)   # the t2i captions are found before minutes of network loading
     teacher, tok = paper_networks(cfg.task)
     return tok, teacher
 
@@ -92,13 +93,15 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
     teacher, gen, aux = teacher.to(dev), gen.to(dev), aux.to(dev)
     tok = tok.to(dev) if isinstance(tok, torch.nn.Module) else tok
     ema = EMA(gen, dcfg.ema_decay)
-    ddp_g = torch.nn.parallel.DistributedDataParallel(gen) if D.world() > 1 else gen
-    ddp_f = torch.nn.parallel.DistributedDataParallel(aux) if D.world() > 1 else aux
+    # bf16 (DiMO trains under bf16 autocast): the network forwards under autocast (D.amp), the losses in float32
+    amp = lambda m: D.amp(m, cfg.task)  # noqa: E731
+    ddp_g = torch.nn.parallel.DistributedDataParallel(amp(gen)) if D.world() > 1 else amp(gen)
+    ddp_f = torch.nn.parallel.DistributedDataParallel(amp(aux)) if D.world() > 1 else amp(aux)
     g_params = [p for p in gen.parameters() if p.requires_grad]
     f_params = [p for p in aux.parameters() if p.requires_grad]
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
     opt_f = torch.optim.Adam(f_params, lr=cfg.fake_lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
-    method = DiMO(ddp_g, ddp_f, teacher, tok, dcfg)
+    method = DiMO(ddp_g, ddp_f, amp(teacher), amp(tok), dcfg)
 
     def sampler(model) -> OneStepStudent:
         return OneStepStudent(model, tok, dcfg.r_init, dcfg.gen_temp, dcfg.emb_perturb, device=dev)
@@ -139,7 +142,7 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
         return {**logs, **logs_f, "lr": cfg.lr * warm}
 
     stats = loop.run(step)
-    result = {"train": stats, "frozen_parameters": frozen}
+    result = {"train": stats, "frozen_parameters": frozen, "device": str(dev), "precision": D.precision(cfg.task)}
     if D.is_main():
         costs = cost_report(stats, count_trainable(gen, aux),
                             ["generator", "generator EMA", "auxiliary (fake) model", "teacher (frozen)", "tokenizer decoder (grids only)"],

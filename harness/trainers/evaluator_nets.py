@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from evaluators.shapes_classifier import ShapesClassifier
 from evaluators.shapes_geometry import COLORS, SHAPES
 from harness import assets
+from harness import distributed as D
 from harness.config import to_dict
 from harness.networks.shapes_backbone import BackboneConfig, ShapesBackbone
 from harness.tasks import shapes as S
@@ -46,7 +47,8 @@ class BackboneTrainConfig:
 
 def train_classifier(cfg: ClassifierTrainConfig, out: Path, ship: bool = False) -> dict:
     torch.manual_seed(cfg.seed)
-    net = ShapesClassifier()
+    dev = D.device()
+    net = ShapesClassifier().to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     loop = TrainLoop(out, to_dict(cfg), {"classifier": net}, {"opt": opt}, cfg.steps, ckpt_every=200, desc="classifier")
     imgs, labels = class_dataset(cfg.n_train, "train")
@@ -55,7 +57,7 @@ def train_classifier(cfg: ClassifierTrainConfig, out: Path, ship: bool = False) 
         g = step_generator(cfg.seed, i)
         idx = torch.randint(0, len(imgs), (cfg.batch,), generator=g)
         net.train()
-        loss = F.cross_entropy(net(imgs[idx])["logits"], labels[idx])
+        loss = F.cross_entropy(net(imgs[idx].to(dev))["logits"], labels[idx].to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -74,7 +76,8 @@ def train_classifier(cfg: ClassifierTrainConfig, out: Path, ship: bool = False) 
 def classifier_accuracy(net: ShapesClassifier, n: int) -> float:
     net.eval()
     imgs, labels = class_dataset(n, "heldout")
-    return float((net(imgs)["logits"].argmax(-1) == labels).float().mean())
+    dev = next(net.parameters()).device
+    return float((net(imgs.to(dev))["logits"].argmax(-1).cpu() == labels).float().mean())
 
 
 def load_classifier(path: str | Path | None = None) -> tuple[ShapesClassifier, str]:
@@ -110,7 +113,8 @@ def backbone_dataset(cfg: BackboneTrainConfig):
 
 def train_backbone(cfg: BackboneTrainConfig, out: Path, ship: bool = False) -> dict:
     torch.manual_seed(cfg.seed)
-    net = ShapesBackbone(BackboneConfig())
+    dev = D.device()
+    net = ShapesBackbone(BackboneConfig()).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     loop = TrainLoop(out, to_dict(cfg), {"backbone": net}, {"opt": opt}, cfg.steps, ckpt_every=200, desc="backbone")
     imgs, shape_t, color_t = backbone_dataset(cfg)
@@ -119,8 +123,8 @@ def train_backbone(cfg: BackboneTrainConfig, out: Path, ship: bool = False) -> d
         g = step_generator(cfg.seed, i)
         idx = torch.randint(0, len(imgs), (cfg.batch,), generator=g)
         net.train()
-        ps, pc = net(to_float(imgs[idx]))
-        loss = F.cross_entropy(ps, shape_t[idx]) + F.cross_entropy(pc, color_t[idx])
+        ps, pc = net(to_float(imgs[idx]).to(dev))
+        loss = F.cross_entropy(ps, shape_t[idx].to(dev)) + F.cross_entropy(pc, color_t[idx].to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -49,6 +49,7 @@ class FPDTrainConfig:
     drift_norm: str = "rms"
     drift_sets: str = "batch"
     per_cond: int = 1
+    positives: str = "target"       # "data" is a control, not FPD (methods/fpd.py)
     gan: bool = False
     gan_weight: float = 0.1
     d_lr: float = 2e-3
@@ -89,9 +90,9 @@ def build_shapes(cfg: FPDTrainConfig):
 
 def build_gan(cfg: FPDTrainConfig, backbone):
     from methods.gan import GAN, ProjectedDiscriminator
-    if not hasattr(backbone, "net"):
-        raise HarnessError("the optional GAN is wired for the shapes world only; the paper-scale projected "
-                           "discriminator (timm EfficientNet-lite0 + DeiT features) is not built yet — run with gan=false")
+    if cfg.task not in ("shapes", "shapes-t2i"):   # StyleGAN-XL's discriminator on frozen timm DeiT + EfficientNet-lite0
+        from harness.networks.projected_disc import load_task_discriminator
+        return GAN(load_task_discriminator(cfg.task).to(D.device()), lr=cfg.d_lr, seed=cfg.seed)
     net = backbone.net
     disc = ProjectedDiscriminator(lambda x: net.blocks(x)[1:], list(net.cfg.widths[1:]))
     return GAN(disc, lr=cfg.d_lr, seed=cfg.seed)
@@ -100,7 +101,7 @@ def build_gan(cfg: FPDTrainConfig, backbone):
 def real_images(task: str, n: int = 8000) -> torch.Tensor:
     if task not in ("shapes", "shapes-t2i"):
         from harness.trainers.paper_scale import real_images as paper_real
-        return paper_real(n)
+        return paper_real(n, task=task)   # streamed from FPD_REAL_IMAGES or the HF cache
     from harness.tasks.shapes_data import class_dataset, scene_dataset, to_float
     imgs = class_dataset(n, "train")[0] if task == "shapes" else scene_dataset(n, "train")[0]
     return to_float(imgs)
@@ -108,21 +109,31 @@ def real_images(task: str, n: int = 8000) -> torch.Tensor:
 
 def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
     cfg.fpd()   # a bad option fails here, in one line, before any network is loaded
+    if cfg.positives == "data" and not cfg.task.startswith("shapes"):
+        raise HarnessError("positives=data (the drifting control) is built for the shapes tasks only; use positives=target")
     if cfg.batch % cfg.per_cond:
         raise HarnessError(f"batch {cfg.batch} is not a multiple of per_cond {cfg.per_cond}; choose per_cond dividing it")
     D.init()
     paper_conditions = None
     if cfg.task not in ("shapes", "shapes-t2i"):
-        from harness.trainers.paper_scale import build_paper_scale, conditions as paper_conditions  # official weights
-        tok, teacher, backbone = build_paper_scale(cfg)
+        from harness.trainers.paper_scale import build_paper_scale, check_data, conditions as paper_conditions
+        check_data(cfg.task, gan=cfg.gan)   # captions / real images found before minutes of network loading
+        tok, teacher, backbone = build_paper_scale(cfg)   # official weights
     else:
         tok, teacher, backbone = build_shapes(cfg)
+    dev = D.device()
+    tok, teacher, backbone = tok.to(dev), teacher.to(dev), backbone.to(dev)
     torch.manual_seed(cfg.seed)
     student = copy.deepcopy(teacher).train().requires_grad_(True)   # initialised from the teacher
-    ddp = torch.nn.parallel.DistributedDataParallel(student) if D.world() > 1 else student
+    # bf16: the networks' forwards under autocast (D.amp), the drift loss in float32 outside it
+    amp = lambda m: D.amp(m, cfg.task)  # noqa: E731
+    ddp = torch.nn.parallel.DistributedDataParallel(amp(student)) if D.world() > 1 else amp(student)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gan = build_gan(cfg, backbone) if cfg.gan else None
-    method = FPD(ddp, teacher, tok, backbone, cfg.fpd(), gan)
+    if gan:
+        gan.disc.to(dev)   # the shapes heads are built on the CPU (in place: the optimiser keeps its parameters)
+    method = FPD(ddp, amp(teacher), amp(tok), amp(backbone), cfg.fpd(), gan)
+    method.generator.device = dev   # grids and stats sample where the student is
     modules, optims = {"student": student}, {"opt": opt}
     if gan:
         modules["disc"], optims["d_opt"] = gan.disc, gan.opt
@@ -148,25 +159,30 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         # per_cond > 1: blocks of per_cond samples share the condition drawn from the block's first seed
         cond_seeds = [all_seeds[j] for j in condition_leaders(cfg.batch, cfg.per_cond)][local]
         cond = (shapes_conditions(cfg.task, cond_seeds) if cfg.task.startswith("shapes")
-                else paper_conditions(cfg.task, teacher, cond_seeds))
-        loss, logs, x_img = method.loss(cond, seeds, gather=gather, local=local if gather else None)
+                else paper_conditions(cfg.task, teacher, cond_seeds)).to(dev)
+        data = None
+        if cfg.positives == "data":
+            from harness.trainers.common import shapes_renders
+            data = shapes_renders(cfg.task, cond_seeds, seeds)
+        loss, logs, x_img = method.loss(cond, seeds, gather=gather, local=local if gather else None, data=data)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         logs["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip))
         opt.step()
         if gan:
             g = step_generator(cfg.seed, i, stream=1)
-            real = reals[torch.randint(0, len(reals), (x_img.shape[0],), generator=g)]
+            real = reals[torch.randint(0, len(reals), (x_img.shape[0],), generator=g)].to(x_img.device)
             logs.update(gan.discriminator_step(real, x_img))
         if cfg.stats_every and (i + 1) % cfg.stats_every == 0 and cfg.task.startswith("shapes") and D.is_main():
             from harness.trainers.common import sample_stats
             student.eval()
-            logs.update(sample_stats(method.generator, cfg.task, cfg.stats_n))
+            from harness.generators import OnHost
+            logs.update(sample_stats(OnHost(method.generator), cfg.task, cfg.stats_n))
             student.train()
         return logs
 
     stats = loop.run(step)
-    result = {"train": stats}
+    result = {"train": stats, "device": str(dev), "precision": D.precision(cfg.task)}
     if D.is_main():
         costs = cost_report(stats, count_trainable(student) + (count_trainable(gan.disc.heads) if gan else 0),
                             ["student", "teacher (frozen)", "decoder (frozen)", "backbone (frozen)"] + (["discriminator heads"] if gan else []),

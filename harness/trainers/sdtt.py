@@ -64,7 +64,8 @@ def real_tokens(tok, task: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Codes [n, L] of real training renders and their conditions (labels or caption ids)."""
     from harness.tasks.shapes_data import class_dataset, scene_dataset, to_float
     imgs, cond = class_dataset(n, "train") if task == "shapes" else scene_dataset(n, "train")[:2]
-    codes = torch.cat([tok.encode(to_float(imgs[i:i + 500])) for i in range(0, n, 500)])
+    dev = next(tok.parameters()).device
+    codes = torch.cat([tok.encode(to_float(imgs[i:i + 500]).to(dev)) for i in range(0, n, 500)])
     return codes, cond
 
 
@@ -83,9 +84,10 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
     teacher = teacher.to(dev).eval().requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)    # initialised from the teacher
     tok = tok.to(dev) if isinstance(tok, torch.nn.Module) else tok
-    ddp = torch.nn.parallel.DistributedDataParallel(student) if D.world() > 1 else student
+    amp = lambda m: D.amp(m, cfg.task)  # noqa: E731  (bf16 only when asked: --precision bf16)
+    ddp = torch.nn.parallel.DistributedDataParallel(amp(student)) if D.world() > 1 else amp(student)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    method = SDTT(ddp, teacher, scfg)
+    method = SDTT(ddp, amp(teacher), scfg)
 
     def sampler_steps(i: int) -> int:
         return max(1, scfg.teacher_steps(min(i // cfg.round_steps, scfg.rounds - 1)) // 2)
@@ -145,4 +147,5 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
 
     stats = loop.run(step)
     done = sorted(p.stem for p in Path(out).glob("student_*step.safetensors"))
-    return {"train": stats, "exports": {k: v["sha256"] for k, v in exports.items()}, "students": done}
+    return {"train": stats, "exports": {k: v["sha256"] for k, v in exports.items()}, "students": done,
+            "device": str(dev), "precision": D.precision(cfg.task)}

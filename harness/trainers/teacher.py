@@ -77,18 +77,20 @@ def tokenize_dataset(tok, cfg: TeacherTrainConfig) -> tuple[torch.Tensor, torch.
         imgs, cond = class_dataset(cfg.n_train, "train")
     else:
         imgs, cond, _ = scene_dataset(cfg.n_train, "train")
-    codes = torch.cat([tok.encode(to_float(imgs[i:i + 1000])) for i in range(0, len(imgs), 1000)])
+    dev = next(tok.parameters()).device
+    codes = torch.cat([tok.encode(to_float(imgs[i:i + 1000]).to(dev)) for i in range(0, len(imgs), 1000)])
     return codes, cond
 
 
 def masked_ce_loss(model, codes: torch.Tensor, cond: torch.Tensor, g: torch.Generator, cfg: TeacherTrainConfig) -> torch.Tensor:
     b, l = codes.shape
+    dev = codes.device   # drawn on the CPU generator (resumable), then moved
     r = torch.rand(b, generator=g)
     p_mask = torch.arccos(r) / (math.pi / 2)
-    mask = torch.rand(b, l, generator=g) < p_mask[:, None]
-    drop = torch.rand(b, generator=g) < cfg.cond_drop
+    mask = (torch.rand(b, l, generator=g) < p_mask[:, None]).to(dev)
+    drop = (torch.rand(b, generator=g) < cfg.cond_drop).to(dev)
     cond = torch.where(drop.view(-1, *([1] * (cond.dim() - 1))), model_null(model, cond), cond)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp == "bf16" and codes.device.type == "cpu"):
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.amp == "bf16"):
         logits = model(codes.masked_fill(mask, _mask_id(model)), cond)
     loss = F.cross_entropy(logits[mask], codes[mask], label_smoothing=cfg.label_smoothing)
     return loss
@@ -115,8 +117,9 @@ def lr_at(cfg: TeacherTrainConfig, i: int) -> float:
 def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: int = 500) -> dict:
     D.init()
     torch.manual_seed(cfg.seed)
-    tok = load_tokenizer()
-    model = ShapesMaskTransformer(model_config(cfg, tok))
+    dev = D.device()
+    tok = load_tokenizer().to(dev)
+    model = ShapesMaskTransformer(model_config(cfg, tok)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if D.world() > 1 else model
 
@@ -127,11 +130,11 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
 
     loop = TrainLoop(out, to_dict(cfg), {"model": model}, {"opt": opt}, cfg.steps, ckpt_every=250,
                      sample_every=sample_every, sample_fn=sample_grid, desc=f"teacher[{cfg.task}]")
-    codes, cond = tokenize_dataset(tok, cfg)
+    codes, cond = (t.to(dev) for t in tokenize_dataset(tok, cfg))
 
     def step(i: int) -> dict:
         g = step_generator(cfg.seed, i)
-        idx = torch.randint(0, len(codes), (cfg.batch,), generator=g)[D.local_slice(cfg.batch)]
+        idx = torch.randint(0, len(codes), (cfg.batch,), generator=g)[D.local_slice(cfg.batch)].to(dev)
         lr = lr_at(cfg, i)
         for group in opt.param_groups:
             group["lr"] = lr

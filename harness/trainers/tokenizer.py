@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from harness import assets
+from harness import distributed as D
 from harness.config import to_dict
 from harness.networks.shapes_vq import ShapesVQ, VQConfig
 from harness.tasks.shapes_data import class_dataset, scene_dataset, to_float
@@ -40,7 +41,7 @@ def reconstruction_report(vq: ShapesVQ, n: int = 1000) -> dict:
     vq.eval()
     out = {}
     for kind, (imgs, *_) in {"class": class_dataset(n, "heldout"), "scene": scene_dataset(n, "heldout")}.items():
-        x = to_float(imgs)
+        x = to_float(imgs).to(next(vq.parameters()).device)
         tok = vq.encode(x)
         rec = vq.decode(tok).clamp(-1, 1)
         mse = F.mse_loss((rec + 1) / 2, (x + 1) / 2).item()
@@ -52,16 +53,17 @@ def reconstruction_report(vq: ShapesVQ, n: int = 1000) -> dict:
 
 def train(cfg: TokenizerTrainConfig, out: Path, ship: bool = False) -> dict:
     torch.manual_seed(cfg.seed)
-    vq = build(cfg)
+    dev = D.device()
+    vq = build(cfg).to(dev)
     opt = torch.optim.Adam(vq.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
     loop = TrainLoop(out, to_dict(cfg), {"vq": vq}, {"opt": opt}, cfg.steps, ckpt_every=250, desc="tokenizer")
     imgs = torch.cat([class_dataset(cfg.n_class, "train", cfg.resolution)[0],
                       scene_dataset(cfg.n_scene, "train", cfg.resolution)[0]])
-    counts = torch.zeros(cfg.codebook_size)
+    counts = torch.zeros(cfg.codebook_size, device=dev)
 
     def step(i: int) -> dict:
         g = step_generator(cfg.seed, i)
-        x = to_float(imgs[torch.randint(0, len(imgs), (cfg.batch,), generator=g)])
+        x = to_float(imgs[torch.randint(0, len(imgs), (cfg.batch,), generator=g)]).to(dev)
         vq.train()
         rec, vq_loss, idx = vq(x)
         rec_loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)

@@ -18,6 +18,9 @@ TINY = {
                        ["full", "raw", "overhead_pct", "overhead_pct_paired", "breakdown_ms", "within_target"]),
     "bench_fpd_step": (["--batch=2", "--steps=1", "--warmup=0", "--in-process"], "fpd_step",
                        ["sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s"]),
+    # MaskGIT-scale FPD vs DiMO, reduced (--small: depth 2, narrow VQGAN / DINOv3) so the CPU run takes seconds
+    "bench_paper_scale": (["--small", "--in-process", "--modes=fpd,dimo"], "paper_scale",
+                          ["modes", "config", "ratio_dimo_over_fpd", "peak_memory_kind"]),
 }
 
 
@@ -42,6 +45,9 @@ def test_benchmark_emits_one_json_line(module, tmp_path, capsys):
     for k in keys:
         assert k in printed, k
     assert all(math.isfinite(x) for x in _finite_numbers(printed))
+    if name == "paper_scale":   # both methods timed, measured and FLOP-counted
+        for m in ("fpd", "dimo"):
+            assert printed["modes"][m]["step_time_s"] > 0 and printed["modes"][m]["flops_per_step"] > 1e9
     stored = (tmp_path / f"{name}.jsonl").read_text().splitlines()
     assert len(stored) == 1 and json.loads(stored[0]) == printed == json.loads(json.dumps(rec))
 

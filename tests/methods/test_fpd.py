@@ -68,3 +68,24 @@ def test_condition_blocks():
     assert condition_leaders(6, 3) == [0, 0, 0, 3, 3, 3] and condition_leaders(3, 1) == [0, 1, 2]
     with pytest.raises(ValueError, match="per_cond"):
         FPDConfig(drift_sets="condition")
+
+
+
+def test_data_positives_are_renders_of_each_condition():
+    """The drifting control: positives are fresh training renders whose class is the sample's condition,
+    a different render for each sample of a condition block."""
+    from evaluators.shapes_detector import detect_shapes
+    from harness.tasks import shapes as S
+    from harness.trainers.common import shapes_conditions, shapes_renders
+    cond_seeds, seeds = [3, 3, 10, 10], [100, 101, 102, 103]
+    imgs = shapes_renders("shapes", cond_seeds, seeds)
+    assert imgs.shape == (4, 3, 32, 32) and imgs.min() >= -1 and imgs.max() <= 1
+    labels = shapes_conditions("shapes", cond_seeds).tolist()
+    u8 = ((imgs + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    for img, lab in zip(u8, labels):
+        det = detect_shapes(img)[0]
+        assert S.class_label(det["class"], det["color"]) == lab
+    assert not torch.equal(imgs[0], imgs[1])
+    with pytest.raises(ValueError, match="positives"):
+        from methods.fpd import FPDConfig
+        FPDConfig(positives="teacher")
