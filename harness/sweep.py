@@ -88,9 +88,10 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     cls = getattr(mod, cfg_name)
     keys = list(grid)
     combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    start = cls.preset(task) if hasattr(cls, "preset") else cls(task=task)   # as `harness train` builds it
     configs = []
     for combo in combos:   # parse every configuration before any training: a typo fails at once
-        cfg = apply_overrides(cls.preset(task), base + [f"{k}={v}" for k, v in combo.items()])
+        cfg = apply_overrides(start, base + [f"{k}={v}" for k, v in combo.items()])
         configs.append(dataclasses.replace(cfg, steps=train_steps))
     rows = []
     for combo, cfg in zip(combos, configs):

@@ -42,3 +42,14 @@ def test_sweep_fpd_trains_and_scores_each_setting(tmp_path):
     assert [r["settings"]["self_pairs"] for r in sw["rows"]] == ["mask-negatives", "mask-both"]
     assert all("mean_area" in r["metrics"] and "fid" in r["metrics"] for r in sw["rows"])
     assert sw["rows"][0]["fingerprint"] != sw["rows"][1]["fingerprint"]
+
+
+@pytest.mark.parametrize("kind,extra,steps", [("dimo", [], "2"), ("sdtt", ["--set", "round_steps=1"], "4")])
+def test_sweep_baselines_train_and_score(tmp_path, kind, extra, steps):
+    """The fair protocol tunes every distiller the same way: `sweep dimo|sdtt` through the console script."""
+    code, out, err = run_console(["sweep", kind, "--task", "shapes", "--grid", "lr=1e-4,3e-4", "--set", "batch=4",
+                                  *extra, "--train-steps", steps, "--seeds", "1000000-1000011"],
+                                 cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert code == 0, err
+    sw = json.loads((tmp_path / f"runs/sweep/{kind}-shapes.json").read_text())
+    assert [r["settings"]["lr"] for r in sw["rows"]] == ["1e-4", "3e-4"] and sw["best"]["lr"] in ("1e-4", "3e-4")
