@@ -50,9 +50,9 @@ class DiMOConfig:
     ratio_mode_fake: str = "arccos" # re-mask law for the aux update
     label_smoothing: float = 0.1    # aux cross-entropy                                  (§2.4)
     ema_decay: float = 0.9999       # (§2.1)
-    # fix_emb_layer. MaskGIT v1 ties its readout to tok_emb (+ `bias`), so freezing the embedding freezes the
-    # readout; the shapes transformer's readout is an untied `head`, frozen too so the student matches that.
-    frozen: tuple = ("tok_emb", "pos_emb", "bias", "head", "cond_emb", "cond_pos")
+    # fix_emb_layer: () = the names the model declares (`dimo_frozen`: token and position embeddings and a tied
+    # readout, named per architecture); a non-empty tuple overrides them
+    frozen: tuple = ()
 
     def __post_init__(self):
         if not 0.0 < self.r_init <= 1.0:
@@ -83,13 +83,22 @@ def mask_ratio(u: Tensor, mode: str) -> Tensor:
     raise ValueError(f"unknown ratio mode {mode!r}; choose one of {RATIO_MODES}")
 
 
-def freeze_embeddings(model: nn.Module, names: Sequence[str]) -> list[str]:
-    """DiMO fix_emb_layer: requires_grad False on the named top-level parameters/modules; returns what froze."""
-    frozen = []
-    for pname, p in model.named_parameters():
-        if any(pname == n or pname.startswith(n + ".") for n in names):
+def freeze_embeddings(model: nn.Module, names: Sequence[str] = ()) -> list[str]:
+    """DiMO fix_emb_layer: requires_grad False on the named parameters/modules (default: the model's own
+    `dimo_frozen`); returns what froze. Names that match nothing are an error, never a silent no-op."""
+    names = tuple(names) or getattr(model, "dimo_frozen", ())
+    if not names:
+        raise ValueError(f"{type(model).__name__} declares no dimo_frozen names; pass frozen=(...) explicitly")
+    frozen, unmatched = [], []
+    for n in names:
+        hits = [(pn, p) for pn, p in model.named_parameters() if pn == n or pn.startswith(n + ".")]
+        unmatched += [] if hits else [n]
+        for pn, p in hits:
             p.requires_grad_(False)
-            frozen.append(pname)
+            frozen.append(pn)
+    if unmatched:
+        raise ValueError(f"frozen names {unmatched} match no parameter of {type(model).__name__}; "
+                         f"its embeddings are {list(getattr(model, 'dimo_frozen', ()))}")
     return frozen
 
 

@@ -483,6 +483,8 @@ class MaskGenVQ(nn.Module):
 class MaskGenTeacher(nn.Module):
     """MaskGen-L as a `TokenModel`: tokens [B,128] (0..8191 or mask 8192), cond = CLIP ids [B,77]."""
 
+    dimo_frozen = ("net.embeddings", "net.pos_embed")   # DiMO fix_emb_layer; lm_head is tied to net.embeddings
+
     def __init__(self, maskgen: MaskGenVQ, clip: ClipTextEncoder, aesthetic_score: float | None = None):
         super().__init__()
         self.net, self.clip = maskgen, clip.requires_grad_(False)  # CLIP is never trained (no_grad below)

@@ -103,6 +103,8 @@ def _mlp_stack(d: int, dropout: float, last: bool) -> nn.Sequential:
 class MaskGITTransformer(nn.Module):
     """The v1 MaskTransformer; `forward` = TokenModel (K=1024 logits), `raw_logits` = official 1025-way."""
 
+    dimo_frozen = ("tok_emb", "pos_emb", "bias")   # DiMO fix_emb_layer; the readout is tied to tok_emb (+ bias)
+
     def __init__(self, cfg: MaskGITConfig = MaskGITConfig()):
         super().__init__()
         self.cfg = cfg

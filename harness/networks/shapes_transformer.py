@@ -33,6 +33,8 @@ class TransformerConfig:
 
 
 class ShapesMaskTransformer(nn.Module):
+    # DiMO fix_emb_layer: embeddings and the (untied) readout, so the student matches a tied-readout MaskGIT
+    dimo_frozen = ("tok_emb", "pos_emb", "head", "cond_emb", "cond_pos")
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.cfg = cfg

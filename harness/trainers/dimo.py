@@ -50,7 +50,7 @@ class DiMOTrainConfig:
     ratio_mode_fake: str = "arccos"
     label_smoothing: float = 0.1
     ema_decay: float = 0.9999
-    frozen: tuple = ("tok_emb", "pos_emb", "bias", "head", "cond_emb", "cond_pos")   # fix_emb_layer, readout included
+    frozen: tuple = ()               # fix_emb_layer: () = the model's own dimo_frozen names (methods/dimo.py)
 
     def dimo(self) -> DiMOConfig:
         names = {f.name for f in fields(DiMOConfig)}
@@ -88,8 +88,11 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
     torch.manual_seed(cfg.seed)
     gen = copy.deepcopy(teacher).train().requires_grad_(True)        # all three initialised from the teacher
     aux = copy.deepcopy(teacher).train().requires_grad_(True)
-    frozen = freeze_embeddings(gen, dcfg.frozen)
-    freeze_embeddings(aux, dcfg.frozen)
+    try:
+        frozen = freeze_embeddings(gen, dcfg.frozen)
+        freeze_embeddings(aux, dcfg.frozen)
+    except ValueError as e:
+        raise HarnessError(f"{e} (set frozen=... with --set)") from None
     teacher, gen, aux = teacher.to(dev), gen.to(dev), aux.to(dev)
     tok = tok.to(dev) if isinstance(tok, torch.nn.Module) else tok
     ema = EMA(gen, dcfg.ema_decay)

@@ -1,6 +1,7 @@
 """MaskGen-L, TA-TiTok bl128 VQ and the CLIP ViT-L-14-336 text tower: real widths, official formats, sampler."""
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -212,3 +213,15 @@ def test_tied_head_saves_as_a_copy_and_a_different_head_is_refused(tmp_path):
         load_maskgen(tmp_path / "untied.bin", cfg)
     with pytest.raises(RuntimeError, match="MaskGen ties them"):
         MaskGenVQ(cfg).load_state_dict(sd)
+
+
+def test_dimo_freezes_maskgen_embeddings_by_their_own_names(maskgen, clip):
+    """DiMO's fix_emb_layer names differ per architecture: on MaskGen it must freeze net.embeddings (the tied
+    readout with it) and net.pos_embed — a MaskGIT name list would silently freeze nothing."""
+    from methods.dimo import freeze_embeddings
+    teacher = MaskGenTeacher(copy.deepcopy(maskgen[0]), clip[0])
+    frozen = freeze_embeddings(teacher)
+    assert set(frozen) == {"net.embeddings.weight", "net.pos_embed"}
+    assert not teacher.net.embeddings.weight.requires_grad and teacher.net.blocks[0].norm1.linear.weight.requires_grad
+    with pytest.raises(ValueError, match="match no parameter"):
+        freeze_embeddings(teacher, ("tok_emb", "pos_emb"))
