@@ -61,6 +61,9 @@ class TrainLoop:
     sample_fn: Callable[[int, Path], None] | None = None
     desc: str = "train"
     bar_keys: tuple = ()                          # logs shown on the progress bar (default: the first four)
+    # The config's dataclass defaults: a key a stored run lacks (an option added since) is read as its default,
+    # so a run made before the option existed still resumes; a non-default value still refuses
+    config_defaults: dict | None = None
     start_step: int = field(default=0, init=False)
 
     def __post_init__(self):
@@ -83,6 +86,7 @@ class TrainLoop:
         if path.exists():
             try:
                 have = {k: v for k, v in json.loads(path.read_text()).items() if k != "steps"}
+                have = {k: v for k, v in (self.config_defaults or {}).items() if k != "steps" and k not in have} | have
             except json.JSONDecodeError:
                 raise HarnessError(f"{path} is corrupt; delete the run folder {self.run_dir} or use another --out")
             if config_hash(have) != config_hash(want):

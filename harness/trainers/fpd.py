@@ -149,7 +149,8 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
                      sample_every=sample_every if cfg.task.startswith("shapes") else 0, sample_fn=grid,
                      desc=f"fpd[{cfg.task}]",
                      bar_keys=("drift_raw_norm", "drift_raw_radial", "target_changed", "saturated", "sample_mean_area",
-                               "sample_centre_spread"))
+                               "sample_centre_spread"),
+                     config_defaults=to_dict(type(cfg)()))
     local = D.local_slice(cfg.batch)
     gather = D.all_gather_cat if D.world() > 1 else None
 

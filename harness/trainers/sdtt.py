@@ -102,7 +102,8 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
         student.train()
 
     loop = TrainLoop(out, to_dict(cfg), {"student": student, "teacher": teacher}, {"opt": opt}, cfg.steps,
-                     ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid, desc=f"sdtt[{cfg.task}]")
+                     ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid, desc=f"sdtt[{cfg.task}]",
+                     config_defaults=to_dict(type(cfg)()))
     codes, conds = real_tokens(tok, cfg.task, cfg.n_train)
     codes, conds = codes.to(dev), conds.to(dev)
     local = D.local_slice(cfg.batch)

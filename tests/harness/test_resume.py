@@ -12,6 +12,7 @@ import pytest
 from safetensors.torch import load_file
 
 from harness.assets import asset_path
+from helpers import run_console
 
 # trainer -> (extra CLI args, total steps, checkpoint interval, weights file); tiny sizes so a run takes seconds
 RUNS = {
@@ -57,3 +58,22 @@ def test_sigkill_then_rerun_is_bit_identical(tmp_path, kind):
     assert all(wa[k].equal(wb[k]) for k in wa)
     steps = [json.loads(l)["step"] for l in (b / "log.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps))  # the log has no duplicated or lost steps
+
+
+def test_a_run_from_before_an_option_existed_resumes(tmp_path):
+    """A stored config that lacks an option added since (here `positives`) reads it as its default and resumes;
+    the same run with a non-default stored value is refused."""
+    run = tmp_path / "run"
+    args = ["train", "fpd", "--task", "shapes", "--set", "batch=4", "--set", "stats_every=0", "--out", str(run)]
+    env = {"OMP_NUM_THREADS": "1"}
+    code, _, err = run_console([*args, "--steps", "1"], cwd=tmp_path, env=env)
+    assert code == 0, err
+    cfg = json.loads((run / "config.json").read_text())
+    del cfg["positives"]                                       # as written before the option existed
+    (run / "config.json").write_text(json.dumps(cfg))
+    code, _, err = run_console([*args, "--steps", "2"], cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert json.loads((run / "latest.json").read_text())["step"] == 2
+    (run / "config.json").write_text(json.dumps({**cfg, "positives": "data"}))
+    code, _, err = run_console([*args, "--steps", "3"], cwd=tmp_path, env=env)
+    assert code != 0 and "different config" in err and "positives" in err
