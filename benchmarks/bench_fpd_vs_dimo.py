@@ -144,6 +144,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="timed training steps per method")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--cpu", action="store_true", help="stay on CPU even when a GPU is present")
+    ap.add_argument("--out-dir", default=None, help="folder for fpd_vs_dimo.jsonl (default benchmarks/results)")
     ap.add_argument("--worker", choices=["fpd", "dimo"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -160,7 +161,8 @@ def main() -> None:
         res[m] = json.loads(p.stdout.strip().splitlines()[-1])
     f, d = res["fpd"], res["dimo"]
     keys = ("sec_per_step", "cpu_sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s", "trainable_params")
-    print(json.dumps({"bench": "fpd_vs_dimo", "task": "shapes", "batch": args.batch, "timed_steps": args.steps,
+    from benchmarks.flops import emit
+    emit({"task": "shapes", "batch": args.batch, "timed_steps": args.steps,
                       "networks": f["networks"], "device": f["device"], "threads": f["threads"],
                       "fpd": {k: f[k] for k in keys},
                       "dimo": {k: d[k] for k in keys},
@@ -168,7 +170,7 @@ def main() -> None:
                                               "cpu_sec_per_step": d["cpu_sec_per_step"] / max(f["cpu_sec_per_step"], 1e-9),
                                               "peak_memory": d["peak_memory_mb"] / max(f["peak_memory_mb"], 1e-9),
                                               "flops_per_step": d["flops_per_step"] / max(f["flops_per_step"], 1)},
-                      "peak_memory_kind": f["peak_memory_kind"]}))
+                      "peak_memory_kind": f["peak_memory_kind"]}, "fpd_vs_dimo", args.out_dir)   # printed and appended to results/
 
 
 if __name__ == "__main__":

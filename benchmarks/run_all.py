@@ -32,7 +32,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str], bool]] = {
     "fpd_step": ("bench_fpd_step.py", ["--batch=64", "--steps=3", "--warmup=1"],
                  ["--batch=2", "--steps=1", "--warmup=0"], True),
     "fpd_vs_dimo": ("bench_fpd_vs_dimo.py", ["--batch=64", "--steps=3", "--warmup=1"],
-                    ["--batch=2", "--steps=1", "--warmup=0"], False),
+                    ["--batch=2", "--steps=1", "--warmup=0"], True),
     "paper_scale": ("bench_paper_scale.py", [], ["--modes=student", "--no-flops"], True),
 }
 
@@ -54,8 +54,6 @@ def command(name: str, quick: bool, random: bool, out_dir: Path, cuda: bool) -> 
     argv = [sys.executable, str(path), *(small if quick else full)]
     if ours:
         argv += ["--random"] * random + [f"--out-dir={out_dir}"]
-    elif name == "fpd_vs_dimo" and random:
-        argv.append("--random")
     if name == "paper_scale" and not cuda:
         argv.append("--small")  # CPU: depth-2 MaskGIT, narrow VQGAN / DINOv3; MaskGIT scale on a GPU
     return argv
