@@ -55,7 +55,7 @@ def train(
     import dataclasses
     import importlib
 
-    from harness.config import apply_overrides, did_you_mean
+    from harness.config import apply_overrides, did_you_mean, task_defaults
     _configure_device(device, precision)
     if precision and kind not in AMP_TRAINERS:
         raise HarnessError(f"--precision applies to {', '.join(AMP_TRAINERS)}, not {kind}"
@@ -69,7 +69,7 @@ def train(
         raise HarnessError(f"--ship applies to {', '.join(sorted(SHIPPABLE))}, not {kind}")
     mod = importlib.import_module(mod_name)
     cls = getattr(mod, cfg_name)
-    cfg = cls.preset(task) if hasattr(cls, "preset") else cls(task=task)
+    cfg = task_defaults(cls, task)
     cfg = apply_overrides(cfg, list(set_))
     if steps is not None:
         if steps < 1:

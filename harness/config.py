@@ -14,6 +14,12 @@ def did_you_mean(word: str, options) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def task_defaults(cls, task: str):
+    """A trainer config's starting point for a task: its `preset` where it has one (FPD: the paper's values at
+    paper scale), else the dataclass defaults. `harness train`, `harness sweep` and `harness reproduce` share it."""
+    return cls.preset(task) if hasattr(cls, "preset") else cls(task=task)
+
+
 def apply_overrides(cfg, overrides: list[str] | None):
     """Return a copy of dataclass `cfg` with `key=value` overrides parsed by the field's type."""
     if not overrides:

@@ -79,10 +79,10 @@ def run_job(job: Job) -> None:
         import importlib
 
         from harness.cli import TRAINERS
-        from harness.config import apply_overrides
+        from harness.config import apply_overrides, task_defaults
         mod_name, cfg_name, fn_name, _ = TRAINERS[job.args["kind"]]
         mod = importlib.import_module(mod_name)
-        cfg = apply_overrides(getattr(mod, cfg_name)(task=job.args["task"]), job.args["overrides"])
+        cfg = apply_overrides(task_defaults(getattr(mod, cfg_name), job.args["task"]), job.args["overrides"])
         getattr(mod, fn_name)(cfg, job.args["out"])
         return
     from harness.evaluate import evaluate

@@ -78,7 +78,7 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     import importlib
 
     from harness.cli import TRAINERS
-    from harness.config import apply_overrides
+    from harness.config import apply_overrides, task_defaults
     from harness.evaluate import evaluate
     if kind not in DISTILLERS:
         raise HarnessError(f"sweep {kind!r}: choose one of {', '.join(DISTILLERS)} (or `sweep teacher`)")
@@ -88,7 +88,7 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     cls = getattr(mod, cfg_name)
     keys = list(grid)
     combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
-    start = cls.preset(task) if hasattr(cls, "preset") else cls(task=task)   # as `harness train` builds it
+    start = task_defaults(cls, task)
     configs = []
     for combo in combos:   # parse every configuration before any training: a typo fails at once
         cfg = apply_overrides(start, base + [f"{k}={v}" for k, v in combo.items()])
