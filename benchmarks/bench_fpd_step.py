@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.flops import (common_args, count_flops, device_of, emit, env_info, rss_peak_mb,  # noqa: E402
-                              shapes_networks, summary, sync)
+from benchmarks.flops import (common_args, count_flops, device_of, emit, env_info, flops_by_module,  # noqa: E402
+                              rss_peak_mb, shapes_networks, summary, sync)
 
 
 def make_step(nets: dict, batch: int, device):
@@ -37,6 +37,7 @@ def make_step(nets: dict, batch: int, device):
     cfg = FPDTrainConfig()
     backbone = FrozenBackbone(nets["backbone"], tuple(cfg.blocks), cfg.grid or None, cfg.token_norm)
     student = copy.deepcopy(nets["teacher"]).train().requires_grad_(True)
+    _name_networks(nets, student)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     fpd = FPD(student, nets["teacher"], nets["tok"], backbone, cfg.fpd())
 
@@ -50,6 +51,29 @@ def make_step(nets: dict, batch: int, device):
         torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
         opt.step()
     return loss_fn, update, sum(p.numel() for p in student.parameters()), cfg
+
+
+NETWORKS = {"student": None, "teacher": "teacher", "tokenizer": "tok", "backbone": "backbone"}
+
+
+def _name_networks(nets: dict, student) -> None:
+    """Prefix the class name of every module of each network with the network's name. The FLOP counter's
+    module tracking names a root module by its class, and the networks are not always entered through
+    their root (the decoder and the backbone call their parts directly; student and teacher share a class)."""
+    for net_name, key in NETWORKS.items():
+        for i, m in enumerate((student if key is None else nets[key]).modules()):
+            m.__class__ = type(f"{net_name}:{type(m).__name__}{i}", (type(m),), {})
+
+
+def _split(by_module: dict[str, int]) -> dict[str, float]:
+    """Share of the loss's forward FLOPs per network; 'other' is what no network module owns (drift
+    kernels, pooling). The counter has no module attribution for the backward: it runs through the student
+    (weights and inputs) and, on the student branch only, through the decoder and backbone (inputs)."""
+    total = by_module.get("Global", 0) or 1
+    share = {n: sum(v for k, v in by_module.items() if "." not in k and k.startswith(f"{n}:")) / total
+             for n in NETWORKS}
+    share["other"] = max(0.0, 1.0 - sum(share.values()))
+    return {k: round(v, 4) for k, v in share.items()}
 
 
 def worker(args) -> dict:
@@ -77,12 +101,13 @@ def worker(args) -> dict:
     i = args.warmup + args.steps
     loss, f_fwd = count_flops(lambda: loss_fn(i))
     _, f_bwd = count_flops(lambda: update(loss))
+    split = _split(flops_by_module(lambda: loss_fn(i + 1)))
     s = summary(tot)
     flops = f_fwd + f_bwd
     return {"networks": nets["which"], **env_info(dev), "batch": args.batch, "trainable_params": trainable,
             "config": {k: v for k, v in cfg.fpd().to_dict().items()},
             "sec_per_step": s, "loss_s": summary(fwd)["median_s"], "backward_opt_s": summary(bwd)["median_s"],
-            "flops_per_step": flops, "flops_loss": f_fwd, "flops_backward_opt": f_bwd,
+            "flops_per_step": flops, "flops_loss": f_fwd, "flops_backward_opt": f_bwd, "forward_flops_by_network": split,
             "achieved_flops_per_s": flops / s["median_s"], "samples_per_s": args.batch / s["median_s"],
             "peak_memory_mb": peak,
             "peak_memory_kind": "cuda max_memory_allocated" if dev.type == "cuda"

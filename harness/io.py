@@ -81,6 +81,15 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write(path, lambda p: Path(p).write_text(text + "\n"))
 
 
+def append_jsonl(path: str | Path, obj: Any) -> None:
+    """One JSON line, written in one call and fsynced (a crash leaves at most a partial last line)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(obj, sort_keys=True, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     atomic_write(path, lambda p: Path(p).write_bytes(data))
 

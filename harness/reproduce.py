@@ -10,8 +10,10 @@ the paper's shallow half {2,5} -> {0,1}, deep half {8,11} -> {2,3}, all {2,5,8,1
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,41 +39,107 @@ class Job:
         return marker.exists()
 
 
-def plan(n_seeds: int = 3, root: Path = Path("runs/reproduce")) -> list[Job]:
+ROUNDS_SDTT = 4   # 16 -> 8 -> 4 -> 2 -> 1
+
+
+def budget_overrides(kind: str, train_steps: int | None) -> list[str]:
+    """`--train-steps N`: every distiller gets N generator updates (SDTT: N/4 per halving round)."""
+    if train_steps is None:
+        return []
+    if kind == "sdtt":   # whole rounds, so the run reaches its 1-step student (at least one update a round)
+        per_round = max(1, train_steps // ROUNDS_SDTT)
+        return [f"steps={per_round * ROUNDS_SDTT}", f"round_steps={per_round}"]
+    return [f"steps={train_steps}"]
+
+
+def trainer_fields(kind: str) -> set[str]:
+    import dataclasses
+    import importlib
+
+    from harness.cli import TRAINERS
+    mod_name, cfg_name, _, _ = TRAINERS[kind]
+    return {f.name for f in dataclasses.fields(getattr(importlib.import_module(mod_name), cfg_name))}
+
+
+def shared_overrides(kind: str, items: Sequence[str]) -> list[str]:
+    """`--set key=value` items that apply to this distiller (a key goes to every distiller that has it)."""
+    from harness.errors import HarnessError
+    out = []
+    for item in items:
+        key = item.split("=", 1)[0]
+        if "=" not in item:
+            raise HarnessError(f"--set {item!r} is not key=value; e.g. --set batch=16")
+        if not any(key in trainer_fields(k) for k in ("fpd", "dimo", "sdtt")):
+            raise HarnessError(f"--set {key!r}: no distiller (fpd, dimo, sdtt) has this config key")
+        if key in trainer_fields(kind):
+            out.append(item)
+    return out
+
+
+def plan(n_seeds: int = 3, root: Path = Path("runs/reproduce"), train_steps: int | None = None,
+         n: int | None = None, only: Sequence[str] = (), sets: Sequence[str] = ()) -> list[Job]:
+    """Every job of the study. `train_steps` / `n` shrink the budget (a toy run, or a time-boxed one);
+    `only` keeps the eval groups matching these patterns (fnmatch, e.g. `fpd-1,dimo-1`) and the runs they need;
+    `sets` are config overrides for every distiller that has the key (e.g. batch=4)."""
     jobs: list[Job] = []
     def train(kind, task, seed, variant="", overrides=()):
         out = root / f"{kind}-{task}{'-' + variant if variant else ''}-seed{seed}"
         marker = out / ("student_1step.json" if kind == "sdtt" else "student.json")
         jobs.append(Job("train", f"train {kind} {task} {variant or 'main'} seed {seed}",
-                        {"kind": kind, "task": task, "out": out, "overrides": [f"seed={seed}", *overrides], "marker": marker}))
+                        {"kind": kind, "task": task, "out": out, "marker": marker,
+                         "overrides": [f"seed={seed}", *budget_overrides(kind, train_steps),
+                                       *shared_overrides(kind, sets), *overrides]}))
         return out
     def evaluate(method, suite, steps, ck, group, seed, variant=""):
         out = root / "eval" / suite / f"{group}-seed{seed}-{steps}step"
         jobs.append(Job("eval", f"eval {method} {variant or 'main'} {steps}-step on {suite} seed {seed}",
                         {"method": method, "suite": suite, "steps": steps, "checkpoint": ck, "out": out, "group": group,
-                         "variant": variant, "seed": seed, "marker": out / "results.json"}))
+                         "variant": variant, "seed": seed, "n": n, "marker": out / "results.json"}))
     for s in range(n_seeds):
         for suite in ("shapes-fid", "shapes-geneval"):
-            for n in TEACHER_STEPS:
-                evaluate("teacher", suite, n, None, f"teacher-{n}", s)     # seed block s of the sampling seeds
-        sd = train("sdtt", "shapes", s)
-        for n in (4, 1):
-            evaluate("sdtt", "shapes-fid", n, sd / f"student_{n}step", f"sdtt-{n}", s)
-        dm = train("dimo", "shapes", s)
-        evaluate("dimo", "shapes-fid", 1, dm / "student", "dimo-1", s)
+            for k in TEACHER_STEPS:
+                evaluate("teacher", suite, k, None, f"teacher-{k}", s)     # seed block s of the sampling seeds
+        for task, suite in (("shapes", "shapes-fid"), ("shapes-t2i", "shapes-geneval")):   # Table 2, Table 1
+            sd = train("sdtt", task, s)
+            for k in (4, 1):
+                evaluate("sdtt", suite, k, sd / f"student_{k}step", f"sdtt-{k}", s)
+            dm = train("dimo", task, s)
+            evaluate("dimo", suite, 1, dm / "student", "dimo-1", s)
         fp = train("fpd", "shapes", s)
         evaluate("fpd", "shapes-fid", 1, fp / "student", "fpd-1", s)
         for variant, overrides in VARIANT_OVERRIDES.items():
+            # the main t2i run ("ste", no override) is both Table 1's FPD-1 and the ablations' reference
             ft = train("fpd", "shapes-t2i", s, variant if variant != "ste" else "", overrides)
-            evaluate("fpd", "shapes-geneval", 1, ft / "student", f"fpd-{variant}", s, variant)
-    return jobs
+            evaluate("fpd", "shapes-geneval", 1, ft / "student", "fpd-1" if variant == "ste" else f"fpd-{variant}",
+                     s, "" if variant == "ste" else variant)
+    return select(jobs, only) if only else jobs
 
 
-def _seed_range(suite: str, seed: int) -> str | None:
-    """Teacher repeats use disjoint sampling-seed blocks; distilled students differ by training seed."""
+def select(jobs: list[Job], patterns: Sequence[str]) -> list[Job]:
+    """The eval jobs matching a pattern — a group (`fpd-1`) or suite:group (`shapes-fid:fpd-1`), fnmatch —
+    and the training runs they read."""
+    from harness.errors import HarnessError
+    def names(j: Job) -> tuple[str, str]:
+        return j.args["group"], f"{j.args['suite']}:{j.args['group']}"
+    evals = [j for j in jobs if j.kind == "eval"]
+    for p in patterns:
+        if not any(fnmatch.fnmatch(x, p) for j in evals for x in names(j)):
+            groups = sorted({j.args["group"] for j in evals})
+            raise HarnessError(f"--only {p!r} matches no group; groups (or suite:group): {', '.join(groups)}")
+    evals = [j for j in evals if any(fnmatch.fnmatch(x, p) for x in names(j) for p in patterns)]
+    needed = {Path(j.args["checkpoint"]).parent for j in evals if j.args["checkpoint"] is not None}
+    return [j for j in jobs if j in evals or (j.kind == "train" and j.args["out"] in needed)]
+
+
+def _seed_range(suite: str, seed: int, method: str, n: int | None) -> str | None:
+    """Teacher repeats on shapes-fid use disjoint sampling-seed blocks; distilled students differ by training
+    seed and all use the protocol's seeds. `n` (a smaller evaluation) keeps the first n seeds of each block."""
     from harness.registry import SUITES
-    n = SUITES[suite].default_n
-    return f"{seed * n}-{seed * n + n - 1}" if suite == "shapes-fid" else None
+    block = SUITES[suite].default_n
+    start = seed * block if (method == "teacher" and suite == "shapes-fid") else 0
+    if n is None:
+        return f"{start}-{start + block - 1}" if start else None
+    return f"{start}-{start + min(n, block) - 1}"
 
 
 def run_job(job: Job) -> None:
@@ -87,9 +155,9 @@ def run_job(job: Job) -> None:
         return
     from harness.evaluate import evaluate
     a = job.args
-    seeds = _seed_range(a["suite"], a["seed"]) if a["method"] == "teacher" else None
     if a["method"] == "teacher" and a["suite"] == "shapes-geneval" and a["seed"] > 0:
         return _mark_repeat(job)  # the prompt set is fixed: a teacher repeat on it would only re-draw images
+    seeds = _seed_range(a["suite"], a["seed"], a["method"], a.get("n"))
     evaluate(a["method"], a["suite"], a["steps"], a["checkpoint"], seeds, out=a["out"], variant=a["variant"], append=False)
 
 
@@ -98,28 +166,52 @@ def _mark_repeat(job: Job) -> None:
     write_json(job.args["marker"], {"skipped": "teacher repeats on the fixed prompt set use seed 0 only"})
 
 
-def aggregate(jobs: list[Job]) -> list[dict]:
-    """One leaderboard row per (suite, group), from the per-seed results.json files."""
+def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None = None) -> list[dict]:
+    """One leaderboard row per (suite, group), from the per-seed results.json files.
+
+    `budget` (train_steps, n) goes into each row's provenance. `ledger` (a JSON file in the run folder)
+    remembers what was appended, so re-running a finished reproduce appends nothing new; a group that
+    gained seeds appends a newer row, which supersedes the older one (latest row per key)."""
     from harness.evaluate import LABELS
+    from harness.io import write_json
     from leaderboards.store import append_row, measured_row, provenance
+    budget = {k: v for k, v in (budget or {}).items() if v is not None}
     groups: dict[tuple, list[dict]] = {}
     for j in jobs:
         if j.kind == "eval" and j.done():
             r = json.loads(Path(j.args["marker"]).read_text())
             if "metrics" in r:
+                r["_seed"] = j.args["seed"]
                 groups.setdefault((j.args["suite"], j.args["group"]), []).append(r)
+    done = json.loads(ledger.read_text()) if ledger and ledger.exists() else {}
     rows = []
     for (suite, group), results in groups.items():
+        key, seeds = f"{suite}/{group}", sorted(r["_seed"] for r in results)
+        if done.get(key) == {"seeds": seeds, **budget}:
+            continue
         r0 = results[0]
         per_seed = {k: [float(r["metrics"][k]) for r in results] for k in r0["metrics"]}
-        row = measured_row(suite, r0["method"], r0["steps"], per_seed,
-                           label=f"{LABELS.get(r0['method'], r0['method'])}, {r0['steps']} step(s) [reproduce, {len(results)} seeds]",
-                           provenance=provenance({"reproduce": group}, None, sum(r["wall_time_s"] for r in results)),
-                           variant=r0["variant"], ablation=bool(r0["variant"]),
-                           attributes={"aux_score_net": r0["method"] == "dimo" if r0["method"] != "teacher" else None},
-                           protocol=r0["protocol"], eval={"n": r0["n"], "seeds_run": len(results)})
-        append_row(suite, row)
-        rows.append(row)
+        budget_text = "".join(f", {t.format(v)}" for k, t in (("train_steps", "{} updates"), ("n", "n={}"),
+                                                               ("set", "{}")) if (v := budget.get(k)) is not None)
+        # The main t2i FPD run is Table 1's FPD-1 and also the STE cell (the reference) of Tables 3-4.
+        variants = [("", False), ("ste", True)] if (suite, group) == ("shapes-geneval", "fpd-1") else \
+                   [(r0["variant"], bool(r0["variant"]))]
+        for variant, ablation in variants:
+            row = measured_row(suite, r0["method"], r0["steps"], per_seed,
+                               label=f"{LABELS.get(r0['method'], r0['method'])}, {r0['steps']} step(s) "
+                                     f"[reproduce, {len(results)} seeds{budget_text}]",
+                               provenance=provenance({"reproduce": group, "training_seeds": seeds, **budget}, None,
+                                                     sum(r["wall_time_s"] for r in results)),
+                               variant=variant, ablation=ablation,
+                               attributes={"aux_score_net": r0["method"] == "dimo" if r0["method"] != "teacher" else None},
+                               protocol=r0["protocol"],
+                               eval={"n": r0["n"], "seeds_run": len(results), **budget,
+                                     ("sampling_seed_blocks" if r0["method"] == "teacher" else "training_seeds"): seeds})
+            append_row(suite, row)
+            rows.append(row)
+        done[key] = {"seeds": seeds, **budget}
+        if ledger:
+            write_json(ledger, done)
     return rows
 
 
@@ -128,27 +220,44 @@ def register(app: typer.Typer) -> None:
     def reproduce(
         scale: str = typer.Option("shapes", help="only 'shapes' runs here; paper scale needs GPUs and official weights"),
         seeds: int = typer.Option(3, help="training seeds per distiller (and sampling-seed blocks for the teacher)"),
+        root: Path = typer.Option(Path("runs/reproduce"), help="run folder: checkpoints, per-seed results, timing.jsonl"),
+        train_steps: int = typer.Option(None, help="generator updates for every distiller (default: each trainer's "
+                                                   "own; SDTT gets a quarter per halving round)"),
+        n: int = typer.Option(None, help="samples per evaluation (default: each suite's protocol, 5,000 on shapes-fid)"),
+        only: str = typer.Option("", help="comma-separated eval groups or suite:group (fnmatch), e.g. 'fpd-1,dimo-1', "
+                                          "'shapes-fid:fpd-1' or 'teacher-*'; "
+                                          "the training runs they need come along"),
+        set_: list[str] = typer.Option([], "--set", help="key=value for every distiller that has the key, e.g. batch=16"),
         dry_run: bool = typer.Option(False, help="list the jobs (done / to do) and exit"),
     ):
-        """Train what is missing and evaluate everything for the shapes-world Tables 2-4, then render them."""
+        """Train what is missing and evaluate everything for the shapes-world Tables 1-4, then render them."""
         from harness.errors import HarnessError
+        from harness.io import append_jsonl
         if scale != "shapes":
             raise HarnessError(f"--scale {scale!r}: only 'shapes' can run here; use `harness train/eval` with --task imagenet|t2i on a GPU machine")
         if seeds < 1:
             raise HarnessError("--seeds must be >= 1")
-        jobs = plan(seeds)
+        for name, v in (("--train-steps", train_steps), ("--n", n)):
+            if v is not None and v < 1:
+                raise HarnessError(f"{name} must be >= 1, got {v}")
+        jobs = plan(seeds, root, train_steps, n, [p.strip() for p in only.split(",") if p.strip()],
+                    set_)
         todo = [j for j in jobs if not j.done()]
         for j in jobs:
             typer.echo(f"[{'done' if j.done() else 'todo'}] {j.name}")
         typer.echo(f"{len(jobs) - len(todo)} done, {len(todo)} to do")
         if dry_run:
             return
+        start = time.time()
         for i, j in enumerate(todo, 1):
             t0 = time.time()
             typer.echo(f"[{i}/{len(todo)}] {j.name}")
             run_job(j)
+            append_jsonl(root / "timing.jsonl", {"job": j.name, "kind": j.kind, "seconds": round(time.time() - t0, 1)})
             typer.echo(f"    {time.time() - t0:.0f} s")
-        rows = aggregate(jobs)
+        rows = aggregate(jobs, {"train_steps": train_steps, "n": n, "set": ",".join(set_) or None},
+                         root / "aggregated.json")
         typer.echo(f"appended {len(rows)} aggregated rows")
         from harness.tables import render_all
         typer.echo(render_all("markdown"))
+        typer.echo(f"reproduce: {len(todo)} jobs in {(time.time() - start) / 60:.1f} min wall")

@@ -12,6 +12,8 @@ tokens over the ablation base (STE, no GAN, student draft, feature space, bandwi
 """
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,19 +365,24 @@ def _ablation(n: int, fmt: Fmt, suite: str | None, root) -> str:
         title, cols, layout = ABLATION_LAYOUT[key]
         up = _arrow(True, fmt)
         header = [_HEADER_TEX.get(c, _tex_escape(c)) if fmt == "latex" else c for c in cols] + [f"Overall {up}"]
-        header += [f"Overall {up} (measured, {s})" for s in measured]
+        header += [h for s in measured for h in (f"Overall {up} (measured, {s})", f"paper's ordering ({s})")]
+        ref_variant = next(v for _, v in layout if parse_variant(v) == ABLATION_BASE)
+        def measured_hit(rows, variant):
+            hit = [r for r in rows if parse_variant(r["variant"]) == parse_variant(variant)]
+            return hit[-1] if hit else None
         body = []
         for disp, variant in layout:
             row = [Cell(_text(d, fmt)) for d in disp]
             p = by_table_variant.get((f"Table {key}", variant))
             row.append(_num_cell(p, "overall", fmt) if p else Cell("-"))
-            cfg = parse_variant(variant)
             for s, rows in measured.items():
-                hit = [r for r in rows if parse_variant(r["variant"]) == cfg]
-                row.append(_num_cell(hit[-1], "overall", fmt) if hit else Cell("-"))
+                m = measured_hit(rows, variant)
+                row.append(_num_cell(m, "overall", fmt) if m else Cell("-"))
+                row.append(Cell(ordering_verdict(p, by_table_variant.get((f"Table {key}", ref_variant)), m,
+                                                 measured_hit(rows, ref_variant), variant == ref_variant)))
             body.append(row)
-        better = [None] * len(cols) + ["max"] * (1 + len(measured))
-        align = "l" * len(cols) + "c" * (1 + len(measured))
+        better = [None] * len(cols) + ["max"] + ["max", None] * len(measured)
+        align = "l" * len(cols) + "c" * (1 + 2 * len(measured))
         text = _to_text(_frame(header, body, better, fmt), fmt, align)
         if fmt == "markdown":
             parts.append(f"({key[-1]}) {title}\n\n{text}")
@@ -390,6 +397,26 @@ def _ablation(n: int, fmt: Fmt, suite: str | None, root) -> str:
             f"Measured ablation rows outside the Tables 3-4 layout: {listed}" if fmt == "markdown"
             else f"% measured ablation rows outside the Tables 3-4 layout: {listed}")
     return _wrap(n, fmt, measured, body)
+
+
+def ordering_verdict(paper: dict | None, paper_ref: dict | None, meas: dict | None, meas_ref: dict | None,
+                     is_ref: bool, metric: str = "overall") -> str:
+    """Does the measured row sit on the same side of the reference configuration (the paper's default:
+    STE, no GAN, student drafts, feature space, three bandwidths, all blocks on a grid) as the paper's?
+    'within noise' when the measured gap is inside the combined 95% t-intervals of the two rows; with one
+    seed there is no interval and the verdict says so."""
+    if is_ref:
+        return "reference"
+    if not (paper and paper_ref and meas and meas_ref) or metric not in meas["metrics"] or metric not in meas_ref["metrics"]:
+        return "-"
+    gap_paper = paper["metrics"][metric]["mean"] - paper_ref["metrics"][metric]["mean"]
+    a, b = meas["metrics"][metric], meas_ref["metrics"][metric]
+    gap = a["mean"] - b["mean"]
+    halves = [(m["interval"][1] - m["interval"][0]) / 2 for m in (a, b) if "interval" in m]
+    if len(halves) == 2 and abs(gap) <= math.hypot(*halves):
+        return "within noise"
+    verdict = "holds" if gap * gap_paper > 0 else "reversed" if gap * gap_paper < 0 else "tie"
+    return verdict if len(halves) == 2 else f"{verdict} (1 seed)"
 
 
 # ---------------------------------------------------------------- public API

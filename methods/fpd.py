@@ -194,15 +194,17 @@ class FPD:
         logits, z_hat = self.generator.draft(cond, rng, forward=self.student)      # Eq. 4
         e = route_embeddings(logits, tok.codebook, z_hat, cfg.estimator)          # Eq. 8
         x_img = tok.decode_embeddings(e, cond)
-        draft = z_hat if cfg.draft_source == "student" else rng.randint(tok.codebook_size, tok.num_tokens)
-        soft = logits.detach().float().softmax(-1) if (cfg.estimator == "soft" and cfg.draft_source == "student") else None
-        z_t = self.target_tokens(draft, cond, rng, soft)                            # Eq. 5
+        z_t = None
         with torch.no_grad():
-            if cfg.positives == "data":
+            if cfg.positives == "data":   # the control needs no teacher step (nothing later draws from rng)
                 if data is None:
                     raise ValueError("positives='data' needs the data images of each sample's condition")
                 y = self.lift(data.to(x_img.device, x_img.dtype))
             else:
+                draft = z_hat if cfg.draft_source == "student" else rng.randint(tok.codebook_size, tok.num_tokens)
+                soft = (logits.detach().float().softmax(-1) if (cfg.estimator == "soft" and cfg.draft_source == "student")
+                        else None)
+                z_t = self.target_tokens(draft, cond, rng, soft)                    # Eq. 5
                 y = self.lift(tok.decode(z_t, cond))
         x = self.lift(x_img)
         l_drift, logs = drift_loss(x, y, cfg.bandwidths, gather=gather, local=local,  # Eq. 6-7
@@ -212,8 +214,9 @@ class FPD:
         lg = logits.detach().float()
         logs = {"loss_drift": l_drift.item(), **logs,
                 "student_entropy": float(-(lg.softmax(-1) * lg.log_softmax(-1)).sum(-1).mean()),
-                "saturated": float((lg.softmax(-1).amax(-1) > 0.99).float().mean()),   # share of near-one-hot positions
-                "target_changed": float((z_t != z_hat).float().mean())}
+                "saturated": float((lg.softmax(-1).amax(-1) > 0.99).float().mean())}   # share of near-one-hot positions
+        if z_t is not None:
+            logs["target_changed"] = float((z_t != z_hat).float().mean())
         if cfg.gan and self.gan is not None:
             l_gan = self.gan.generator_loss(x_img)
             total = total + cfg.gan_weight * l_gan

@@ -27,9 +27,11 @@ from methods.rng import SeedStreams
 @dataclass(frozen=True)
 class DiMOTrainConfig:
     task: str = "shapes"
-    steps: int = 500                 # shapes: ~60 GFLOP/step at batch 64 (aux model + CFG teacher), ~2 s/step on one free core
+    # shapes defaults from the [2/5] fair protocol (docs/fpd-diagnosis.md): 400 updates, lr chosen among
+    # 3e-5 / 1e-4 / 3e-4 / 1e-3 on validation seeds (DiMO-1 FID 1781 / 1624 / 1255 / 1315).
+    steps: int = 400                 # shapes: ~121 GFLOP/step at batch 64 (aux model + CFG teacher), ~1.25 s/step on 2 threads
     batch: int = 64                  # DiMO: 64 per GPU x 2 GPUs
-    lr: float = 1e-4                 # generator_lr; DiMO 1e-5 on MaskGIT (30k steps) — the small shapes run takes larger steps
+    lr: float = 3e-4                 # generator_lr; DiMO 1e-5 on MaskGIT (30k steps) — the small shapes run takes larger steps
     fake_lr: float = 1e-4            # fake_lr (DiMO: equal to generator_lr)
     warmup: int = 100                # constant_with_warmup, 100 steps
     betas: tuple = (0.9, 0.999)

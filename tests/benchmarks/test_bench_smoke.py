@@ -17,7 +17,8 @@ TINY = {
     "bench_overhead": (["--batch=2", "--repeats=1", "--warmup=0"], "overhead",
                        ["full", "raw", "overhead_pct", "overhead_pct_paired", "breakdown_ms", "within_target"]),
     "bench_fpd_step": (["--batch=2", "--steps=1", "--warmup=0", "--in-process"], "fpd_step",
-                       ["sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s"]),
+                       ["sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s",
+                        "forward_flops_by_network"]),
     # MaskGIT-scale FPD vs DiMO, reduced (--small: depth 2, narrow VQGAN / DINOv3) so the CPU run takes seconds
     "bench_paper_scale": (["--small", "--in-process", "--modes=fpd,dimo"], "paper_scale",
                           ["modes", "config", "ratio_dimo_over_fpd", "peak_memory_kind"]),
@@ -48,6 +49,10 @@ def test_benchmark_emits_one_json_line(module, tmp_path, capsys):
     if name == "paper_scale":   # both methods timed, measured and FLOP-counted
         for m in ("fpd", "dimo"):
             assert printed["modes"][m]["step_time_s"] > 0 and printed["modes"][m]["flops_per_step"] > 1e9
+    if name == "fpd_step":      # every network of the step owns a share, the shares add up to the whole forward
+        split = printed["forward_flops_by_network"]
+        assert abs(sum(split.values()) - 1) < 1e-3
+        assert all(split[k] > 0 for k in ("student", "teacher", "tokenizer", "backbone")), split
     stored = (tmp_path / f"{name}.jsonl").read_text().splitlines()
     assert len(stored) == 1 and json.loads(stored[0]) == printed == json.loads(json.dumps(rec))
 

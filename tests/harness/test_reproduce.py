@@ -17,12 +17,16 @@ def test_plan_covers_methods_and_seeds(tmp_path):
     for n in (16, 8, 4, 2, 1):
         assert any(f"eval teacher main {n}-step on shapes-fid seed 2" in x for x in names)
     assert any("eval sdtt main 4-step" in x for x in names) and any("eval dimo" in x for x in names)
+    for suite in ("shapes-fid", "shapes-geneval"):   # Tables 2 and 1: every distiller on both tasks
+        assert {j.args["group"] for j in jobs if j.kind == "eval" and j.args["suite"] == suite} >= {
+            "sdtt-4", "sdtt-1", "dimo-1", "fpd-1", "teacher-16", "teacher-1"}
     assert not any(j.done() for j in jobs)
 
 
 def test_aggregate_makes_one_row_per_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("FPD_LEADERBOARD_DIR", str(tmp_path / "lb"))
-    jobs = [j for j in plan(2, tmp_path) if j.kind == "eval" and j.args["group"] == "fpd-1"]
+    jobs = [j for j in plan(2, tmp_path) if j.kind == "eval" and j.args["group"] == "fpd-1"
+            and j.args["suite"] == "shapes-fid"]
     for s, j in enumerate(jobs):
         j.args["marker"].parent.mkdir(parents=True)
         j.args["marker"].write_text(json.dumps({"method": "fpd", "steps": 1, "variant": "", "protocol": "shapes-fid@1",

@@ -59,7 +59,8 @@ def test_measured_rows_beside_paper_rows(shipped_root, measured):
 
 
 def test_measured_ablation_rows_match_cells_by_variant(shipped_root, measured):
-    for v, x in [("ste", [0.5, 0.52]), ("soft+gan", [0.4, 0.41]), ("pool=global", [0.3, 0.3]), ("odd=1", [0.1])]:
+    for v, x in [("ste", [0.5, 0.52]), ("soft+gan", [0.4, 0.41]), ("pool=global", [0.3, 0.3]), ("odd=1", [0.1]),
+                 ("soft", [0.45]), ("draft=random", [0.7, 0.71])]:
         append_row("shapes-geneval", measured(suite="shapes-geneval", variant=v, ablation=True,
                                               metrics={"overall": x}))
     t3 = render_table(3, "markdown", suite="shapes-geneval")
@@ -68,6 +69,10 @@ def test_measured_ablation_rows_match_cells_by_variant(shipped_root, measured):
     lines = {ln.split("|")[1].strip() + "/" + ln.split("|")[2].strip(): ln for ln in rows}
     assert "0.41 ± 0.06" in lines["Soft Emb./✓"] and "**0.51** ± 0.13" in lines["STE/"]
     assert "0.51 ± 0.13" in next(ln for ln in t3.splitlines() if ln.startswith("| Student"))
+    # the paper's ordering against its reference cell (STE, student drafts, ...): paper soft 0.38 < STE 0.43
+    assert "reference" in lines["STE/"] and "holds (1 seed)" in lines["Soft Emb./"]
+    assert "within noise" in lines["Soft Emb./✓"]                           # gap 0.105 inside the intervals
+    assert "reversed" in next(ln for ln in t3.splitlines() if ln.startswith("| Random"))  # paper 0.22 < 0.43
     t4 = render_table(4, "markdown")
     assert "0.30 ± 0.00" in t4 and "outside the Tables 3-4 layout" in t4 and "odd=1" in t4
 

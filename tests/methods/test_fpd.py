@@ -89,3 +89,23 @@ def test_data_positives_are_renders_of_each_condition():
     with pytest.raises(ValueError, match="positives"):
         from methods.fpd import FPDConfig
         FPDConfig(positives="teacher")
+
+
+@pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped shapes teacher not built yet")
+def test_data_positives_skip_the_teacher_step():
+    """The control's positives are renders: the teacher is never called, and the loss still trains the student."""
+    from harness.trainers.common import shapes_conditions, shapes_renders
+    from harness.trainers.fpd import FPDTrainConfig, build_shapes
+    cfg = FPDTrainConfig(positives="data")
+    tok, teacher, backbone = build_shapes(cfg)
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+
+    def refuse(*a, **k):
+        raise AssertionError("teacher called by the data control")
+    teacher.forward = refuse
+    seeds = list(range(8))
+    loss, logs, _ = FPD(student, teacher, tok, backbone, cfg.fpd()).loss(
+        shapes_conditions("shapes", seeds), seeds, data=shapes_renders("shapes", seeds, [s + 50 for s in seeds]))
+    loss.backward()
+    assert torch.isfinite(loss) and "target_changed" not in logs
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())

@@ -1,0 +1,52 @@
+"""`harness reproduce` end to end through the console script at a toy budget: two training steps, a few
+samples, one seed, one group of every kind (teacher, SDTT, DiMO, FPD main and an ablation), its leaderboard
+rows in a temporary board and Tables 1-4 rendered from them. Re-running resumes and appends nothing new."""
+import json
+
+import pytest
+
+from harness.assets import asset_path
+from helpers import run_console
+
+pytestmark = pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped networks not built yet")
+
+TOY = ["reproduce", "--seeds", "1", "--train-steps", "2", "--n", "8", "--set", "batch=4", "--set", "stats_every=0",
+       "--set", "n_train=64", "--only", "teacher-1,sdtt-1,dimo-1,fpd-1,fpd-space=pixel"]
+
+
+def test_reproduce_toy_budget_end_to_end(tmp_path):
+    env = {"FPD_LEADERBOARD_DIR": str(tmp_path / "lb"), "OMP_NUM_THREADS": "1"}
+    args = [*TOY, "--root", tmp_path / "rp"]
+    code, out, err = run_console(args, cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert "0 done, 16 to do" in out and "reproduce: 16 jobs in" in out
+    timing = [json.loads(x) for x in (tmp_path / "rp" / "timing.jsonl").read_text().splitlines()]
+    assert len(timing) == 16 and {t["kind"] for t in timing} == {"train", "eval"}
+    # the budget reached the trainers: two updates, SDTT in rounds of a quarter of them (at least one)
+    fpd_cfg = json.loads((tmp_path / "rp" / "fpd-shapes-seed0" / "config.json").read_text())
+    assert fpd_cfg["steps"] == 2 and fpd_cfg["batch"] == 4 and fpd_cfg["seed"] == 0
+    sdtt_cfg = json.loads((tmp_path / "rp" / "sdtt-shapes-seed0" / "config.json").read_text())
+    assert sdtt_cfg["round_steps"] == 1 and sdtt_cfg["n_train"] == 64
+    res = json.loads((tmp_path / "rp" / "eval" / "shapes-fid" / "fpd-1-seed0-1step" / "results.json").read_text())
+    assert res["n"] == 8
+    rows = [json.loads(x) for f in (tmp_path / "lb" / "data").glob("*.jsonl") for x in f.read_text().splitlines()]
+    keys = {(r["suite"], r["method"], r["steps"], r["variant"]) for r in rows}
+    for key in [("shapes-fid", "teacher", 1, ""), ("shapes-fid", "sdtt", 1, ""), ("shapes-fid", "dimo", 1, ""),
+                ("shapes-fid", "fpd", 1, ""), ("shapes-geneval", "fpd", 1, ""), ("shapes-geneval", "fpd", 1, "ste"),
+                ("shapes-geneval", "fpd", 1, "space=pixel"), ("shapes-geneval", "dimo", 1, "")]:
+        assert key in keys, key
+    assert all("2 updates, n=8" in r["label"] and r["eval"]["train_steps"] == 2 for r in rows
+               if r["method"] != "teacher")
+    assert "Table 2" in out and "Table 4" in out
+    # resumed: every job done, no new rows
+    code, out, err = run_console(args, cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert "16 done, 0 to do" in out and "appended 0 aggregated rows" in out
+    assert len([x for f in (tmp_path / "lb" / "data").glob("*.jsonl") for x in f.read_text().splitlines()]) == len(rows)
+
+
+def test_reproduce_refuses_bad_budget(tmp_path):
+    code, _, err = run_console(["reproduce", "--train-steps", "0", "--dry-run"], cwd=tmp_path)
+    assert code == 2 and "--train-steps must be >= 1" in err
+    code, _, err = run_console(["reproduce", "--only", "fdp-1", "--dry-run"], cwd=tmp_path)
+    assert code == 2 and "matches no group" in err
