@@ -38,6 +38,21 @@ class Job:
         marker = Path(self.args["marker"])
         return marker.exists()
 
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "name": self.name, "args": self.args}, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Job":
+        d = json.loads(text)
+        args = {k: (Path(v) if k in ("out", "marker", "checkpoint") and v is not None else v) for k, v in d["args"].items()}
+        return cls(d["kind"], d["name"], args)
+
+    def needs(self, todo: Sequence["Job"]) -> set[str]:
+        """Names of the jobs in `todo` that must finish first: an evaluation waits for its training run."""
+        if self.kind != "eval" or self.args["checkpoint"] is None:
+            return set()
+        return {j.name for j in todo if j.kind == "train" and j.args["out"] == Path(self.args["checkpoint"]).parent}
+
 
 ROUNDS_SDTT = 4   # 16 -> 8 -> 4 -> 2 -> 1
 
@@ -228,6 +243,8 @@ def register(app: typer.Typer) -> None:
                                           "'shapes-fid:fpd-1' or 'teacher-*'; "
                                           "the training runs they need come along"),
         set_: list[str] = typer.Option([], "--set", help="key=value for every distiller that has the key, e.g. batch=16"),
+        jobs_: int = typer.Option(1, "--jobs", help="independent jobs side by side, each in its own process with "
+                                                     "cores/N threads (an evaluation waits for its training run)"),
         dry_run: bool = typer.Option(False, help="list the jobs (done / to do) and exit"),
     ):
         """Train what is missing and evaluate everything for the shapes-world Tables 1-4, then render them."""
@@ -237,6 +254,8 @@ def register(app: typer.Typer) -> None:
             raise HarnessError(f"--scale {scale!r}: only 'shapes' can run here; use `harness train/eval` with --task imagenet|t2i on a GPU machine")
         if seeds < 1:
             raise HarnessError("--seeds must be >= 1")
+        if jobs_ < 1:
+            raise HarnessError(f"--jobs must be >= 1, got {jobs_}")
         for name, v in (("--train-steps", train_steps), ("--n", n)):
             if v is not None and v < 1:
                 raise HarnessError(f"{name} must be >= 1, got {v}")
@@ -249,11 +268,20 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             return
         start = time.time()
-        for i, j in enumerate(todo, 1):
+        def timed(job: Job, seconds: float) -> None:
+            append_jsonl(root / "timing.jsonl", {"job": job.name, "kind": job.kind, "seconds": round(seconds, 1),
+                                                 "workers": jobs_})
+        if jobs_ > 1:
+            import sys
+
+            from harness.job_pool import run_pool
+            run_pool(todo, lambda j: j.needs(todo), lambda j: [sys.executable, "-m", "harness.reproduce", j.to_json()],
+                     jobs_, root / "logs", timed, typer.echo)
+        for i, j in enumerate(todo if jobs_ == 1 else [], 1):
             t0 = time.time()
             typer.echo(f"[{i}/{len(todo)}] {j.name}")
             run_job(j)
-            append_jsonl(root / "timing.jsonl", {"job": j.name, "kind": j.kind, "seconds": round(time.time() - t0, 1)})
+            timed(j, time.time() - t0)
             typer.echo(f"    {time.time() - t0:.0f} s")
         rows = aggregate(jobs, {"train_steps": train_steps, "n": n, "set": ",".join(set_) or None},
                          root / "aggregated.json")
@@ -261,3 +289,8 @@ def register(app: typer.Typer) -> None:
         from harness.tables import render_all
         typer.echo(render_all("markdown"))
         typer.echo(f"reproduce: {len(todo)} jobs in {(time.time() - start) / 60:.1f} min wall")
+
+
+if __name__ == "__main__":   # one job in its own process (`harness reproduce --jobs N`); a failure's last log
+    import sys              # line (the exception) is what the pool reports
+    run_job(Job.from_json(sys.argv[1]))

@@ -45,6 +45,20 @@ def test_reproduce_toy_budget_end_to_end(tmp_path):
     assert len([x for f in (tmp_path / "lb" / "data").glob("*.jsonl") for x in f.read_text().splitlines()]) == len(rows)
 
 
+def test_reproduce_side_by_side(tmp_path):
+    """--jobs 2: each job in its own process; an evaluation starts only after its training run finished."""
+    env = {"FPD_LEADERBOARD_DIR": str(tmp_path / "lb")}
+    code, out, err = run_console([*TOY[:-1], "teacher-1,shapes-fid:fpd-1", "--jobs", "2", "--root", tmp_path / "rp"],
+                                 cwd=tmp_path, env=env)
+    assert code == 0, err
+    lines = out.splitlines()
+    first = lambda prefix: next(i for i, ln in enumerate(lines) if ln.startswith(prefix))
+    assert first("[done] train fpd shapes main seed 0") < first("[start] eval fpd main 1-step on shapes-fid")
+    timing = [json.loads(x) for x in (tmp_path / "rp" / "timing.jsonl").read_text().splitlines()]
+    assert len(timing) == 4 and all(t["workers"] == 2 for t in timing)
+    assert (tmp_path / "rp" / "logs").is_dir() and "appended 3 aggregated rows" in out
+
+
 def test_reproduce_refuses_bad_budget(tmp_path):
     code, _, err = run_console(["reproduce", "--train-steps", "0", "--dry-run"], cwd=tmp_path)
     assert code == 2 and "--train-steps must be >= 1" in err
