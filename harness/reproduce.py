@@ -181,6 +181,16 @@ def _mark_repeat(job: Job) -> None:
     write_json(job.args["marker"], {"skipped": "teacher repeats on the fixed prompt set use seed 0 only"})
 
 
+def _costs(result: dict) -> dict:
+    return (result.get("generator") or {}).get("costs") or {}
+
+
+def _fingerprints(results: list[dict]) -> dict:
+    """Each seed's generator fingerprint, and the first one's description (its networks name the teacher)."""
+    fps = [r["fingerprint"] for r in results if isinstance(r.get("fingerprint"), dict)]
+    return {"fingerprints": [f["id"] for f in fps], "generator": fps[0]["generator"]} if fps else {}
+
+
 def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None = None) -> list[dict]:
     """One leaderboard row per (suite, group), from the per-seed results.json files.
 
@@ -218,10 +228,12 @@ def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None =
                                provenance=provenance({"reproduce": group, "training_seeds": seeds, **budget}, None,
                                                      sum(r["wall_time_s"] for r in results)),
                                variant=variant, ablation=ablation,
-                               attributes={"aux_score_net": r0["method"] == "dimo" if r0["method"] != "teacher" else None},
+                               attributes={"aux_score_net": r0["method"] == "dimo" if r0["method"] != "teacher" else None,
+                                           **({"train_cost": costs} if (costs := _costs(r0)) else {})},
                                protocol=r0["protocol"],
                                eval={"n": r0["n"], "seeds_run": len(results), **budget,
-                                     ("sampling_seed_blocks" if r0["method"] == "teacher" else "training_seeds"): seeds})
+                                     ("sampling_seed_blocks" if r0["method"] == "teacher" else "training_seeds"): seeds,
+                                     **_fingerprints(results)})
             append_row(suite, row)
             rows.append(row)
         done[key] = {"seeds": seeds, **budget}

@@ -37,6 +37,8 @@ def test_reproduce_toy_budget_end_to_end(tmp_path):
         assert key in keys, key
     assert all("2 updates, n=8" in r["label"] and r["eval"]["train_steps"] == 2 for r in rows
                if r["method"] != "teacher")
+    from harness.leaderboard_cli import row_teacher   # each row names its teacher and every seed's fingerprint
+    assert all(row_teacher(r)[1] == "row" and len(r["eval"]["fingerprints"]) == 1 for r in rows)
     assert "Table 2" in out and "Table 4" in out
     # resumed: every job done, no new rows
     code, out, err = run_console(args, cwd=tmp_path, env=env)
