@@ -11,8 +11,10 @@ def test_every_table_cell_has_a_run():
 
 
 def test_plan_covers_methods_and_seeds(tmp_path):
-    jobs = plan(3, tmp_path)
+    jobs = plan(3, tmp_path, teacher_blocks=3)
     names = [j.name for j in jobs]
+    default = [j.name for j in plan(3, tmp_path) if "eval teacher" in j.name]
+    assert default and all(x.endswith("seed 0") for x in default)   # one teacher block unless asked
     assert sum("train fpd shapes-t2i" in n for n in names) == 3 * len(VARIANT_OVERRIDES)
     for n in (16, 8, 4, 2, 1):
         assert any(f"eval teacher main {n}-step on shapes-fid seed 2" in x for x in names)
