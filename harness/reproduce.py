@@ -58,7 +58,11 @@ ROUNDS_SDTT = 4   # 16 -> 8 -> 4 -> 2 -> 1
 
 
 def budget_overrides(kind: str, train_steps: int | None) -> list[str]:
-    """`--train-steps N`: every distiller gets N generator updates (SDTT: N/4 per halving round)."""
+    """`--train-steps N`: every distiller gets N generator updates (SDTT: N/4 per halving round). FPD's
+    in-training sample statistics are diagnostics that change nothing; the study skips them (`--set
+    stats_every=100` brings them back)."""
+    if kind == "fpd":
+        return ["stats_every=0"] + ([] if train_steps is None else [f"steps={train_steps}"])
     if train_steps is None:
         return []
     if kind == "sdtt":   # whole rounds, so the run reaches its 1-step student (at least one update a round)

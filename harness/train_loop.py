@@ -82,11 +82,13 @@ class TrainLoop:
     # ---------------------------------------------------------------- config and resume
     def _check_or_write_config(self) -> None:
         path = self.run_dir / "config.json"
-        want = {k: v for k, v in self.config.items() if k != "steps"}  # training longer is a valid resume
+        # Training longer is a valid resume, and so is a change of the diagnostics (they change no update).
+        free = ("steps", "stats_every", "stats_n")
+        want = {k: v for k, v in self.config.items() if k not in free}
         if path.exists():
             try:
-                have = {k: v for k, v in json.loads(path.read_text()).items() if k != "steps"}
-                have = {k: v for k, v in (self.config_defaults or {}).items() if k != "steps" and k not in have} | have
+                have = {k: v for k, v in json.loads(path.read_text()).items() if k not in free}
+                have = {k: v for k, v in (self.config_defaults or {}).items() if k not in free and k not in have} | have
             except json.JSONDecodeError:
                 raise HarnessError(f"{path} is corrupt; delete the run folder {self.run_dir} or use another --out")
             if config_hash(have) != config_hash(want):

@@ -77,3 +77,19 @@ def test_a_run_from_before_an_option_existed_resumes(tmp_path):
     (run / "config.json").write_text(json.dumps({**cfg, "positives": "data"}))
     code, _, err = run_console([*args, "--steps", "3"], cwd=tmp_path, env=env)
     assert code != 0 and "different config" in err and "positives" in err
+
+
+def test_changing_only_the_diagnostics_resumes(tmp_path):
+    """stats_every / stats_n change no update: a run resumes with other values (the study turns them off)."""
+    run = tmp_path / "run"
+    args = ["train", "fpd", "--task", "shapes", "--set", "batch=4", "--out", str(run)]
+    env = {"OMP_NUM_THREADS": "1"}
+    code, _, err = run_console([*args, "--set", "stats_every=0", "--steps", "1"], cwd=tmp_path, env=env)
+    assert code == 0, err
+    code, _, err = run_console([*args, "--set", "stats_every=1", "--set", "stats_n=8", "--steps", "2"],
+                               cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert json.loads((run / "latest.json").read_text())["step"] == 2
+    code, _, err = run_console([*args, "--set", "stats_every=0", "--set", "lr=1e-3", "--steps", "3"],
+                               cwd=tmp_path, env=env)
+    assert code != 0 and "different config" in err and "lr" in err
