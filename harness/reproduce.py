@@ -1,12 +1,15 @@
-"""`harness reproduce --scale shapes`: the paper's study (Tables 2-4) in the shapes world, resumable.
+"""`harness reproduce --scale shapes`: the paper's study (Tables 1-4) in the shapes world, resumable.
 
 The plan is a list of jobs; a job whose output already exists is skipped, so re-running resumes.
-  * teacher sweep 16/8/4/2/1 on shapes-fid and shapes-geneval (seed blocks for repeats),
-  * SDTT (4 and 1 steps) and DiMO (1 step) on shapes-fid, FPD (1 step) on shapes-fid and shapes-geneval,
+  * teacher sweep 16/8/4/2/1 on shapes-fid and shapes-geneval (`--teacher-blocks` sampling-seed blocks),
+  * SDTT (4 and 1 steps), DiMO (1 step) and FPD (1 step) on both tasks: shapes-fid (Table 2) and
+    shapes-geneval (Table 1),
   * every ablation of Tables 3-4 as an FPD variant on shapes-t2i, scored on shapes-geneval,
 each distiller over `--seeds` training seeds; per-seed values land in ONE leaderboard row per
 configuration (mean, values, t-interval). Paper variants map onto the shapes backbone's 4 blocks:
 the paper's shallow half {2,5} -> {0,1}, deep half {8,11} -> {2,3}, all {2,5,8,11} -> {0,1,2,3}.
+`--train-steps`, `--n`, `--set` and `--only` shrink the budget; `--jobs N` runs independent jobs side by side.
+What the study costs and where the time goes: docs/study-budget.md.
 """
 from __future__ import annotations
 
@@ -200,7 +203,7 @@ def _fingerprints(results: list[dict]) -> dict:
 def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None = None) -> list[dict]:
     """One leaderboard row per (suite, group), from the per-seed results.json files.
 
-    `budget` (train_steps, n) goes into each row's provenance. `ledger` (a JSON file in the run folder)
+    `budget` (train_steps, n, set) goes into each row's label, eval block and provenance. `ledger` (a JSON file in the run folder)
     remembers what was appended, so re-running a finished reproduce appends nothing new; a group that
     gained seeds appends a newer row, which supersedes the older one (latest row per key)."""
     from harness.evaluate import LABELS
@@ -221,7 +224,8 @@ def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None =
         if done.get(key) == {"seeds": seeds, **budget}:
             continue
         r0 = results[0]
-        per_seed = {k: [float(r["metrics"][k]) for r in results] for k in r0["metrics"]}
+        common = [k for k in r0["metrics"] if all(k in r["metrics"] for r in results)]   # a tag no seed lacks
+        per_seed = {k: [float(r["metrics"][k]) for r in results] for k in common}
         budget_text = "".join(f", {t.format(v)}" for k, t in (("train_steps", "{} updates"), ("n", "n={}"),
                                                                ("set", "{}")) if (v := budget.get(k)) is not None)
         # The main t2i FPD run is Table 1's FPD-1 and also the STE cell (the reference) of Tables 3-4.
