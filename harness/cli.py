@@ -25,6 +25,14 @@ TRAINERS = {
 SHIPPABLE = {"tokenizer", "teacher", "classifier", "backbone"}
 
 
+def load_trainer(kind: str):
+    """(config dataclass, train function) of a TRAINERS entry, imported on first use."""
+    import importlib
+    mod_name, cfg_name, fn_name, _ = TRAINERS[kind]
+    mod = importlib.import_module(mod_name)
+    return getattr(mod, cfg_name), getattr(mod, fn_name)
+
+
 def _echo_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
@@ -53,7 +61,6 @@ def train(
 ):
     """Train (or resume) a network or distiller. Re-running the same command continues from the last checkpoint."""
     import dataclasses
-    import importlib
 
     from harness.config import apply_overrides, did_you_mean, task_defaults
     _configure_device(device, precision)
@@ -62,21 +69,18 @@ def train(
                            + (" (the teacher trainer: --set amp=bf16|none)" if kind == "teacher" else ""))
     if kind not in TRAINERS:
         raise HarnessError(f"unknown trainer {kind!r}{did_you_mean(kind, TRAINERS)}; choose one of: {', '.join(TRAINERS)}")
-    mod_name, cfg_name, fn_name, tasks = TRAINERS[kind]
+    tasks = TRAINERS[kind][3]
     if task not in tasks:
         raise HarnessError(f"unknown task {task!r} for `train {kind}`{did_you_mean(task, tasks)}; choose one of: {', '.join(tasks)}")
     if ship and kind not in SHIPPABLE:
         raise HarnessError(f"--ship applies to {', '.join(sorted(SHIPPABLE))}, not {kind}")
-    mod = importlib.import_module(mod_name)
-    cls = getattr(mod, cfg_name)
-    cfg = task_defaults(cls, task)
-    cfg = apply_overrides(cfg, list(set_))
+    cls, fn = load_trainer(kind)
+    cfg = apply_overrides(task_defaults(cls, task), list(set_))
     if steps is not None:
         if steps < 1:
             raise HarnessError(f"--steps must be >= 1, got {steps}")
         cfg = dataclasses.replace(cfg, steps=steps)
     out = out or Path("runs") / f"{kind}-{task}"
-    fn = getattr(mod, fn_name)
     result = fn(cfg, out, ship=ship) if kind in SHIPPABLE else fn(cfg, out)
     _echo_json({"run_dir": str(out), **result})
 

@@ -32,7 +32,7 @@ def run_pool(jobs: Sequence, needs: Callable[[object], set], command: Callable[[
     running: dict[int, tuple[object, subprocess.Popen, float, Path]] = {}
     failed: tuple[object, Path] | None = None
     while pending or running:
-        for i, job in enumerate(list(pending)):
+        for job in list(pending):
             if failed or len(running) >= workers:
                 break
             if needs(job) - finished:

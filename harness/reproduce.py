@@ -14,6 +14,7 @@ What the study costs and where the time goes: docs/study-budget.md.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -74,13 +75,12 @@ def budget_overrides(kind: str, train_steps: int | None) -> list[str]:
     return [f"steps={train_steps}"]
 
 
-def trainer_fields(kind: str) -> set[str]:
+@functools.cache
+def trainer_fields(kind: str) -> frozenset[str]:
     import dataclasses
-    import importlib
 
-    from harness.cli import TRAINERS
-    mod_name, cfg_name, _, _ = TRAINERS[kind]
-    return {f.name for f in dataclasses.fields(getattr(importlib.import_module(mod_name), cfg_name))}
+    from harness.cli import load_trainer
+    return frozenset(f.name for f in dataclasses.fields(load_trainer(kind)[0]))
 
 
 def shared_overrides(kind: str, items: Sequence[str]) -> list[str]:
@@ -168,14 +168,10 @@ def _seed_range(suite: str, seed: int, method: str, n: int | None) -> str | None
 
 def run_job(job: Job) -> None:
     if job.kind == "train":
-        import importlib
-
-        from harness.cli import TRAINERS
+        from harness.cli import load_trainer
         from harness.config import apply_overrides, task_defaults
-        mod_name, cfg_name, fn_name, _ = TRAINERS[job.args["kind"]]
-        mod = importlib.import_module(mod_name)
-        cfg = apply_overrides(task_defaults(getattr(mod, cfg_name), job.args["task"]), job.args["overrides"])
-        getattr(mod, fn_name)(cfg, job.args["out"])
+        cls, train_fn = load_trainer(job.args["kind"])
+        train_fn(apply_overrides(task_defaults(cls, job.args["task"]), job.args["overrides"]), job.args["out"])
         return
     from harness.evaluate import evaluate
     a = job.args
@@ -289,7 +285,7 @@ def register(app: typer.Typer) -> None:
                     set_, teacher_blocks)
         todo = [j for j in jobs if not j.done()]
         for j in jobs:
-            typer.echo(f"[{'done' if j.done() else 'todo'}] {j.name}")
+            typer.echo(f"[{'todo' if j in todo else 'done'}] {j.name}")
         typer.echo(f"{len(jobs) - len(todo)} done, {len(todo)} to do")
         if dry_run:
             return
@@ -303,12 +299,13 @@ def register(app: typer.Typer) -> None:
             from harness.job_pool import run_pool
             run_pool(todo, lambda j: j.needs(todo), lambda j: [sys.executable, "-m", "harness.reproduce", j.to_json()],
                      jobs_, root / "logs", timed, typer.echo)
-        for i, j in enumerate(todo if jobs_ == 1 else [], 1):
-            t0 = time.time()
-            typer.echo(f"[{i}/{len(todo)}] {j.name}")
-            run_job(j)
-            timed(j, time.time() - t0)
-            typer.echo(f"    {time.time() - t0:.0f} s")
+        else:
+            for i, j in enumerate(todo, 1):
+                t0 = time.time()
+                typer.echo(f"[{i}/{len(todo)}] {j.name}")
+                run_job(j)
+                timed(j, time.time() - t0)
+                typer.echo(f"    {time.time() - t0:.0f} s")
         rows = aggregate(jobs, {"train_steps": train_steps, "n": n, "set": ",".join(set_) or None},
                          root / "aggregated.json")
         typer.echo(f"appended {len(rows)} aggregated rows")

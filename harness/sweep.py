@@ -75,17 +75,14 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     """Train `kind` once per combination of `--set` values (resumable run folders under `root`) and score
     each student on validation seeds: the protocol that gives every distiller the same tuning budget."""
     import dataclasses
-    import importlib
 
-    from harness.cli import TRAINERS
+    from harness.cli import load_trainer
     from harness.config import apply_overrides, task_defaults
     from harness.evaluate import evaluate
     if kind not in DISTILLERS:
         raise HarnessError(f"sweep {kind!r}: choose one of {', '.join(DISTILLERS)} (or `sweep teacher`)")
     suite, metric, best_of, seed_list = _suite_and_seeds(kind, task, seeds)
-    mod_name, cfg_name, fn_name, _ = TRAINERS[kind]
-    mod = importlib.import_module(mod_name)
-    cls = getattr(mod, cfg_name)
+    cls, train_fn = load_trainer(kind)
     keys = list(grid)
     combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
     start = task_defaults(cls, task)
@@ -97,7 +94,7 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     for combo, cfg in zip(combos, configs):
         name = ",".join(f"{k}={v}" for k, v in combo.items()) or "base"
         out = root / name
-        getattr(mod, fn_name)(cfg, out)
+        train_fn(cfg, out)
         ck = out / DISTILLERS[kind].format(steps=eval_steps)
         res = evaluate(kind, suite, eval_steps, ck, seeds=seeds, batch=batch, append=False)
         rows.append({"settings": combo, "run_dir": str(out), "metrics": res["metrics"],

@@ -13,7 +13,6 @@ tokens over the ablation base (STE, no GAN, student draft, feature space, bandwi
 from __future__ import annotations
 
 import math
-
 import re
 from dataclasses import dataclass
 from pathlib import Path
