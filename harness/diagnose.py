@@ -1,4 +1,4 @@
-"""`harness diagnose fixed-point`: is the data a fixed point of FPD's target operator T^r∘M_r?
+"""`harness diagnose fixed-point` (and `ceiling`, in diagnose_ceiling.py): is the data a fixed point of FPD's target operator T^r∘M_r?
 
 The paper's Eq. 3 asks the student's distribution to be a fixed point of the teacher refinement
 T^r∘M_r (re-mask at r ~ π, one teacher step). If held-out *data* drifts under that operator, no
@@ -127,6 +127,21 @@ def register(app) -> None:
         result = fixed_point(task, ks, n, variants)
         write_json(out, result)
         typer.echo(format_table(result))
+        typer.echo(f"wrote {out}")
+
+    @diag.command("ceiling")
+    def ceiling_cmd(
+        task: str = typer.Option("shapes-t2i", help="shapes-t2i (the shapes-geneval prompts) or shapes (class renders)"),
+        images_per_prompt: int = typer.Option(4, help="shapes-t2i: held-out layouts per prompt"),
+        n: int = typer.Option(2000, help="shapes: held-out class renders"),
+        prompts: int = typer.Option(None, help="shapes-t2i: only the first N prompts of the set (default: all)"),
+        out: Path = typer.Option(Path("runs/diagnose/ceiling.json"), help="JSON file for the table"),
+    ):
+        """Score ground-truth renders and their tokeniser reconstructions: the ceiling of every generator of the suite."""
+        from harness import diagnose_ceiling as C
+        result = C.ceiling(task, images_per_prompt, n, prompts)
+        write_json(out, result)
+        typer.echo(C.format_table(result))
         typer.echo(f"wrote {out}")
 
     app.add_typer(diag, name="diagnose")

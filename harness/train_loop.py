@@ -17,7 +17,7 @@ import os
 import resource
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from harness import distributed as D
+from harness.config import to_dict
 from harness.errors import HarnessError
 from harness.io import config_hash, lock_folder, sha256_file, write_json
 
@@ -50,7 +51,7 @@ def unwrap(m: nn.Module) -> nn.Module:
 @dataclass
 class TrainLoop:
     run_dir: Path
-    config: dict
+    config: object                                # the trainer's config dataclass (or a plain dict)
     modules: dict[str, nn.Module]                 # everything whose weights must be saved
     optimizers: dict[str, torch.optim.Optimizer]
     total_steps: int
@@ -61,13 +62,14 @@ class TrainLoop:
     sample_fn: Callable[[int, Path], None] | None = None
     desc: str = "train"
     bar_keys: tuple = ()                          # logs shown on the progress bar (default: the first four)
-    # The config's dataclass defaults: a key a stored run lacks (an option added since) is read as its default,
-    # so a run made before the option existed still resumes; a non-default value still refuses
-    config_defaults: dict | None = None
     start_step: int = field(default=0, init=False)
 
     def __post_init__(self):
         self.run_dir = Path(self.run_dir)
+        # The config's dataclass defaults: a key a stored run lacks (an option added since) is read as its default,
+        # so a run made before the option existed still resumes; a non-default value still refuses.
+        self.config_defaults = to_dict(type(self.config)()) if is_dataclass(self.config) else None
+        self.config = to_dict(self.config) if is_dataclass(self.config) else dict(self.config)
         # Operational knob, not part of the config (results do not depend on it): checkpoint interval.
         self.ckpt_every = int(os.environ.get("FPD_CKPT_EVERY", self.ckpt_every))
         if self.total_steps < 1:
@@ -82,8 +84,9 @@ class TrainLoop:
     # ---------------------------------------------------------------- config and resume
     def _check_or_write_config(self) -> None:
         path = self.run_dir / "config.json"
-        # Training longer is a valid resume, and so is a change of the diagnostics (they change no update).
-        free = ("steps", "stats_every", "stats_n")
+        # Training longer is a valid resume, and so is a change of the diagnostics or of torch.compile
+        # (they change no update).
+        free = ("steps", "stats_every", "stats_n", "compile")
         want = {k: v for k, v in self.config.items() if k not in free}
         if path.exists():
             try:

@@ -118,10 +118,9 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
         generator_grid(sampler(gen), cfg.task, folder / f"step_{step:07d}.png")
         gen.train()
 
-    loop = TrainLoop(out, to_dict(cfg), {"generator": gen, "aux": aux, "ema": ema.model}, {"opt_g": opt_g, "opt_f": opt_f},
+    loop = TrainLoop(out, cfg, {"generator": gen, "aux": aux, "ema": ema.model}, {"opt_g": opt_g, "opt_f": opt_f},
                      cfg.steps, ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid,
-                     desc=f"dimo[{cfg.task}]",
-                     config_defaults=to_dict(type(cfg)()))
+                     desc=f"dimo[{cfg.task}]")
     local = D.local_slice(cfg.batch)
 
     def step(i: int) -> dict:

@@ -50,7 +50,7 @@ def train_classifier(cfg: ClassifierTrainConfig, out: Path, ship: bool = False) 
     dev = D.device()
     net = ShapesClassifier().to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    loop = TrainLoop(out, to_dict(cfg), {"classifier": net}, {"opt": opt}, cfg.steps, ckpt_every=200, desc="classifier")
+    loop = TrainLoop(out, cfg, {"classifier": net}, {"opt": opt}, cfg.steps, ckpt_every=200, desc="classifier")
     imgs, labels = class_dataset(cfg.n_train, "train")
 
     def step(i: int) -> dict:
@@ -116,7 +116,7 @@ def train_backbone(cfg: BackboneTrainConfig, out: Path, ship: bool = False) -> d
     dev = D.device()
     net = ShapesBackbone(BackboneConfig()).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    loop = TrainLoop(out, to_dict(cfg), {"backbone": net}, {"opt": opt}, cfg.steps, ckpt_every=200, desc="backbone")
+    loop = TrainLoop(out, cfg, {"backbone": net}, {"opt": opt}, cfg.steps, ckpt_every=200, desc="backbone")
     imgs, shape_t, color_t = backbone_dataset(cfg)
 
     def step(i: int) -> dict:

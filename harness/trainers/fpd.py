@@ -148,12 +148,11 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         generator_grid(method.generator, cfg.task, folder / f"step_{step:07d}.png")
         student.train()
 
-    loop = TrainLoop(out, to_dict(cfg), modules, optims, cfg.steps, ckpt_every=100, log_every=10,
+    loop = TrainLoop(out, cfg, modules, optims, cfg.steps, ckpt_every=100, log_every=10,
                      sample_every=sample_every if cfg.task.startswith("shapes") else 0, sample_fn=grid,
                      desc=f"fpd[{cfg.task}]",
                      bar_keys=("drift_raw_norm", "drift_raw_radial", "target_changed", "saturated", "sample_mean_area",
-                               "sample_centre_spread"),
-                     config_defaults=to_dict(type(cfg)()))
+                               "sample_centre_spread"))
     local = D.local_slice(cfg.batch)
     gather = D.all_gather_cat if D.world() > 1 else None
 

@@ -103,9 +103,8 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
         generator_grid(gen, cfg.task, folder / f"step_{step:07d}_{n}step.png")
         student.train()
 
-    loop = TrainLoop(out, to_dict(cfg), {"student": student, "teacher": teacher}, {"opt": opt}, cfg.steps,
-                     ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid, desc=f"sdtt[{cfg.task}]",
-                     config_defaults=to_dict(type(cfg)()))
+    loop = TrainLoop(out, cfg, {"student": student, "teacher": teacher}, {"opt": opt}, cfg.steps,
+                     ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid, desc=f"sdtt[{cfg.task}]")
     codes, conds = real_tokens(tok, cfg.task, cfg.n_train)
     codes, conds = codes.to(dev), conds.to(dev)
     local = D.local_slice(cfg.batch)

@@ -49,6 +49,8 @@ class TeacherTrainConfig:
     lr_schedule: str = "cosine"   # "constant" (MaskGIT-pytorch v1) | "cosine" (decay to lr_min_ratio after warm-up)
     lr_min_ratio: float = 0.1
     amp: str = "bf16"             # "bf16" autocast | "none" (fp32)
+    compile: bool = False         # torch.compile the training forward: 0.78 vs 0.93 s/step on the 2-core CPU
+                                  # (192x4, batch 128, text); off by default (needs a C++ compiler, ~30 s warm-up)
     seed: int = 0
 
     def __post_init__(self):
@@ -122,13 +124,14 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
     model = ShapesMaskTransformer(model_config(cfg, tok)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if D.world() > 1 else model
+    fwd = torch.compile(ddp) if cfg.compile else ddp   # checkpoints keep `model`'s own keys
 
     def sample_grid(step: int, folder: Path) -> None:
         from harness.grids import teacher_grid
         teacher_grid(model.eval(), tok, cfg.task, folder / f"step_{step:07d}.png")
         model.train()
 
-    loop = TrainLoop(out, to_dict(cfg), {"model": model}, {"opt": opt}, cfg.steps, ckpt_every=250,
+    loop = TrainLoop(out, cfg, {"model": model}, {"opt": opt}, cfg.steps, ckpt_every=250,
                      sample_every=sample_every, sample_fn=sample_grid, desc=f"teacher[{cfg.task}]")
     codes, cond = (t.to(dev) for t in tokenize_dataset(tok, cfg))
 
@@ -139,7 +142,7 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
         for group in opt.param_groups:
             group["lr"] = lr
         model.train()
-        loss = masked_ce_loss(ddp, codes[idx], cond[idx], g, cfg)
+        loss = masked_ce_loss(fwd, codes[idx], cond[idx], g, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -56,7 +56,7 @@ def train(cfg: TokenizerTrainConfig, out: Path, ship: bool = False) -> dict:
     dev = D.device()
     vq = build(cfg).to(dev)
     opt = torch.optim.Adam(vq.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
-    loop = TrainLoop(out, to_dict(cfg), {"vq": vq}, {"opt": opt}, cfg.steps, ckpt_every=250, desc="tokenizer")
+    loop = TrainLoop(out, cfg, {"vq": vq}, {"opt": opt}, cfg.steps, ckpt_every=250, desc="tokenizer")
     imgs = torch.cat([class_dataset(cfg.n_class, "train", cfg.resolution)[0],
                       scene_dataset(cfg.n_scene, "train", cfg.resolution)[0]])
     counts = torch.zeros(cfg.codebook_size, device=dev)

@@ -34,3 +34,26 @@ def test_fixed_point_bad_input(tmp_path, args, needle):
     code, _, err = run_console(["diagnose", "fixed-point", "--n", "4", *args], cwd=tmp_path)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and needle in lines[0], err
+
+
+@pytest.mark.skipif(not asset_path("shapes_vq").exists(), reason="shipped tokenizer not built yet")
+def test_ceiling_tiny(tmp_path):
+    """Ground truth scores 1 under the suite's own rules; its tokeniser reconstructions are the ceiling."""
+    out = tmp_path / "c.json"
+    code, stdout, err = run_console(["diagnose", "ceiling", "--task", "shapes-t2i", "--prompts", "18",
+                                     "--images-per-prompt", "1", "--out", out], cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert code == 0, err
+    res = json.loads(out.read_text())
+    gt, tk = res["rows"]
+    assert res["images"] == 18 and gt["overall"] == 1.0 and gt["counting_by_count"]["2"]["correct"] == 1
+    assert 0.0 <= tk["overall"] <= 1.0 and set(gt) == set(tk)
+    assert "| tokenised (decode(encode(x))) |" in stdout
+    code, stdout, err = run_console(["diagnose", "ceiling", "--task", "shapes", "--n", "6", "--out", out], cwd=tmp_path)
+    assert code == 0, err
+    assert json.loads(out.read_text())["rows"][0]["detector_correct"] == 1.0
+
+
+def test_ceiling_bad_task(tmp_path):
+    code, _, err = run_console(["diagnose", "ceiling", "--task", "imagenet"], cwd=tmp_path)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and "unknown task" in lines[0], err

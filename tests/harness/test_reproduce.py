@@ -1,6 +1,7 @@
 import json
 
-from harness.reproduce import VARIANT_OVERRIDES, aggregate, plan
+from harness.reproduce import VARIANT_OVERRIDES, plan
+from harness.reproduce_rows import aggregate
 from harness.tables import ABLATION_VARIANTS, parse_variant
 
 
