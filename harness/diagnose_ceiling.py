@@ -19,11 +19,6 @@ import torch
 from harness.errors import HarnessError
 
 
-def _detections(image_u8: np.ndarray) -> list[dict]:
-    from evaluators.shapes_detector import detect_shapes
-    return [{k: d[k] for k in ("class", "box", "score", "color")} for d in detect_shapes(image_u8)]
-
-
 def _reconstruct(tok, images_u8: torch.Tensor, batch: int = 250) -> torch.Tensor:
     from harness.tasks.shapes_data import to_float
     from methods.interfaces import to_uint8
@@ -31,12 +26,14 @@ def _reconstruct(tok, images_u8: torch.Tensor, batch: int = 250) -> torch.Tensor
                       for i in range(0, len(images_u8), batch)])
 
 
-def _geneval_rows(images_hwc: np.ndarray, metas: list[dict]) -> tuple[dict, dict]:
+def _geneval_rows(images_hwc, metas: list[dict]) -> tuple[dict, dict]:
     from evaluators import score_geneval, summarize_geneval
     from evaluators.geneval import COUNTING_THRESHOLD
+    from evaluators.shapes_detector import detect_shapes
+    from harness.evaluate import geneval_detections
     rows, per_count = [], {}
     for im, meta in zip(images_hwc, metas):
-        dets = _detections(im)
+        dets = geneval_detections(detect_shapes(im))
         ok = bool(score_geneval(meta, dets)[0])
         rows.append({"tag": meta["tag"], "correct": ok, "metadata": json.dumps(meta)})
         if meta["tag"] == "counting":
@@ -64,9 +61,8 @@ def ceiling(task: str = "shapes-t2i", images_per_prompt: int = 4, n: int = 2000,
         metas = [p for p in prompt_rows for _ in range(images_per_prompt)]
         # Held-out layouts (never a training scene), one per image, deterministic by its index.
         renders = [S.scene_for(p, seed_of("heldout", i)).image for i, p in enumerate(metas)]
-        images = to_tensor(renders)
-        recon = _reconstruct(tok, images).permute(0, 2, 3, 1).numpy()
-        gt, gt_counts = _geneval_rows(np.stack(renders), metas)
+        recon = _reconstruct(tok, to_tensor(renders)).permute(0, 2, 3, 1).numpy()
+        gt, gt_counts = _geneval_rows(renders, metas)
         tk, tk_counts = _geneval_rows(recon, metas)
         return {"task": task, "suite": "shapes-geneval", "images": len(metas), **ident,
                 "rows": [{"source": "ground-truth renders", **gt, "counting_by_count": gt_counts},

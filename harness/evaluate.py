@@ -79,11 +79,16 @@ def shapes_reference(ext: ShapesClassifierExtractor, n_ref: int = 5000) -> dict[
     return _REF_CACHE[key]
 
 
+def geneval_detections(dets: list[dict]) -> list[dict]:
+    """The exact detector's detections as GenEval's rules read them (class, box, score, colour; no masks)."""
+    return [{k: d[k] for k in ("class", "box", "score", "color")} for d in dets]
+
+
 def _class_correct(image_u8: np.ndarray, label: int, dets: list[dict] | None = None) -> bool:
     shape, color = S.class_parts(label)
     dets = detect_shapes(image_u8) if dets is None else dets
     ok, _ = score_geneval({"tag": "colors", "include": [{"class": shape, "count": 1, "color": color}], "prompt": ""},
-                          [{k: d[k] for k in ("class", "box", "score", "color")} for d in dets])
+                          geneval_detections(dets))
     return ok
 
 
@@ -137,7 +142,7 @@ def run_shapes_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[d
         hwc = images.permute(0, 2, 3, 1).numpy()
         ok = []
         for j, s in enumerate(chunk):
-            dets = [{k: d[k] for k in ("class", "box", "score", "color")} for d in detect_shapes(hwc[j])]
+            dets = geneval_detections(detect_shapes(hwc[j]))
             ok.append(score_geneval(prompts[seed_prompt[s]], dets)[0])
         return {"correct": np.asarray(ok)}
 

@@ -80,15 +80,18 @@ def _load_student(method: str, task: str, checkpoint: str | Path | None):
 @METHODS.register("teacher")
 def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict | None = None):
     from harness.sampler_presets import build_teacher_sampler, teacher_preset
-    teacher, tok = _networks(task)
     networks = network_ids(task)
-    if checkpoint is not None:   # a teacher run folder, scored before it is shipped (with the shipped preset)
+    if checkpoint is None:
+        teacher, tok = _networks(task)
+    else:   # a teacher run folder, scored before it is shipped (with the shipped preset)
         if TASKS.get_or_fail(task).scale != "shapes":
             raise HarnessError("--checkpoint with --method teacher takes a shapes teacher run folder; paper-scale "
                                "teachers load from their preset's weights")
         from harness.trainers.teacher import load_run
-        teacher, run = load_run(task, checkpoint)
-        teacher = teacher.to(D.device())
+        from harness.trainers.tokenizer import load_shipped as load_tokenizer
+        tok = load_tokenizer()
+        teacher, run = load_run(task, checkpoint, tok)
+        teacher, tok = teacher.to(D.device()), tok.to(D.device())
         networks = {**networks, "teacher": run["sha256"], "teacher_run": run}
     preset = teacher_preset(task)
     gen, sampler = build_teacher_sampler(D.amp(teacher, task), D.amp(tok, task), steps,

@@ -48,6 +48,19 @@ def unwrap(m: nn.Module) -> nn.Module:
     return m.module if hasattr(m, "module") else m
 
 
+def latest_checkpoint(run_dir: Path) -> tuple[Path, dict] | None:
+    """(folder, meta) of a run's newest complete checkpoint, every file's sha256 checked; None before the first."""
+    latest = Path(run_dir) / "latest.json"
+    if not latest.exists():
+        return None
+    ck = Path(run_dir) / "checkpoints" / json.loads(latest.read_text())["checkpoint"]
+    meta = json.loads((ck / "meta.json").read_text())
+    for name, digest in meta["sha256"].items():
+        if sha256_file(ck / name) != digest:
+            raise HarnessError(f"checkpoint file {ck / name} is corrupt (sha256 mismatch); delete {ck} and {latest} to resume from the previous one")
+    return ck, meta
+
+
 @dataclass
 class TrainLoop:
     run_dir: Path
@@ -102,14 +115,10 @@ class TrainLoop:
             write_json(path, self.config)
 
     def _resume(self) -> int:
-        latest = self.run_dir / "latest.json"
-        if not latest.exists():
+        found = latest_checkpoint(self.run_dir)
+        if found is None:
             return 0
-        ck = self.run_dir / "checkpoints" / json.loads(latest.read_text())["checkpoint"]
-        meta = json.loads((ck / "meta.json").read_text())
-        for name, digest in meta["sha256"].items():
-            if sha256_file(ck / name) != digest:
-                raise HarnessError(f"checkpoint file {ck / name} is corrupt (sha256 mismatch); delete {ck} and {latest} to resume from the previous one")
+        ck, meta = found
         for name, m in self.modules.items():
             unwrap(m).load_state_dict(load_file(ck / f"{name}.safetensors"))
         state = torch.load(ck / "train_state.pt", weights_only=False)

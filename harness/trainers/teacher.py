@@ -159,34 +159,28 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
     return result
 
 
-def load_run(task: str, run_dir: str | Path) -> tuple[ShapesMaskTransformer, dict]:
-    """The latest checkpoint of a `harness train teacher` run folder (to score a teacher before shipping it).
-
-    Returns the network and its identity: the checkpoint's step and the sha256 of its weights file."""
+def load_run(task: str, run_dir: str | Path, tok) -> tuple[ShapesMaskTransformer, dict]:
+    """The latest checkpoint of a `harness train teacher` run folder (to score a teacher before shipping it),
+    built for tokenizer `tok`. Returns the network and its identity: the step and the sha256 of its weights file."""
     import json
 
     from harness.errors import HarnessError
-    from harness.io import sha256_file
+    from harness.train_loop import latest_checkpoint
     from safetensors.torch import load_file
     run = Path(run_dir)
-    latest = run / "latest.json"
-    if not latest.exists() or not (run / "config.json").exists():
+    found = latest_checkpoint(run) if (run / "config.json").exists() else None
+    if found is None:
         raise HarnessError(f"{run} is not a teacher run folder (no latest.json / config.json); "
                            f"pass the --out folder of `harness train teacher`")
     cfg_d = json.loads((run / "config.json").read_text())
     if cfg_d.get("task") != task:
         raise HarnessError(f"{run} trained a {cfg_d.get('task')!r} teacher, not {task!r}; pass the matching --suite")
-    ck = run / "checkpoints" / json.loads(latest.read_text())["checkpoint"]
-    meta = json.loads((ck / "meta.json").read_text())
-    digest = sha256_file(ck / "model.safetensors")
-    if digest != meta["sha256"]["model.safetensors"]:
-        raise HarnessError(f"{ck / 'model.safetensors'} is corrupt (sha256 mismatch); use an earlier checkpoint")
+    ck, meta = found
     known = {f.name for f in fields(TeacherTrainConfig)}
-    cfg = TeacherTrainConfig(**{k: tuple(v) if k == "betas" else v for k, v in cfg_d.items() if k in known})
-    from harness.trainers.tokenizer import load_shipped as load_tok
-    m = ShapesMaskTransformer(model_config(cfg, load_tok()))
+    m = ShapesMaskTransformer(model_config(TeacherTrainConfig(**{k: v for k, v in cfg_d.items() if k in known}), tok))
     m.load_state_dict(load_file(ck / "model.safetensors"))
-    return m.eval().requires_grad_(False), {"run": str(run), "step": meta["step"], "sha256": digest}
+    return m.eval().requires_grad_(False), {"run": str(run), "step": meta["step"],
+                                            "sha256": meta["sha256"]["model.safetensors"]}
 
 
 def load_shipped(task: str = "shapes", path: str | Path | None = None) -> ShapesMaskTransformer:
