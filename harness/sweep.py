@@ -4,7 +4,9 @@ Every combination of the `--grid` values is scored on the task's suite (shapes-f
 task, shapes-geneval for captions) on a seed range at or above 1,000,000, which no reported row
 uses, so a preset is never chosen on the seeds it is reported on. The table is printed and written
 as JSON; `--write-preset NAME` stores the best setting (lowest FID / highest overall) as the task's
-preset with the table and the command as its evidence.
+preset with the table and the command as its evidence. `--checkpoint RUN` sweeps a teacher run folder
+instead of the shipped teacher (a candidate's preset is chosen before it is shipped); the evidence names
+the teacher weights (sha256, and the run and step for a candidate) a preset was chosen on.
 """
 from __future__ import annotations
 
@@ -48,7 +50,9 @@ def _suite_and_seeds(kind: str, task: str, seeds: str):
     return (*SUITE_OF[task], seed_list)
 
 
-def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batch: int = 250) -> dict:
+def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batch: int = 250,
+                  checkpoint: Path | None = None) -> dict:
+    """`checkpoint`: a teacher run folder (a candidate scored before it is shipped) instead of the shipped teacher."""
     from harness.evaluate import evaluate
     from harness.sampler_presets import teacher_preset
     suite, metric, best_of, seed_list = _suite_and_seeds("teacher", task, seeds)
@@ -57,14 +61,15 @@ def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batc
     keys = list(grid)
     for values in itertools.product(*(grid[k] for k in keys)):
         settings = {**base, **dict(zip(keys, values))}
-        res = evaluate("teacher", suite, steps, seeds=seeds, batch=batch, options=settings, append=False)
+        res = evaluate("teacher", suite, steps, checkpoint, seeds=seeds, batch=batch, options=settings, append=False)
         rows.append({"settings": settings, "metrics": res["metrics"], "fingerprint": res["fingerprint"]["id"],
                      "wall_time_s": res["wall_time_s"]})
+        teacher = res["fingerprint"]["generator"]["networks"]
         print(f"sweep: {dict(zip(keys, values))} -> {metric}={res['metrics'][metric]:.4g}", file=sys.stderr, flush=True)
     best = best_of(rows, key=lambda r: r["metrics"][metric])
     return {"task": task, "suite": suite, "steps": steps, "seeds": [seed_list[0], seed_list[-1]], "n": len(seed_list),
             "selection": f"{'lowest' if best_of is min else 'highest'} {metric}", "grid": grid, "rows": rows,
-            "best": best["settings"]}
+            "best": best["settings"], "teacher": teacher}
 
 
 DISTILLERS = {"fpd": "student", "dimo": "student", "sdtt": "student_{steps}step"}
@@ -139,12 +144,14 @@ def register(app) -> None:
         batch: int = typer.Option(250, help="generation batch size (results do not depend on it)"),
         out: Path = typer.Option(None, help="JSON file for the table (default runs/sweep/teacher-<task>-<steps>step.json)"),
         write_preset: str = typer.Option("", help="store the best setting as the task's preset under this name"),
+        checkpoint: Path = typer.Option(None, help="a teacher run folder (harness train teacher --out): sweep a candidate "
+                                                   "before shipping it; its run, step and sha256 are in the table"),
     ):
         """Score every combination of teacher-sampler settings on validation seeds; optionally store the best as the preset."""
         from harness.sampler_presets import store_preset
         if steps < 1 or batch < 1:
             raise HarnessError("--steps and --batch must be >= 1")
-        result = sweep_teacher(task, steps, parse_grid(grid), seeds, batch)
+        result = sweep_teacher(task, steps, parse_grid(grid), seeds, batch, checkpoint)
         result["command"] = "harness " + " ".join(sys.argv[1:])
         out = out or Path("runs/sweep") / f"teacher-{task}-{steps}step.json"
         write_json(out, result)
@@ -154,7 +161,7 @@ def register(app) -> None:
         typer.echo(f"best ({result['selection']}): {result['best']}; wrote {out}")
         if write_preset:
             path = store_preset(task, write_preset, result["best"],
-                                {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows")})
+                                {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows", "teacher")})
             typer.echo(f"stored preset {write_preset!r} for {task} in {path}")
 
     for kind in DISTILLERS:

@@ -53,3 +53,23 @@ def test_sweep_baselines_train_and_score(tmp_path, kind, extra, steps):
     assert code == 0, err
     sw = json.loads((tmp_path / f"runs/sweep/{kind}-shapes.json").read_text())
     assert [r["settings"]["lr"] for r in sw["rows"]] == ["1e-4", "3e-4"] and sw["best"]["lr"] in ("1e-4", "3e-4")
+
+
+def test_sweep_teacher_candidate_run(tmp_path):
+    """`sweep teacher --checkpoint RUN` scores a teacher run (a candidate before shipping), not the shipped teacher;
+    the table and the stored preset's evidence name the weights it was chosen on."""
+    from harness.assets import asset_sha256
+    env = {"FPD_SAMPLER_PRESETS": str(tmp_path / "presets.json"), "OMP_NUM_THREADS": "1", "FPD_NO_PROGRESS": "1"}
+    run = tmp_path / "t"
+    tiny = ["--set", "width=32", "--set", "depth=1", "--set", "heads=2", "--set", "n_train=64", "--set", "batch=8"]
+    code, _, err = run_console(["train", "teacher", "--task", "shapes", "--steps", "2", "--out", run, *tiny],
+                               cwd=tmp_path, env=env)
+    assert code == 0, err
+    code, out, err = run_console(["sweep", "teacher", "--task", "shapes", "--steps", "1", "--grid", "r_temp=1,2",
+                                  "--seeds", "1000000-1000007", "--batch", "8", "--out", tmp_path / "sw.json",
+                                  "--checkpoint", run, "--write-preset", "cand"], cwd=tmp_path, env=env)
+    assert code == 0, err
+    sw = json.loads((tmp_path / "sw.json").read_text())
+    assert sw["teacher"]["teacher_run"]["step"] == 2 and sw["teacher"]["teacher"] != asset_sha256("teacher_shapes")
+    stored = json.loads((tmp_path / "presets.json").read_text())["shapes"]
+    assert stored["chosen_by"]["teacher"] == sw["teacher"]
