@@ -99,18 +99,21 @@ def shared_overrides(kind: str, items: Sequence[str]) -> list[str]:
 
 
 def plan(n_seeds: int = 3, root: Path = Path("runs/reproduce"), train_steps: int | None = None,
-         n: int | None = None, only: Sequence[str] = (), sets: Sequence[str] = (), teacher_blocks: int = 1) -> list[Job]:
+         n: int | None = None, only: Sequence[str] = (), sets: Sequence[str] = (), teacher_blocks: int = 1,
+         train_precision: str = "fp32") -> list[Job]:
     """Every job of the study. `train_steps` / `n` shrink the budget (a toy run, or a time-boxed one);
     `only` keeps the eval groups matching these patterns (fnmatch, e.g. `fpd-1,dimo-1`) and the runs they need;
     `sets` are config overrides for every distiller that has the key (e.g. batch=4). The teacher has no
     training seed: `teacher_blocks` repeats its sweep on disjoint sampling-seed blocks (shapes-fid; the
-    shapes-geneval prompt set is fixed), 1 by default — the 16-step sweep alone costs ~22 min per block on 2 cores."""
+    shapes-geneval prompt set is fixed), 1 by default — the 16-step sweep alone costs ~22 min per block on 2 cores.
+    `train_precision` is the distillers' (bf16: their network forwards under autocast, as the official code
+    trains); evaluations always sample in fp32, the protocol every reported row shares."""
     jobs: list[Job] = []
     def train(kind, task, seed, variant="", overrides=()):
         out = root / f"{kind}-{task}{'-' + variant if variant else ''}-seed{seed}"
         marker = out / ("student_1step.json" if kind == "sdtt" else "student.json")
         jobs.append(Job("train", f"train {kind} {task} {variant or 'main'} seed {seed}",
-                        {"kind": kind, "task": task, "out": out, "marker": marker,
+                        {"kind": kind, "task": task, "out": out, "marker": marker, "precision": train_precision,
                          "overrides": [f"seed={seed}", *budget_overrides(kind, train_steps),
                                        *shared_overrides(kind, sets), *overrides]}))
         return out
@@ -170,8 +173,13 @@ def run_job(job: Job) -> None:
     if job.kind == "train":
         from harness.cli import load_trainer
         from harness.config import apply_overrides, task_defaults
+        from harness import distributed as D
         cls, train_fn = load_trainer(job.args["kind"])
-        train_fn(apply_overrides(task_defaults(cls, job.args["task"]), job.args["overrides"]), job.args["out"])
+        D.configure(None, job.args.get("precision", "fp32"))
+        try:
+            train_fn(apply_overrides(task_defaults(cls, job.args["task"]), job.args["overrides"]), job.args["out"])
+        finally:
+            D.configure(None, None)   # evaluations sample at the protocol's precision
         return
     from harness.evaluate import evaluate
     a = job.args
@@ -179,6 +187,23 @@ def run_job(job: Job) -> None:
         return _mark_repeat(job)  # the prompt set is fixed: a teacher repeat on it would only re-draw images
     seeds = _seed_range(a["suite"], a["seed"], a["method"], a.get("n"))
     evaluate(a["method"], a["suite"], a["steps"], a["checkpoint"], seeds, out=a["out"], variant=a["variant"], append=False)
+
+
+def check_study(root: Path, settings: dict) -> None:
+    """A run folder holds one study: the settings that shape its runs and samples (updates, samples, overrides,
+    training precision) are written to `study.json` the first time and must match on every resume, since a
+    finished job is never redone and would otherwise be counted under the new settings."""
+    from harness.errors import HarnessError
+    from harness.io import write_json
+    path = root / "study.json"
+    if not path.exists():
+        write_json(path, settings)
+        return
+    have = json.loads(path.read_text())
+    diff = [f"{k}={have.get(k)!r}" for k in settings if have.get(k) != settings[k]]
+    if diff:
+        raise HarnessError(f"{root} holds a study made with {', '.join(diff)} ({path}); pass the same settings "
+                           f"or another --root")
 
 
 def _mark_repeat(job: Job) -> None:
@@ -203,6 +228,9 @@ def register(app: typer.Typer) -> None:
                                                    "training seed; at most --seeds)"),
         jobs_: int = typer.Option(1, "--jobs", help="independent jobs side by side, each in its own process with "
                                                      "cores/N threads (an evaluation waits for its training run)"),
+        train_precision: str = typer.Option("fp32", help="fp32 or bf16: the distillers' training precision (bf16: "
+                                                         "network forwards under autocast, as the official code; "
+                                                         "evaluations stay fp32)"),
         dry_run: bool = typer.Option(False, help="list the jobs (done / to do) and exit"),
     ):
         """Train what is missing and evaluate everything for the shapes-world Tables 1-4, then render them."""
@@ -219,14 +247,18 @@ def register(app: typer.Typer) -> None:
                 raise HarnessError(f"{name} must be >= 1, got {v}")
         if not 1 <= teacher_blocks <= seeds:
             raise HarnessError(f"--teacher-blocks must be between 1 and --seeds ({seeds}), got {teacher_blocks}")
+        if train_precision not in ("fp32", "bf16"):
+            raise HarnessError(f"--train-precision {train_precision!r}: choose fp32 or bf16")
         jobs = plan(seeds, root, train_steps, n, [p.strip() for p in only.split(",") if p.strip()],
-                    set_, teacher_blocks)
+                    set_, teacher_blocks, train_precision)
+        study = {"train_steps": train_steps, "n": n, "set": sorted(set_), "train_precision": train_precision}
         todo = [j for j in jobs if not j.done()]
         for j in jobs:
             typer.echo(f"[{'todo' if j in todo else 'done'}] {j.name}")
         typer.echo(f"{len(jobs) - len(todo)} done, {len(todo)} to do")
         if dry_run:
             return
+        check_study(root, study)
         start = time.time()
         def timed(job: Job, seconds: float) -> None:
             append_jsonl(root / "timing.jsonl", {"job": job.name, "kind": job.kind, "seconds": round(seconds, 1),
@@ -245,7 +277,8 @@ def register(app: typer.Typer) -> None:
                 timed(j, time.time() - t0)
                 typer.echo(f"    {time.time() - t0:.0f} s")
         from harness.reproduce_rows import aggregate
-        rows = aggregate(jobs, {"train_steps": train_steps, "n": n, "set": ",".join(set_) or None},
+        rows = aggregate(jobs, {"train_steps": train_steps, "n": n, "set": ",".join(set_) or None,
+                                "train_precision": None if train_precision == "fp32" else train_precision},
                          root / "aggregated.json")
         typer.echo(f"appended {len(rows)} aggregated rows")
         from harness.tables import render_all

@@ -25,7 +25,7 @@ def _fingerprints(results: list[dict]) -> dict:
 def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None = None) -> list[dict]:
     """One leaderboard row per (suite, group), from the per-seed results.json files.
 
-    `budget` (train_steps, n, set) goes into each row's label, eval block and provenance. `ledger` (a JSON file in the run folder)
+    `budget` (train_steps, n, set, train_precision) goes into each row's label, eval block and provenance. `ledger` (a JSON file in the run folder)
     remembers what was appended, so re-running a finished reproduce appends nothing new; a group that
     gained seeds appends a newer row, which supersedes the older one (latest row per key)."""
     from harness.evaluate import LABELS
@@ -49,7 +49,7 @@ def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None =
         common = [k for k in r0["metrics"] if all(k in r["metrics"] for r in results)]   # a tag no seed lacks
         per_seed = {k: [float(r["metrics"][k]) for r in results] for k in common}
         budget_text = "".join(f", {t.format(v)}" for k, t in (("train_steps", "{} updates"), ("n", "n={}"),
-                                                               ("set", "{}")) if (v := budget.get(k)) is not None)
+                                                               ("set", "{}"), ("train_precision", "{} training")) if (v := budget.get(k)) is not None)
         # The main t2i FPD run is Table 1's FPD-1 and also the STE cell (the reference) of Tables 3-4.
         variants = [("", False), ("ste", True)] if (suite, group) == ("shapes-geneval", "fpd-1") else \
                    [(r0["variant"], bool(r0["variant"]))]

@@ -54,7 +54,10 @@ def cost_report(stats: dict, trainable: int, networks_in_memory: list[str], aux_
 
 
 def export_student(out: Path, name: str, model, config: dict, extra: dict) -> dict:
-    """Write the final student as `<out>/<name>.safetensors` + `.json` (config, sha256, costs)."""
+    """Write the final student as `<out>/<name>.safetensors` + `.json` (config, sha256, costs, the precision
+    it was trained in)."""
+    from harness import distributed as D
+    extra = {"train_precision": D.precision(config.get("train", {}).get("task")), **extra}
     return save_weights(Path(out) / name, model.state_dict(), config, extra)
 
 

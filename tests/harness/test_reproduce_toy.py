@@ -48,10 +48,12 @@ def test_reproduce_toy_budget_end_to_end(tmp_path):
 
 
 def test_reproduce_side_by_side(tmp_path):
-    """--jobs 2: each job in its own process; an evaluation starts only after its training run finished."""
+    """--jobs 2: each job in its own process; an evaluation starts only after its training run finished.
+    --train-precision bf16 reaches the training run (its own process) and not the evaluation; a resume with
+    other settings in the same folder is refused in one line."""
     env = {"FPD_LEADERBOARD_DIR": str(tmp_path / "lb")}
-    code, out, err = run_console([*TOY[:-1], "teacher-1,shapes-fid:fpd-1", "--jobs", "2", "--root", tmp_path / "rp"],
-                                 cwd=tmp_path, env=env)
+    args = [*TOY[:-1], "teacher-1,shapes-fid:fpd-1", "--root", tmp_path / "rp"]
+    code, out, err = run_console([*args, "--jobs", "2", "--train-precision", "bf16"], cwd=tmp_path, env=env)
     assert code == 0, err
     lines = out.splitlines()
     first = lambda prefix: next(i for i, ln in enumerate(lines) if ln.startswith(prefix))
@@ -59,6 +61,11 @@ def test_reproduce_side_by_side(tmp_path):
     timing = [json.loads(x) for x in (tmp_path / "rp" / "timing.jsonl").read_text().splitlines()]
     assert len(timing) == 4 and all(t["workers"] == 2 for t in timing)
     assert (tmp_path / "rp" / "logs").is_dir() and "appended 3 aggregated rows" in out
+    assert json.loads((tmp_path / "rp" / "fpd-shapes-seed0" / "student.json").read_text())["train_precision"] == "bf16"
+    res = json.loads((tmp_path / "rp" / "eval" / "shapes-fid" / "fpd-1-seed0-1step" / "results.json").read_text())
+    assert "bf16" not in json.dumps(res["fingerprint"])
+    code, _, err = run_console([*args, "--train-precision", "fp32"], cwd=tmp_path, env=env)
+    assert code == 2 and "train_precision='bf16'" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_reproduce_refuses_bad_budget(tmp_path):
