@@ -31,3 +31,18 @@ def test_crash_resume_of_the_same_command_is_one_segment(tmp_path, monkeypatch):
     loop = _run(tmp_path, 6, monkeypatch)
     assert [(s["from_step"], s["steps"]) for s in loop.segments()] == [(0, 6)]
     assert regenerate_chain(loop.segments()) is None
+
+
+def test_chain_of_a_copied_run_trains_one_folder():
+    """A run copied under another name and extended there is one run: the chain trains into the last --out."""
+    segs = [{"from_step": 0, "steps": 3, "command": "harness train teacher --steps 3 --out runs/a"},
+            {"from_step": 3, "steps": 5, "command": "harness train teacher --steps 5 --out runs/b --set compile=true"}]
+    assert regenerate_chain(segs) == ("harness train teacher --steps 3 --out runs/b && "
+                                      "harness train teacher --steps 5 --out runs/b --set compile=true")
+
+
+def test_rerun_of_a_finished_run_reports_its_logged_figures(tmp_path, monkeypatch):
+    """Re-running a finished run (to --ship it) trains nothing; the shipped figures come from its log."""
+    _run(tmp_path, 4, monkeypatch)
+    stats = _run(tmp_path, 4, monkeypatch).run(lambda i: {"loss": float(i)})
+    assert stats["steps_run"] == 0 and stats["last"]["loss"] == 3.0 and stats["sec_per_step"] is not None
