@@ -247,8 +247,9 @@ def register(app: typer.Typer) -> None:
                 raise HarnessError(f"{name} must be >= 1, got {v}")
         if not 1 <= teacher_blocks <= seeds:
             raise HarnessError(f"--teacher-blocks must be between 1 and --seeds ({seeds}), got {teacher_blocks}")
-        if train_precision not in ("fp32", "bf16"):
-            raise HarnessError(f"--train-precision {train_precision!r}: choose fp32 or bf16")
+        from harness.distributed import PRECISIONS
+        if train_precision not in PRECISIONS:
+            raise HarnessError(f"--train-precision {train_precision!r}: choose {' or '.join(PRECISIONS)}")
         jobs = plan(seeds, root, train_steps, n, [p.strip() for p in only.split(",") if p.strip()],
                     set_, teacher_blocks, train_precision)
         study = {"train_steps": train_steps, "n": n, "set": sorted(set_), "train_precision": train_precision}

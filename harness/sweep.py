@@ -64,9 +64,9 @@ def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batc
         res = evaluate("teacher", suite, steps, checkpoint, seeds=seeds, batch=batch, options=settings, append=False)
         rows.append({"settings": settings, "metrics": res["metrics"], "fingerprint": res["fingerprint"]["id"],
                      "wall_time_s": res["wall_time_s"]})
-        teacher = res["fingerprint"]["generator"]["networks"]
         print(f"sweep: {dict(zip(keys, values))} -> {metric}={res['metrics'][metric]:.4g}", file=sys.stderr, flush=True)
     best = best_of(rows, key=lambda r: r["metrics"][metric])
+    teacher = res["fingerprint"]["generator"]["networks"]   # the same weights under every row
     return {"task": task, "suite": suite, "steps": steps, "seeds": [seed_list[0], seed_list[-1]], "n": len(seed_list),
             "selection": f"{'lowest' if best_of is min else 'highest'} {metric}", "grid": grid, "rows": rows,
             "best": best["settings"], "teacher": teacher}
@@ -84,6 +84,7 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     from harness.cli import load_trainer
     from harness.config import apply_overrides, task_defaults
     from harness.evaluate import evaluate
+    from harness.train_loop import logged_figures
     if kind not in DISTILLERS:
         raise HarnessError(f"sweep {kind!r}: choose one of {', '.join(DISTILLERS)} (or `sweep teacher`)")
     suite, metric, best_of, seed_list = _suite_and_seeds(kind, task, seeds)
@@ -103,22 +104,12 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
         ck = out / DISTILLERS[kind].format(steps=eval_steps)
         res = evaluate(kind, suite, eval_steps, ck, seeds=seeds, batch=batch, append=False)
         rows.append({"settings": combo, "run_dir": str(out), "metrics": res["metrics"],
-                     "fingerprint": res["fingerprint"]["id"], "train_sec_per_step": _sec_per_step(out)})
+                     "fingerprint": res["fingerprint"]["id"], "train_sec_per_step": logged_figures(out)[1]})
         print(f"sweep: {name} -> {metric}={res['metrics'][metric]:.4g}", file=sys.stderr, flush=True)
     best = best_of(rows, key=lambda r: r["metrics"][metric])
     return {"kind": kind, "task": task, "suite": suite, "train_steps": train_steps, "eval_steps": eval_steps,
             "base": base, "seeds": [seed_list[0], seed_list[-1]], "n": len(seed_list), "grid": grid,
             "selection": f"{'lowest' if best_of is min else 'highest'} {metric}", "rows": rows, "best": best["settings"]}
-
-
-def _sec_per_step(run_dir: Path) -> float | None:
-    import json
-    log = Path(run_dir) / "log.jsonl"
-    if not log.exists():
-        return None
-    vals = [json.loads(line).get("sec_per_step") for line in log.read_text().splitlines()[1:]]
-    vals = [v for v in vals if v is not None]
-    return sorted(vals)[len(vals) // 2] if vals else None
 
 
 def format_table(result: dict, cols: tuple[str, ...]) -> str:

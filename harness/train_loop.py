@@ -217,22 +217,24 @@ class TrainLoop:
             if done % self.ckpt_every == 0 or done == self.total_steps:
                 self.save_checkpoint(done)
         D.barrier()
-        sec = (sum(step_times[1:]) / max(1, len(step_times) - 1)) if step_times else None
-        if not step_times:   # a finished run re-run (e.g. to --ship it): its figures come from its log
-            last, sec = self._logged_figures()
+        if step_times:
+            sec = sum(step_times[1:]) / max(1, len(step_times) - 1)
+        else:   # a finished run re-run (e.g. to --ship it): its figures come from its log
+            last, sec = logged_figures(self.run_dir)
         return {"steps_run": self.total_steps - self.start_step, "wall_time_s": time.perf_counter() - t_run,
                 "sec_per_step": sec, "peak_memory_mb": peak_memory_mb(), "last": last}
 
-    def _logged_figures(self) -> tuple[dict[str, float], float | None]:
-        """(the last logged step's values, the median logged seconds per step) of this run's log.jsonl."""
-        log = self.run_dir / "log.jsonl"
-        rows = [json.loads(l) for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
-        rows = [r for r in rows if "step" in r and "sec_per_step" in r]
-        if not rows:
-            return {}, None
-        last = {k: float(v) for k, v in rows[-1].items() if k not in ("step", "sec_per_step")}
-        secs = sorted(r["sec_per_step"] for r in rows)
-        return last, secs[len(secs) // 2]
+
+def logged_figures(run_dir: Path) -> tuple[dict[str, float], float | None]:
+    """(the last logged step's values, the median logged seconds per step) of a run's log.jsonl. The first
+    logged step is left out of the median when there are others, as `TrainLoop.run` leaves out its first step (warm-up)."""
+    log = Path(run_dir) / "log.jsonl"
+    rows = [json.loads(l) for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
+    if not rows:
+        return {}, None
+    last = {k: float(v) for k, v in rows[-1].items() if k not in ("step", "sec_per_step")}
+    secs = sorted(v for r in (rows[1:] or rows) if (v := r.get("sec_per_step")) is not None)
+    return last, (secs[len(secs) // 2] if secs else None)
 
 
 def _log_step(line: str) -> int:
