@@ -1,4 +1,4 @@
-"""`harness diagnose fixed-point` (and `ceiling`, in diagnose_ceiling.py): is the data a fixed point of FPD's target operator T^r∘M_r?
+"""`harness diagnose fixed-point` (and `ceiling`, `geneval-failures` in their own files): is the data a fixed point of FPD's target operator T^r∘M_r?
 
 The paper's Eq. 3 asks the student's distribution to be a fixed point of the teacher refinement
 T^r∘M_r (re-mask at r ~ π, one teacher step). If held-out *data* drifts under that operator, no
@@ -142,6 +142,21 @@ def register(app) -> None:
         result = C.ceiling(task, images_per_prompt, n, prompts)
         write_json(out, result)
         typer.echo(C.format_table(result))
+        typer.echo(f"wrote {out}")
+
+    @diag.command("geneval-failures")
+    def geneval_failures_cmd(
+        method: str = typer.Option("teacher", help="teacher, fpd, dimo or sdtt"),
+        steps: int = typer.Option(16, help="sampling steps"),
+        checkpoint: Path = typer.Option(None, help="a run folder (default: the shipped network)"),
+        seeds: str = typer.Option("1000000-1000591", help="seed range; validation seeds (>= 1000000) cycle the prompts"),
+        out: Path = typer.Option(Path("runs/diagnose/geneval-failures.json"), help="JSON file for the table"),
+    ):
+        """Sort a generator's failing shapes-geneval images by the first rule they break, per tag."""
+        from harness import diagnose_failures as F
+        result = F.geneval_failures(method, steps, checkpoint, seeds)
+        write_json(out, result)
+        typer.echo(F.format_table(result))
         typer.echo(f"wrote {out}")
 
     app.add_typer(diag, name="diagnose")

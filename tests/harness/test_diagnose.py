@@ -57,3 +57,48 @@ def test_ceiling_bad_task(tmp_path):
     code, _, err = run_console(["diagnose", "ceiling", "--task", "imagenet"], cwd=tmp_path)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and "unknown task" in lines[0], err
+
+
+def _det(cls, x, score=1.0, color="red"):
+    return {"class": cls, "box": [x, 10.0, x + 8.0, 18.0], "score": score, "color": color}
+
+
+@pytest.mark.parametrize("meta,dets,category", [
+    ({"tag": "single_object", "include": [{"class": "circle", "count": 1}]}, [_det("square", 4)], "shape missing or wrong"),
+    ({"tag": "counting", "include": [{"class": "circle", "count": 2}], "exclude": [{"class": "circle", "count": 3}]},
+     [_det("circle", 2, 0.95), _det("circle", 14, 0.85)], "shape below threshold"),
+    ({"tag": "counting", "include": [{"class": "circle", "count": 2}], "exclude": [{"class": "circle", "count": 3}]},
+     [_det("circle", 2), _det("circle", 12), _det("circle", 22)], "extra object"),
+    ({"tag": "colors", "include": [{"class": "circle", "count": 1, "color": "blue"}]}, [_det("circle", 4)], "wrong colour"),
+    ({"tag": "position", "include": [{"class": "square", "count": 1},
+                                     {"class": "circle", "count": 1, "position": ["left of", 0]}]},
+     [_det("square", 2), _det("circle", 20)], "wrong position"),
+])
+def test_geneval_failure_categories(meta, dets, category):
+    """Each failure lands in the category of the first rule it breaks, from the suite's own reason strings."""
+    from evaluators.geneval import score_geneval
+    from harness.diagnose_failures import categorise, tally
+    ok, reason = score_geneval(meta, dets)
+    assert not ok and categorise(reason, meta, dets) == category
+    t = tally([(meta, ok, reason, dets), (meta, True, "", dets)])[meta["tag"]]
+    assert t["images"] == 2 and t["correct"] == 1 and t[category] == 1
+
+
+@pytest.mark.skipif(not asset_path("teacher_shapes_t2i").exists(), reason="shipped networks not built yet")
+def test_geneval_failures_tiny(tmp_path):
+    """Through the console script: every image is either correct or in exactly one failure category."""
+    from harness.diagnose_failures import CATEGORIES
+    out = tmp_path / "f.json"
+    code, stdout, err = run_console(["diagnose", "geneval-failures", "--steps", "1", "--seeds", "0-11", "--out", out],
+                                    cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert code == 0, err
+    res = json.loads(out.read_text())
+    assert res["seeds"] == [0, 11] and res["generator"]["sampler_preset"]
+    tags = res["tags"]
+    assert sum(t["images"] for t in tags.values()) == 12
+    for t in tags.values():
+        assert t["correct"] + sum(t[c] for c in CATEGORIES) == t["images"]
+    assert "| all images (pooled) | 12 |" in stdout
+    code, _, err = run_console(["diagnose", "geneval-failures", "--seeds", "0-5000"], cwd=tmp_path)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and "beyond the prompt set" in lines[0], err
