@@ -1,4 +1,4 @@
-"""`harness diagnose fixed-point` (and `ceiling`, `geneval-failures` in their own files): is the data a fixed point of FPD's target operator T^r∘M_r?
+"""`harness diagnose fixed-point` (and `ceiling`, `geneval-failures`, `teacher-loss` in their own files): is the data a fixed point of FPD's target operator T^r∘M_r?
 
 The paper's Eq. 3 asks the student's distribution to be a fixed point of the teacher refinement
 T^r∘M_r (re-mask at r ~ π, one teacher step). If held-out *data* drifts under that operator, no
@@ -157,6 +157,25 @@ def register(app) -> None:
         result = F.geneval_failures(method, steps, checkpoint, seeds)
         write_json(out, result)
         typer.echo(F.format_table(result))
+        typer.echo(f"wrote {out}")
+
+    @diag.command("teacher-loss")
+    def teacher_loss_cmd(
+        task: str = typer.Option("shapes-t2i", help="shapes or shapes-t2i"),
+        checkpoint: list[Path] = typer.Option([], help="teacher run folders (repeatable; default: the shipped teacher)"),
+        n: int = typer.Option(2048, help="training and held-out samples each"),
+        ratios: str = typer.Option("0.3,0.6,0.9", help="mask ratios, comma-separated"),
+        out: Path = typer.Option(Path("runs/diagnose/teacher-loss.json"), help="JSON file for the table"),
+    ):
+        """Masked cross-entropy on training vs held-out samples at fixed mask ratios: underfitting or memorising?"""
+        from harness import diagnose_teacher_loss as TL
+        try:
+            rs = tuple(float(x) for x in ratios.split(","))
+        except ValueError:
+            raise HarnessError(f"--ratios {ratios!r} must be numbers like 0.3,0.6,0.9") from None
+        result = TL.teacher_loss(task, list(checkpoint), n, rs)
+        write_json(out, result)
+        typer.echo(TL.format_table(result))
         typer.echo(f"wrote {out}")
 
     app.add_typer(diag, name="diagnose")

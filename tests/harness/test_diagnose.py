@@ -1,6 +1,7 @@
 """`harness diagnose fixed-point` through the console script on a tiny case: the table, the JSON, the data rows
 beside the operator rows, and one-line errors for bad input."""
 import json
+import math
 
 import pytest
 
@@ -102,3 +103,21 @@ def test_geneval_failures_tiny(tmp_path):
     code, _, err = run_console(["diagnose", "geneval-failures", "--seeds", "0-5000"], cwd=tmp_path)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and "beyond the prompt set" in lines[0], err
+
+
+@pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped networks not built yet")
+def test_teacher_loss_tiny(tmp_path):
+    """Through the console script, on the shipped class teacher: CE per split and ratio, more masking is harder."""
+    out = tmp_path / "tl.json"
+    code, stdout, err = run_console(["diagnose", "teacher-loss", "--task", "shapes", "--n", "16", "--ratios", "0.2,0.9",
+                                     "--out", out], cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert code == 0, err
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["run"] == "shipped" and len(row["sha256"]) == 64
+    for split in ("train", "heldout"):
+        assert 0 < row[split]["0.2"] < row[split]["0.9"] < math.log(256)   # below chance: the teacher has learnt
+    assert row["gap"]["0.9"] == pytest.approx(row["heldout"]["0.9"] - row["train"]["0.9"])
+    assert "| shipped | - |" in stdout
+    code, _, err = run_console(["diagnose", "teacher-loss", "--ratios", "0.5,x"], cwd=tmp_path)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and "--ratios" in lines[0], err
