@@ -60,9 +60,20 @@ def _networks(task: str):
     return paper_networks(task)
 
 
+def _exported_student(run: Path) -> Path:
+    """The student a run folder exported (`student`; SDTT's one `student_<k>step`), without its suffix."""
+    found = sorted(p.stem for p in run.glob("student*.safetensors") if p.stem != "student_raw")
+    if "student" in found or len(found) == 1:
+        return run / ("student" if "student" in found else found[0])
+    names = ", ".join(f"{n}.safetensors" for n in found) or "no exported student (is training finished?)"
+    raise HarnessError(f"{run} holds {names}; pass one file as --checkpoint {run}/<name>.safetensors")
+
+
 def _load_student(method: str, task: str, checkpoint: str | Path | None):
     from harness.io import load_weights
     path = Path(checkpoint) if checkpoint else default_checkpoint(method, task)
+    if path.is_dir():   # a `harness train` run folder: its exported student
+        path = _exported_student(path)
     if not path.with_suffix(".safetensors").exists():
         raise HarnessError(f"no {method} checkpoint at {path.with_suffix('.safetensors')}; "
                            f"train one with `harness train {method} --task {task}` or pass --checkpoint")

@@ -53,6 +53,29 @@ def test_corrupt_checkpoint_is_refused(tmp_path, capsys):
     assert_one_line_error(code, err, "corrupt", "sha256")
 
 
+def test_run_folder_as_checkpoint(tmp_path, capsys):
+    """--checkpoint RUN takes the student the run exported (here corrupt, so the error proves which file was read);
+    a folder with several students or none is a one-line error naming them."""
+    from harness.io import save_weights
+    import torch
+    run = tmp_path / "run"
+    save_weights(run / "student", {"w": torch.zeros(3)}, {"method": "fpd", "train": {}})
+    data = bytearray((run / "student.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (run / "student.safetensors").write_bytes(bytes(data))
+    args = ["eval", "--method", "sdtt", "--suite", "shapes-fid", "--checkpoint"]
+    code, _, err = run_cli(args + [run], capsys)
+    assert_one_line_error(code, err, "corrupt", "student.safetensors")
+    sdtt = tmp_path / "sdtt"
+    for name in ("student_2step", "student_1step"):
+        save_weights(sdtt / name, {"w": torch.zeros(3)}, {"method": "sdtt", "train": {}})
+    code, _, err = run_cli(args + [sdtt], capsys)
+    assert_one_line_error(code, err, "student_1step.safetensors, student_2step.safetensors", "--checkpoint")
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(args + [tmp_path / "empty"], capsys)
+    assert_one_line_error(code, err, "no exported student")
+
+
 def test_unwritable_output_folder(tmp_path, capsys):
     ro = tmp_path / "ro"
     ro.mkdir()
