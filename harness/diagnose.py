@@ -29,14 +29,14 @@ DEFAULT_VARIANTS = {
 }
 
 
-def parse_variant(spec: str) -> tuple[str, dict]:
+def parse_variant(spec: str, task: str = "shapes") -> tuple[str, dict]:
     """'name:key=val,key=val' (or 'key=val,...', named after itself) -> (name, overrides)."""
     from harness.config import apply_overrides
     from harness.trainers.fpd import FPDTrainConfig
     name, _, body = spec.rpartition(":") if ":" in spec else (spec, "", spec)
     items = [x for x in body.split(",") if x]
-    cfg = apply_overrides(FPDTrainConfig.preset("shapes"), items)   # one-line errors for unknown keys / types
-    base = FPDTrainConfig.preset("shapes")
+    base = FPDTrainConfig.preset(task)
+    cfg = apply_overrides(base, items)   # one-line errors for unknown keys / types
     return name or body, {f.name: getattr(cfg, f.name) for f in fields(cfg) if getattr(cfg, f.name) != getattr(base, f.name)}
 
 
@@ -47,32 +47,75 @@ def _stats(images_u8: torch.Tensor, ext, ref: dict) -> dict:
     return {"fid": fid_from_features(ref["pool"], feats), **object_stats(images_u8.permute(0, 2, 3, 1).numpy())}
 
 
+def _start_tokens(task: str, start: str, n: int, checkpoint, tok, batch: int):
+    """(start tokens, conditions, prompt metadata or None, start rows' images) for n held-out conditions.
+
+    start="data": held-out renders, tokenised (the images are the renders themselves); "student": one-step
+    drafts of a distilled student for the same conditions (validation seeds), the images are their decodings."""
+    from harness.tasks import shapes as S
+    from harness.tasks.shapes_data import class_dataset, seed_of, to_float, to_tensor
+    metas = None
+    if task == "shapes":
+        imgs, cond = class_dataset(n, "heldout")     # never seen by teacher, tokenizer or classifier
+    else:   # the suite's prompts in its order, cycled (4 images each); held-out layouts for the data
+        prompts = S.prompt_set()
+        metas = [prompts[(i // 4) % len(prompts)] for i in range(n)]
+        cond = torch.from_numpy(np.stack([S.encode_caption(m["prompt"]) for m in metas]))
+        imgs = to_tensor([S.scene_for(m, seed_of("heldout", i)).image for i, m in enumerate(metas)]) if start == "data" else None
+    if start == "data":
+        return torch.cat([tok.encode(to_float(imgs[i:i + batch])) for i in range(0, n, batch)]), cond, metas, imgs
+    from harness.generators import build_generator
+    from methods.rng import SeedStreams
+    gen = build_generator("fpd", task, 1, checkpoint)
+    seeds = list(range(1_000_000, 1_000_000 + n))   # validation seeds: the student's own draft randomness
+    z = torch.cat([gen.draft(cond[i:i + batch], SeedStreams(seeds[i:i + batch]))[1] for i in range(0, n, batch)])
+    return z, cond, metas, None
+
+
 @torch.no_grad()
 def fixed_point(task: str = "shapes", ks: tuple[int, ...] = (1, 3, 12), n: int = 2000,
-                variants: dict[str, dict] | None = None, batch: int = 250, seed: int = 0) -> dict:
-    from harness.evaluate import _classifier, shapes_reference
+                variants: dict[str, dict] | None = None, batch: int = 250, seed: int = 0,
+                start: str = "data", checkpoint=None) -> dict:
+    """Apply FPD's target operator k times to start tokens: held-out data (is the data a fixed point?) or a
+    student's one-step drafts (how much better than the draft is the target FPD trains toward?). Scored by the
+    task's suite: FID and object statistics (shapes), GenEval overall and tags (shapes-t2i)."""
     from harness.generators import network_ids, shapes_networks
-    from harness.tasks.shapes_data import class_dataset, to_float
     from harness.trainers.fpd import FPDTrainConfig
     from methods.fpd import FPD
     from methods.interfaces import to_uint8
     from methods.rng import SeedStreams
-    if task != "shapes":
-        raise HarnessError(f"diagnose fixed-point measures the class task only (FID needs class renders); use --task shapes, not {task!r}")
+    if task not in ("shapes", "shapes-t2i"):
+        raise HarnessError(f"diagnose fixed-point runs on the shapes tasks; use --task shapes or shapes-t2i, not {task!r}")
+    if start not in ("data", "student"):
+        raise HarnessError(f"--start {start!r}: use data (held-out renders) or student (a student's one-step drafts)")
+    if (start == "student") != (checkpoint is not None):
+        raise HarnessError("--start student needs --checkpoint (a distilled student or its run folder), and only it does")
     if n < 2 or min(ks) < 1:
         raise HarnessError("--n must be >= 2 and every --k >= 1")
     variants = variants or DEFAULT_VARIANTS
     teacher, tok = shapes_networks(task)
-    ext = _classifier()
-    ref = shapes_reference(ext)
-    imgs, labels = class_dataset(n, "heldout")     # never seen by teacher, tokenizer or classifier
-    codes = torch.cat([tok.encode(to_float(imgs[i:i + batch])) for i in range(0, n, batch)])
+    codes, cond, metas, imgs = _start_tokens(task, start, n, checkpoint, tok, batch)
+    if task == "shapes":
+        from harness.evaluate import _classifier, shapes_reference
+        ext = _classifier()
+        ref = shapes_reference(ext)
+
+        def stats(images_u8: torch.Tensor) -> dict:
+            return _stats(images_u8, ext, ref)
+    else:
+        from harness.diagnose_ceiling import _geneval_rows
+
+        def stats(images_u8: torch.Tensor) -> dict:
+            return _geneval_rows(images_u8.permute(0, 2, 3, 1).numpy(), metas)[0]
 
     def decode(z: torch.Tensor) -> torch.Tensor:
-        return torch.cat([to_uint8(tok.decode(z[i:i + batch], labels[i:i + batch])) for i in range(0, n, batch)])
+        return torch.cat([to_uint8(tok.decode(z[i:i + batch], cond[i:i + batch])) for i in range(0, n, batch)])
 
-    rows = [{"variant": "data (held-out renders)", "k": 0, **_stats(imgs, ext, ref)},
-            {"variant": "data, tokenised (decode(encode(x)))", "k": 0, **_stats(decode(codes), ext, ref)}]
+    if start == "data":
+        rows = [{"variant": "data (held-out renders)", "k": 0, **stats(imgs)},
+                {"variant": "data, tokenised (decode(encode(x)))", "k": 0, **stats(decode(codes))}]
+    else:
+        rows = [{"variant": "student draft (1 step)", "k": 0, **stats(decode(codes))}]
     for name, overrides in variants.items():
         cfg = replace(FPDTrainConfig.preset(task), **overrides)
         fpd = FPD(None, teacher, tok, None, cfg.fpd())
@@ -82,26 +125,34 @@ def fixed_point(task: str = "shapes", ks: tuple[int, ...] = (1, 3, 12), n: int =
             new = []
             for i in range(0, n, batch):
                 seeds = [seed + 1_000_000 * k + j for j in range(i, min(i + batch, n))]  # fresh randomness per application
-                new.append(fpd.target_tokens(z[i:i + batch], labels[i:i + batch], SeedStreams(seeds)))
+                new.append(fpd.target_tokens(z[i:i + batch], cond[i:i + batch], SeedStreams(seeds)))
             new = torch.cat(new)
             changed.append(float((new != z).float().mean()))
             z = new
             if k in ks:
                 rows.append({"variant": name, "k": k, "options": overrides, "token_changed_last": changed[-1],
-                             **_stats(decode(z), ext, ref)})
-    return {"task": task, "n": n, "ks": list(ks), "networks": network_ids(task),
+                             **stats(decode(z))})
+    networks = network_ids(task)
+    if start == "student":
+        networks["student"] = str(checkpoint)
+    return {"task": task, "start": start, "n": n, "ks": list(ks), "networks": networks,
             "operator": "methods.fpd.FPD.target_tokens (re-mask at r ~ π, one teacher step)",
-            "reference": "5000 held-out renders (split 'eval'); FID of n samples is biased upward at small n",
+            "reference": ("5000 held-out renders (split 'eval'); FID of n samples is biased upward at small n"
+                          if task == "shapes" else "shapes-geneval rules and prompts (4 images each, cycled)"),
             "rows": rows}
 
 
 def format_table(result: dict) -> str:
-    head = "| operator | k | FID | mean area (px) | centre spread (px) | no object | tokens changed (last step) |"
-    lines = [head, "|" + "---|" * 7]
+    text = result.get("task") == "shapes-t2i"
+    head = ("| operator | k | overall | two objects | position | color attr. | objects per asked | tokens changed (last step) |"
+            if text else "| operator | k | FID | mean area (px) | centre spread (px) | no object | tokens changed (last step) |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in result["rows"]:
         ch = r.get("token_changed_last")
-        lines.append(f"| {r['variant']} | {r['k']} | {r['fid']:.1f} | {r['mean_area']:.1f} | {r['centre_spread']:.2f} | "
-                     f"{r['empty_frac']:.3f} | {'-' if ch is None else f'{ch:.3f}'} |")
+        cells = ([f"{r[t]:.3f}" if t in r else "-" for t in ("overall", "two_object", "position", "color_attr")]
+                 + [f"{r['objects_per_asked']:.2f}"] if text else
+                 [f"{r['fid']:.1f}", f"{r['mean_area']:.1f}", f"{r['centre_spread']:.2f}", f"{r['empty_frac']:.3f}"])
+        lines.append(f"| {r['variant']} | {r['k']} | " + " | ".join(cells) + f" | {'-' if ch is None else f'{ch:.3f}'} |")
     return "\n".join(lines)
 
 
@@ -111,20 +162,22 @@ def register(app) -> None:
 
     @diag.command("fixed-point")
     def fixed_point_cmd(
-        task: str = typer.Option("shapes", help="the class task (shapes)"),
+        task: str = typer.Option("shapes", help="shapes (scored by FID and object statistics) or shapes-t2i (GenEval rules)"),
         k: str = typer.Option("1,3,12", help="numbers of operator applications to report, comma-separated"),
-        n: int = typer.Option(2000, help="held-out data samples"),
+        n: int = typer.Option(2000, help="held-out conditions (shapes-t2i: the prompts cycled, 4 images each)"),
+        start: str = typer.Option("data", help="data (held-out renders, tokenised) or student (its one-step drafts)"),
+        checkpoint: Path = typer.Option(None, help="--start student: a distilled student (file or run folder)"),
         variant: list[str] = typer.Option([], help="operator variant 'name:key=val,...' over FPD's options "
                                                    "(repeatable; default: fpd-default, remask=arccos, teacher_w=0, target=reveal)"),
         out: Path = typer.Option(Path("runs/diagnose/fixed-point.json"), help="JSON file for the table"),
     ):
-        """Apply FPD's target operator k times to held-out data tokens; report FID, object area and centre spread."""
+        """Apply FPD's target operator k times to held-out data tokens (or a student's drafts); score each result."""
         try:
             ks = tuple(sorted({int(x) for x in k.split(",")}))
         except ValueError:
             raise HarnessError(f"--k {k!r} must be integers like 1,3,12") from None
-        variants = dict(parse_variant(v) for v in variant) if variant else None
-        result = fixed_point(task, ks, n, variants)
+        variants = dict(parse_variant(v, task) for v in variant) if variant else None
+        result = fixed_point(task, ks, n, variants, start=start, checkpoint=checkpoint)
         write_json(out, result)
         typer.echo(format_table(result))
         typer.echo(f"wrote {out}")

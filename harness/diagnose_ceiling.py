@@ -27,13 +27,16 @@ def _reconstruct(tok, images_u8: torch.Tensor, batch: int = 250) -> torch.Tensor
 
 
 def _geneval_rows(images_hwc, metas: list[dict]) -> tuple[dict, dict]:
+    """(overall and per-tag scores, counting per required count); the scores also carry `objects_per_asked`,
+    detections per object the prompts ask for (above 1: fragments or extra objects)."""
     from evaluators import score_geneval, summarize_geneval
     from evaluators.geneval import COUNTING_THRESHOLD
     from evaluators.shapes_detector import detect_shapes
     from harness.evaluate import geneval_detections
-    rows, per_count = [], {}
+    rows, per_count, detected = [], {}, 0
     for im, meta in zip(images_hwc, metas):
         dets = geneval_detections(detect_shapes(im))
+        detected += len(dets)
         ok = bool(score_geneval(meta, dets)[0])
         rows.append({"tag": meta["tag"], "correct": ok, "metadata": json.dumps(meta)})
         if meta["tag"] == "counting":
@@ -43,7 +46,8 @@ def _geneval_rows(images_hwc, metas: list[dict]) -> tuple[dict, dict]:
             c["correct"] += ok
             c["dropped_by_threshold"] += sum(d["class"] == req["class"] and d["score"] <= COUNTING_THRESHOLD for d in dets)
     s = summarize_geneval(rows)
-    return {"overall": s["overall"], **s["tags"]}, per_count
+    asked = sum(r["count"] for m in metas for r in m.get("include", []))
+    return {"overall": s["overall"], **s["tags"], "objects_per_asked": detected / max(asked, 1)}, per_count
 
 
 @torch.no_grad()
@@ -86,7 +90,7 @@ def format_table(result: dict) -> str:
     if result["task"] == "shapes":
         lines = ["| source | detector-correct |", "|---|---|"]
         return "\n".join(lines + [f"| {r['source']} | {r['detector_correct']:.3f} |" for r in result["rows"]])
-    tags = [t for t in result["rows"][0] if t not in ("source", "overall", "counting_by_count")]
+    tags = [t for t in result["rows"][0] if t not in ("source", "overall", "counting_by_count", "objects_per_asked")]
     lines = ["| source | overall | " + " | ".join(tags) + " | counting 2 / 3 / 4 | dropped by the 0.9 threshold |",
              "|" + "---|" * (len(tags) + 4)]
     for r in result["rows"]:

@@ -26,8 +26,37 @@ def test_fixed_point_tiny(tmp_path):
     assert "| fill | 2 |" in stdout
 
 
+@pytest.mark.skipif(not asset_path("teacher_shapes_t2i").exists(), reason="shipped networks not built yet")
+def test_fixed_point_text_from_data_and_from_a_student(tmp_path):
+    """shapes-t2i, scored by the GenEval rules: held-out renders score 1; from a student's drafts (here the untrained
+    student, i.e. the teacher's weights as FPD initialises it) the first row is the draft, then the targets."""
+    from harness.io import save_weights
+    from harness.trainers.teacher import load_shipped
+    out = tmp_path / "fp.json"
+    env = {"OMP_NUM_THREADS": "1"}
+    code, stdout, err = run_console(["diagnose", "fixed-point", "--task", "shapes-t2i", "--n", "8", "--k", "1",
+                                     "--variant", "fill:teacher_w=2", "--out", out], cwd=tmp_path, env=env)
+    assert code == 0, err
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["variant"], r["k"]) for r in rows][::2] == [("data (held-out renders)", 0), ("fill", 1)]
+    assert rows[0]["overall"] == 1.0 and rows[2]["options"] == {"teacher_w": 2.0} and "objects_per_asked" in rows[2]
+    assert "| fill | 1 |" in stdout and "objects per asked" in stdout
+    run = tmp_path / "run"
+    save_weights(run / "student", load_shipped("shapes-t2i").state_dict(), {"method": "fpd", "train": {"r_init": 0.95}})
+    code, stdout, err = run_console(["diagnose", "fixed-point", "--task", "shapes-t2i", "--n", "8", "--k", "1,2",
+                                     "--start", "student", "--checkpoint", run, "--variant", "fill:teacher_w=1",
+                                     "--out", out], cwd=tmp_path, env=env)
+    assert code == 0, err
+    res = json.loads(out.read_text())
+    assert res["start"] == "student" and res["networks"]["student"] == str(run)
+    assert [(r["variant"], r["k"]) for r in res["rows"]] == [("student draft (1 step)", 0), ("fill", 1), ("fill", 2)]
+    assert res["rows"][1]["token_changed_last"] > 0
+
+
 @pytest.mark.parametrize("args,needle", [
-    (["--task", "shapes-t2i"], "class task"),
+    (["--task", "imagenet"], "shapes tasks"),
+    (["--start", "student"], "--checkpoint"),
+    (["--start", "pixels"], "--start"),
     (["--k", "one"], "--k"),
     (["--variant", "x:lrr=1"], "unknown config key"),
 ])
