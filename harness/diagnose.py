@@ -6,7 +6,9 @@ student can both match the data and be its fixed point: the drift measured here 
 teacher and the operator, not of FPD's training. We tokenise held-out renders, apply the exact
 operator FPD uses for its targets (`methods.fpd.FPD.target_tokens`, every FPD option a flag) k
 times, and report FID on the evaluation classifier's features and the object statistics of the
-exact detector (mean area, centre spread), beside the data's own values.
+exact detector (mean area, centre spread), beside the data's own values; on the text task, the
+GenEval rules. Started from a student's one-step drafts instead (`--start student`), the same table
+says how much better than the draft the target is that FPD trains toward: its learning signal.
 """
 from __future__ import annotations
 
