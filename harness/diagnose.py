@@ -54,14 +54,17 @@ def _start_tokens(task: str, start: str, n: int, checkpoint, tok, batch: int):
 
     start="data": held-out renders, tokenised (the images are the renders themselves); "student": one-step
     drafts of a distilled student for the same conditions (validation seeds), the images are their decodings."""
+    from harness.evaluate import prompt_index
+    from harness.sampler_presets import VALIDATION_SEED_BASE
     from harness.tasks import shapes as S
     from harness.tasks.shapes_data import class_dataset, seed_of, to_float, to_tensor
+    seeds = list(range(VALIDATION_SEED_BASE, VALIDATION_SEED_BASE + n))   # a student's own draft randomness
     metas = None
     if task == "shapes":
         imgs, cond = class_dataset(n, "heldout")     # never seen by teacher, tokenizer or classifier
-    else:   # the suite's prompts in its order, cycled (4 images each); held-out layouts for the data
+    else:   # the suite's prompts as validation seeds cycle them (4 images each); held-out layouts for the data
         prompts = S.prompt_set()
-        metas = [prompts[(i // 4) % len(prompts)] for i in range(n)]
+        metas = [prompts[prompt_index(s, len(prompts))] for s in seeds]
         cond = torch.from_numpy(np.stack([S.encode_caption(m["prompt"]) for m in metas]))
         imgs = to_tensor([S.scene_for(m, seed_of("heldout", i)).image for i, m in enumerate(metas)]) if start == "data" else None
     if start == "data":
@@ -69,7 +72,6 @@ def _start_tokens(task: str, start: str, n: int, checkpoint, tok, batch: int):
     from harness.generators import build_generator
     from methods.rng import SeedStreams
     gen = build_generator("fpd", task, 1, checkpoint)
-    seeds = list(range(1_000_000, 1_000_000 + n))   # validation seeds: the student's own draft randomness
     z = torch.cat([gen.draft(cond[i:i + batch], SeedStreams(seeds[i:i + batch]))[1] for i in range(0, n, batch)])
     return z, cond, metas, None
 
@@ -158,6 +160,14 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _report(result: dict, table: str, out: Path) -> None:
+    """Every diagnose command ends the same way: the JSON written, its table printed, where it went."""
+    import typer
+    write_json(out, result)
+    typer.echo(table)
+    typer.echo(f"wrote {out}")
+
+
 def register(app) -> None:
     import typer
     diag = typer.Typer(help="Diagnostics of teachers and operators.", no_args_is_help=True)
@@ -180,9 +190,7 @@ def register(app) -> None:
             raise HarnessError(f"--k {k!r} must be integers like 1,3,12") from None
         variants = dict(parse_variant(v, task) for v in variant) if variant else None
         result = fixed_point(task, ks, n, variants, start=start, checkpoint=checkpoint)
-        write_json(out, result)
-        typer.echo(format_table(result))
-        typer.echo(f"wrote {out}")
+        _report(result, format_table(result), out)
 
     @diag.command("ceiling")
     def ceiling_cmd(
@@ -195,9 +203,7 @@ def register(app) -> None:
         """Score ground-truth renders and their tokeniser reconstructions: the ceiling of every generator of the suite."""
         from harness import diagnose_ceiling as C
         result = C.ceiling(task, images_per_prompt, n, prompts)
-        write_json(out, result)
-        typer.echo(C.format_table(result))
-        typer.echo(f"wrote {out}")
+        _report(result, C.format_table(result), out)
 
     @diag.command("geneval-failures")
     def geneval_failures_cmd(
@@ -210,9 +216,7 @@ def register(app) -> None:
         """Sort a generator's failing shapes-geneval images by the first rule they break, per tag."""
         from harness import diagnose_failures as F
         result = F.geneval_failures(method, steps, checkpoint, seeds)
-        write_json(out, result)
-        typer.echo(F.format_table(result))
-        typer.echo(f"wrote {out}")
+        _report(result, F.format_table(result), out)
 
     @diag.command("teacher-loss")
     def teacher_loss_cmd(
@@ -229,9 +233,7 @@ def register(app) -> None:
         except ValueError:
             raise HarnessError(f"--ratios {ratios!r} must be numbers like 0.3,0.6,0.9") from None
         result = TL.teacher_loss(task, list(checkpoint), n, rs)
-        write_json(out, result)
-        typer.echo(TL.format_table(result))
-        typer.echo(f"wrote {out}")
+        _report(result, TL.format_table(result), out)
 
     app.add_typer(diag, name="diagnose")
 

@@ -20,8 +20,6 @@ import re
 import numpy as np
 import torch
 
-from harness.errors import HarnessError
-
 CATEGORIES = ("shape missing or wrong", "shape below threshold", "wrong colour", "wrong position", "extra object")
 _TOO_FEW = re.compile(r"^expected (\w+)>=(\d+), found (\d+)$")
 
@@ -64,14 +62,13 @@ def geneval_failures(method: str = "teacher", steps: int = 16, checkpoint=None, 
     from evaluators.geneval import score_geneval
     from evaluators.shapes_detector import detect_shapes
     from harness import distributed as D
-    from harness.evaluate import geneval_detections, parse_seeds, prompt_index
+    from harness.evaluate import check_shapes_geneval_seeds, geneval_detections, parse_seeds, prompt_index
     from harness.generators import build_generator
     from harness.tasks import shapes as S
     D.init()
     prompts = S.prompt_set()
     seed_list = parse_seeds(seeds, 4 * len(prompts))
-    if seed_list[0] < 1_000_000 and seed_list[-1] // 4 >= len(prompts):
-        raise HarnessError(f"--seeds beyond the prompt set: shapes-geneval has {4 * len(prompts)} images")
+    check_shapes_geneval_seeds(seed_list)
     gen = build_generator(method, "shapes-t2i", steps, checkpoint, None)
     rows = []
     for i in range(0, len(seed_list), batch):
@@ -95,7 +92,7 @@ def format_table(result: dict) -> str:
     lines = [head, "|" + "---|" * (len(CATEGORIES) + 4)]
     totals = collections.Counter()
     for tag, t in result["tags"].items():
-        totals.update({k: v for k, v in t.items()})
+        totals.update(t)
         lines.append(f"| {tag} | {t['images']} | {t['correct'] / t['images']:.3f} | "
                      + " | ".join(str(t[c]) for c in CATEGORIES)
                      + f" | {t['objects_detected'] / max(t['objects_asked'], 1):.2f} |")

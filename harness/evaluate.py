@@ -132,6 +132,14 @@ def prompt_index(seed: int, n_prompts: int) -> int:
     return seed // 4
 
 
+def check_shapes_geneval_seeds(seed_list: list[int]) -> None:
+    """Reported seeds index the prompt set (4 images each) and must stay inside it; validation seeds cycle it."""
+    from harness.sampler_presets import VALIDATION_SEED_BASE
+    n_prompts = len(S.prompt_set())
+    if seed_list[0] < VALIDATION_SEED_BASE and (seed_list[-1] // 4) >= n_prompts:
+        raise HarnessError(f"--seeds beyond the prompt set: shapes-geneval has {4 * n_prompts} images")
+
+
 def run_shapes_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
     from harness.sampling import load_shards, run_sharded
     prompts = S.prompt_set()
@@ -208,9 +216,8 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
         from harness.paper_suites import check_paper_suite
         default_n = check_paper_suite(s.name, metadata, detector) or default_n   # every file it reads, before sampling
     seed_list = parse_seeds(seeds, default_n)   # cheap checks first, before loading networks
-    from harness.sampler_presets import VALIDATION_SEED_BASE
-    if suite == "shapes-geneval" and seed_list[0] < VALIDATION_SEED_BASE and (seed_list[-1] // 4) >= len(S.prompt_set()):
-        raise HarnessError(f"--seeds beyond the prompt set: shapes-geneval has {4 * len(S.prompt_set())} images")
+    if suite == "shapes-geneval":
+        check_shapes_geneval_seeds(seed_list)
     if s.name == "geneval":
         from harness.paper_suites import IMAGES_PER_PROMPT, check_geneval_seeds
         check_geneval_seeds(seed_list, default_n // IMAGES_PER_PROMPT)
