@@ -45,14 +45,17 @@ def load_asset(name: str, path: str | Path | None = None) -> tuple[dict[str, tor
 
 
 def ship(name: str, tensors: dict[str, torch.Tensor], config: dict, extra: dict,
-         segments: list[dict] | None = None) -> Path:
-    """Write a trained network into the package's assets with the command(s) that made it."""
+         segments: list[dict] | None = None, after: str | None = None) -> Path:
+    """Write a trained network into the package's assets with the command(s) that made it; `after`: the chain
+    that made the weights this run started from (a warm start), run first."""
     made_by = "harness " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name in ("harness", "cli.py") else None
     chain = regenerate_chain(segments or [])
     if chain and "--ship" not in chain.rsplit("&&", 1)[-1].split():
         chain += " --ship"   # the chain's last command is the one that ships
     if chain:
         made_by, extra = chain, {**extra, "segments": segments}
+    if after and made_by:
+        made_by = f"{after} && {made_by}"
     save_weights(ASSET_DIR / name, tensors, config, {"regenerate": made_by or REGEN.get(name), **extra})
     return asset_path(name)
 

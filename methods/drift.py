@@ -125,9 +125,39 @@ def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidth
         # The local mean: DDP averages gradients over ranks, which yields the global-mean gradient.
         total = total + ((x_loc / s - goal) ** 2).mean()
         norms.append(float(v.norm(dim=-1).mean()))
+        # How much of the field points at each student's OWN target (FPD's positives are paired): the cosine of
+        # V_i with y_i − x_i. Near 1: the batch drift acts as a per-sample regression; near 0: it pulls elsewhere.
+        own = (y_all - x_all) / s
+        cos = (v * own).sum(-1) / (v.norm(dim=-1) * own.norm(dim=-1)).clamp_min(1e-12)
+        lg["pull_cos_own"] = float(cos.mean())
         logs.update({f"{key}/{k}": val for k, val in lg.items()})
     logs["drift_norm"] = sum(norms) / len(norms)
     keys = list(student)
+    logs["drift_pull_cos_own"] = sum(logs[f"{k}/pull_cos_own"] for k in keys) / len(keys)
     logs["drift_raw_norm"] = sum(logs[f"{k}/raw_norm"] for k in keys) / len(keys)
     logs["drift_raw_radial"] = sum(logs[f"{k}/raw_radial"] for k in keys) / len(keys)
     return total, logs
+
+
+def paired_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], n_terms: int = 3,
+                gather=None, local: slice | None = None) -> tuple[Tensor, dict[str, float]]:
+    """A CONTROL, not FPD: each student regressed on its own target, Σ over keys of MSE(x̃ − sg(x̃ + D̃)),
+    D = (y − x)/s scaled to RMS `n_terms` — the step size of a drift goal (n_terms bandwidths, each of RMS 1),
+    in the same coordinates (s from the mean distance of x to [x ‖ y], as drift_field). It asks whether the
+    target's gain over the draft can reach the student through the STE path at all, with no batch field."""
+    total = torch.zeros((), device=next(iter(student.values())).device)
+    dists = []
+    for key, xs in student.items():
+        x_loc = xs.float().transpose(0, 1)
+        y_loc = teacher[key].detach().float().transpose(0, 1)
+        x_all = x_loc.detach() if gather is None else gather(x_loc.detach().transpose(0, 1)).transpose(0, 1)
+        y_all = y_loc if gather is None else gather(y_loc.transpose(0, 1)).transpose(0, 1)
+        c = x_all.shape[-1]
+        s = torch.cdist(x_all, torch.cat([x_all, y_all], 1)).mean().clamp_min(1e-6) / c ** 0.5
+        d = (y_all - x_all) / s
+        dists.append(float(d.norm(dim=-1).mean()))
+        goal = x_all / s + n_terms * d / d.pow(2).mean().sqrt().clamp_min(1e-4)
+        if local is not None:
+            goal = goal[:, local]
+        total = total + ((x_loc / s - goal) ** 2).mean()
+    return total, {"paired_dist": sum(dists) / len(dists)}   # mean distance to the own target (scaled)

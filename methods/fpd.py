@@ -21,9 +21,10 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from methods.drift import NORMALIZERS, SELF_PAIRS, drift_loss
+from methods.drift import NORMALIZERS, SELF_PAIRS, drift_loss, paired_loss
 from methods.interfaces import to_uint8
 from methods.masking import fill_masked, remask, reveal_masked
 from methods.rng import SeedStreams, sample_categorical
@@ -60,6 +61,10 @@ class FPDConfig:
     positives: str = "target"        # "target": FPD's T^r(M_r(ẑ)) (the paper) | "data": independent renders of each
                                      # sample's condition, i.e. the drifting paper's setting — a CONTROL for the
                                      # diagnosis (does the drift + STE student learn at all here?), never the FPD row
+    objective: str = "drift"         # "drift" (Eq. 6-7) | two CONTROLS for the diagnosis, never the FPD row:
+                                     # "paired": each student regressed on its own target's features with the drift's
+                                     # step size (methods/drift.paired_loss; no batch field) | "tokens": cross-entropy
+                                     # of the student's logits to its own target's tokens (no STE, decoder or Φ)
     gan: bool = False                # optional unconditional GAN                   (Table 3a)
     gan_weight: float = 0.1          # λ — open in the paper (the transcription's 1.0 is unverified)
 
@@ -87,6 +92,10 @@ class FPDConfig:
             raise ValueError(f"target must be 'fill' or 'reveal', got {self.target!r}")
         if self.positives not in ("target", "data"):
             raise ValueError(f"positives must be 'target' or 'data', got {self.positives!r}")
+        if self.objective not in ("drift", "paired", "tokens"):
+            raise ValueError(f"objective must be 'drift', 'paired' or 'tokens', got {self.objective!r}")
+        if self.objective != "drift" and self.positives != "target":
+            raise ValueError(f"objective={self.objective!r} needs positives='target' (data renders are not paired with the students)")
         if not 0.0 < self.reveal_frac <= 1.0:
             raise ValueError(f"reveal_frac must be in (0, 1], got {self.reveal_frac}")
 
@@ -205,11 +214,16 @@ class FPD:
                 soft = (logits.detach().float().softmax(-1) if (cfg.estimator == "soft" and cfg.draft_source == "student")
                         else None)
                 z_t = self.target_tokens(draft, cond, rng, soft)                    # Eq. 5
-                y = self.lift(tok.decode(z_t, cond))
-        x = self.lift(x_img)
-        l_drift, logs = drift_loss(x, y, cfg.bandwidths, gather=gather, local=local,  # Eq. 6-7
-                                   self_pairs=cfg.self_pairs, normalize=cfg.drift_norm,
-                                   set_size=cfg.per_cond if cfg.drift_sets == "condition" else None)
+                y = self.lift(tok.decode(z_t, cond)) if cfg.objective != "tokens" else None
+        if cfg.objective == "tokens":   # a control (see FPDConfig.objective): no feature path at all
+            l_drift = F.cross_entropy(logits.float().flatten(0, 1), z_t.flatten())
+            logs = {}
+        elif cfg.objective == "paired":   # a control (see FPDConfig.objective)
+            l_drift, logs = paired_loss(self.lift(x_img), y, len(cfg.bandwidths), gather=gather, local=local)
+        else:
+            l_drift, logs = drift_loss(self.lift(x_img), y, cfg.bandwidths, gather=gather, local=local,  # Eq. 6-7
+                                       self_pairs=cfg.self_pairs, normalize=cfg.drift_norm,
+                                       set_size=cfg.per_cond if cfg.drift_sets == "condition" else None)
         total = l_drift
         lg = logits.detach().float()
         logs = {"loss_drift": l_drift.item(), **logs,

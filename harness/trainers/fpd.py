@@ -53,6 +53,7 @@ class FPDTrainConfig:
     drift_sets: str = "batch"
     per_cond: int = 1
     positives: str = "target"       # "data" is a control, not FPD (methods/fpd.py)
+    objective: str = "drift"        # "paired" / "tokens" are controls, not FPD (methods/fpd.py)
     gan: bool = False
     gan_weight: float = 0.1
     d_lr: float = 2e-3

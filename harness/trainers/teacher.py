@@ -52,6 +52,9 @@ class TeacherTrainConfig:
     compile: bool = False         # torch.compile the training forward: 0.78 vs 0.93 s/step on the 2-core CPU
                                   # (192x4, batch 128, text); off by default (needs a C++ compiler, ~30 s warm-up)
     seed: int = 0
+    init: str = ""                # "" = random init; "shipped" = start from the shipped teacher of the task;
+                                  # or a teacher run folder. A run folder does not survive between sessions
+                                  # here (only the repository does), so a long run continues from what shipped.
 
     def __post_init__(self):
         if self.lr_schedule not in ("constant", "cosine"):
@@ -131,8 +134,11 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
         teacher_grid(model.eval(), tok, cfg.task, folder / f"step_{step:07d}.png")
         model.train()
 
+    start = load_init(cfg, model, tok) if cfg.init else None   # a resumed run's checkpoint overrides it below
     loop = TrainLoop(out, cfg, {"model": model}, {"opt": opt}, cfg.steps, ckpt_every=250,
                      sample_every=sample_every, sample_fn=sample_grid, desc=f"teacher[{cfg.task}]")
+    if start is not None and D.is_main():   # what the run started from, as it was when it started
+        start = _record_init(out, start, first=loop.start_step == 0)
     codes, cond = (t.to(dev) for t in tokenize_dataset(tok, cfg))
 
     def step(i: int) -> dict:
@@ -154,9 +160,41 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
     if ship and D.is_main():
         name = "teacher_shapes" if cfg.task == "shapes" else "teacher_shapes_t2i"
         result["asset"] = str(assets.ship(name, model.state_dict(), {"model": model.cfg.to_dict(), "train": to_dict(cfg)},
-                                          {"sec_per_step": stats["sec_per_step"], "final_loss": stats["last"].get("loss")},
-                                          segments=loop.segments()))
+                                          {"sec_per_step": stats["sec_per_step"], "final_loss": stats["last"].get("loss")}
+                                          | ({"init": start} if start else {}),
+                                          segments=loop.segments(), after=(start or {}).get("regenerate")))
     return result
+
+
+def load_init(cfg: TeacherTrainConfig, model: ShapesMaskTransformer, tok) -> dict:
+    """Load `--set init=...` into `model`; returns its provenance (sha256 of the weights, and the chain that made
+    them when it is known). A warm start: the optimizer state and the lr schedule start afresh."""
+    from harness.errors import HarnessError
+    if cfg.init == "shipped":
+        name = "teacher_shapes" if cfg.task == "shapes" else "teacher_shapes_t2i"
+        sd, meta = assets.load_asset(name)
+        prov = {"from": f"shipped {name}", "sha256": meta.get("sha256"), "regenerate": meta.get("regenerate")}
+    else:
+        src, ident = load_run(cfg.task, cfg.init, tok)
+        sd, prov = src.state_dict(), {"from": f"run folder {ident['run']} at step {ident['step']}",
+                                      "sha256": ident["sha256"], "regenerate": None}
+    have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if have != {k: tuple(v.shape) for k, v in sd.items()}:
+        raise HarnessError(f"--set init={cfg.init}: its network is not this config's (width/depth/heads differ); "
+                           f"pass the same --set width/depth/heads as the run it came from")
+    model.load_state_dict(sd)
+    return prov
+
+
+def _record_init(out: Path, prov: dict, first: bool) -> dict:
+    import json
+
+    from harness.io import write_json
+    path = Path(out) / "init.json"
+    if first or not path.exists():
+        write_json(path, prov)
+        return prov
+    return json.loads(path.read_text())
 
 
 def load_run(task: str, run_dir: str | Path, tok) -> tuple[ShapesMaskTransformer, dict]:

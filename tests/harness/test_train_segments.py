@@ -46,3 +46,31 @@ def test_rerun_of_a_finished_run_reports_its_logged_figures(tmp_path, monkeypatc
     _run(tmp_path, 4, monkeypatch)
     stats = _run(tmp_path, 4, monkeypatch).run(lambda i: {"loss": float(i)})
     assert stats["steps_run"] == 0 and stats["last"]["loss"] == 3.0 and stats["sec_per_step"] is not None
+
+
+def test_warm_start_from_the_shipped_teacher_and_its_chain(tmp_path, monkeypatch):
+    """`--set init=shipped`: the run starts from the shipped weights, and the asset it ships is regenerated
+    by the shipped teacher's own chain first (a run folder does not outlive a session here)."""
+    import pytest
+
+    from harness import assets
+    from harness.errors import HarnessError
+    from harness.networks.shapes_transformer import ShapesMaskTransformer
+    from harness.trainers import teacher as T
+    from harness.trainers.tokenizer import load_shipped as load_tokenizer
+    tok = load_tokenizer()
+    cfg = T.TeacherTrainConfig.preset("shapes-t2i")
+    model = ShapesMaskTransformer(T.model_config(cfg, tok))
+    prov = T.load_init(T.TeacherTrainConfig(task="shapes-t2i", init="shipped"), model, tok)
+    shipped, meta = assets.load_asset("teacher_shapes_t2i")
+    assert all(torch.equal(v, shipped[k]) for k, v in model.state_dict().items())
+    assert prov["sha256"] == meta["sha256"] and prov["regenerate"] == meta["regenerate"]
+    narrow = ShapesMaskTransformer(T.model_config(T.TeacherTrainConfig(task="shapes-t2i", width=64), tok))
+    with pytest.raises(HarnessError, match="width"):
+        T.load_init(T.TeacherTrainConfig(task="shapes-t2i", width=64, init="shipped"), narrow, tok)
+
+    monkeypatch.setattr(assets, "ASSET_DIR", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["harness", "train", "teacher", "--steps", "5", "--set", "init=shipped", "--ship"])
+    path = assets.ship("teacher_shapes_t2i", {"w": torch.zeros(2)}, {}, {"init": prov}, after="harness A --ship")
+    _, meta = assets.load_weights(path)
+    assert meta["regenerate"] == "harness A --ship && harness train teacher --steps 5 --set init=shipped --ship"

@@ -109,3 +109,22 @@ def test_data_positives_skip_the_teacher_step():
     loss.backward()
     assert torch.isfinite(loss) and "target_changed" not in logs
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+
+
+@pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped shapes teacher not built yet")
+def test_token_control_is_the_cross_entropy_to_the_target_and_skips_the_features():
+    """objective='tokens' (a control): CE of the student's logits to its own target's tokens; Φ never runs."""
+    from harness.trainers.common import shapes_conditions
+    from harness.trainers.fpd import FPDTrainConfig, build_shapes
+    cfg = FPDTrainConfig(objective="tokens")
+    tok, teacher, backbone = build_shapes(cfg)
+    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    method = FPD(student, teacher, tok, backbone, cfg.fpd())
+    method.lift = lambda *a: (_ for _ in ()).throw(AssertionError("features computed by the token control"))
+    seeds = list(range(8))
+    loss, logs, _ = method.loss(shapes_conditions("shapes", seeds), seeds)
+    loss.backward()
+    assert 0 < loss.item() < 10 and 0 < logs["target_changed"] < 1
+    with pytest.raises(ValueError, match="positives='target'"):
+        from methods.fpd import FPDConfig
+        FPDConfig(objective="paired", positives="data")
