@@ -29,15 +29,13 @@ def _reconstruct(tok, images_u8: torch.Tensor, batch: int = 250) -> torch.Tensor
 def _geneval_rows(images_hwc, metas: list[dict]) -> tuple[dict, dict]:
     """(overall and per-tag scores, counting per required count); the scores also carry `objects_per_asked`,
     detections per object the prompts ask for (above 1: fragments or extra objects)."""
-    from evaluators import score_geneval, summarize_geneval
+    from evaluators import summarize_geneval
     from evaluators.geneval import COUNTING_THRESHOLD
-    from evaluators.shapes_detector import detect_shapes
-    from harness.evaluate import geneval_detections
+    from harness.evaluate import score_shapes_image
     rows, per_count, detected = [], {}, 0
     for im, meta in zip(images_hwc, metas):
-        dets = geneval_detections(detect_shapes(im))
+        ok, _, dets = score_shapes_image(im, meta)
         detected += len(dets)
-        ok = bool(score_geneval(meta, dets)[0])
         rows.append({"tag": meta["tag"], "correct": ok, "metadata": json.dumps(meta)})
         if meta["tag"] == "counting":
             req = meta["include"][0]

@@ -59,10 +59,8 @@ def tally(rows: list[tuple[dict, bool, str, list[dict]]]) -> dict:
 @torch.no_grad()
 def geneval_failures(method: str = "teacher", steps: int = 16, checkpoint=None, seeds: str = "1000000-1000591",
                      batch: int = 250) -> dict:
-    from evaluators.geneval import score_geneval
-    from evaluators.shapes_detector import detect_shapes
     from harness import distributed as D
-    from harness.evaluate import check_shapes_geneval_seeds, geneval_detections, parse_seeds, prompt_index
+    from harness.evaluate import check_shapes_geneval_seeds, parse_seeds, prompt_index, score_shapes_image
     from harness.generators import build_generator
     from harness.tasks import shapes as S
     D.init()
@@ -76,10 +74,7 @@ def geneval_failures(method: str = "teacher", steps: int = 16, checkpoint=None, 
         metas = [prompts[prompt_index(s, len(prompts))] for s in chunk]
         caps = torch.from_numpy(np.stack([S.encode_caption(m["prompt"]) for m in metas]))
         hwc = gen.generate(caps, chunk).permute(0, 2, 3, 1).numpy()
-        for im, meta in zip(hwc, metas):
-            dets = geneval_detections(detect_shapes(im))
-            ok, reason = score_geneval(meta, dets)
-            rows.append((meta, ok, reason, dets))
+        rows += [(meta, *score_shapes_image(im, meta)) for im, meta in zip(hwc, metas)]
     describe = getattr(gen, "describe", {"method": method, "steps": steps})
     return {"suite": "shapes-geneval", "method": method, "steps": steps, "seeds": [seed_list[0], seed_list[-1]],
             "generator": {k: v for k, v in describe.items() if k != "networks"},

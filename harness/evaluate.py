@@ -84,6 +84,14 @@ def geneval_detections(dets: list[dict]) -> list[dict]:
     return [{k: d[k] for k in ("class", "box", "score", "color")} for d in dets]
 
 
+def score_shapes_image(image_u8: np.ndarray, meta: dict) -> tuple[bool, str, list[dict]]:
+    """One shapes-geneval image under GenEval's rules: (correct, reason, the detections it was judged on).
+    The one place that detects and scores, for the suite and the diagnostics alike."""
+    dets = geneval_detections(detect_shapes(image_u8))
+    ok, reason = score_geneval(meta, dets)
+    return bool(ok), reason, dets
+
+
 def _class_correct(image_u8: np.ndarray, label: int, dets: list[dict] | None = None) -> bool:
     shape, color = S.class_parts(label)
     dets = detect_shapes(image_u8) if dets is None else dets
@@ -148,11 +156,8 @@ def run_shapes_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[d
 
     def process(images: torch.Tensor, chunk: list[int]) -> dict[str, np.ndarray]:
         hwc = images.permute(0, 2, 3, 1).numpy()
-        ok = []
-        for j, s in enumerate(chunk):
-            dets = geneval_detections(detect_shapes(hwc[j]))
-            ok.append(score_geneval(prompts[seed_prompt[s]], dets)[0])
-        return {"correct": np.asarray(ok)}
+        return {"correct": np.asarray([score_shapes_image(hwc[j], prompts[seed_prompt[s]])[0]
+                                       for j, s in enumerate(chunk)])}
 
     counts = run_sharded(work, seeds, lambda ch: torch.from_numpy(caps[[seed_prompt[s] for s in ch]]),
                          gen.generate, process, batch, desc="shapes-geneval")
