@@ -68,6 +68,10 @@ def regenerate_chain(segments: list[dict]) -> str | None:
     commands = [s.get("command") for s in segments]
     if len({s["steps"] for s in segments}) < 2 or not all(commands):
         return None
+    # A segment left before the end of its schedule (interrupted, then extended) is replayed up to where the
+    # next one took over: its lr schedule ran only that far.
+    commands = [c if nxt["from_step"] >= seg["steps"] or "--stop-at" in c.split() else f"{c} --stop-at {nxt['from_step']}"
+                for c, seg, nxt in zip(commands, segments, segments[1:])] + commands[-1:]
     outs = [m.group(1) for c in commands if (m := re.search(r"--out\s+(\S+)", c))]
     if outs:
         commands = [re.sub(r"--out\s+\S+", f"--out {outs[-1]}", c) for c in commands]

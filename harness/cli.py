@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -58,6 +59,8 @@ def train(
     ship: bool = typer.Option(False, help="write the trained network into the package's shipped assets"),
     device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     precision: Optional[str] = typer.Option(None, help=PRECISION_HELP + f"; {', '.join(AMP_TRAINERS)} only"),
+    stop_at: Optional[int] = typer.Option(None, help="stop at this step of the --steps schedule (checkpointed); "
+                                                     "re-run without it to continue"),
 ):
     """Train (or resume) a network or distiller. Re-running the same command continues from the last checkpoint."""
     import dataclasses
@@ -80,6 +83,10 @@ def train(
         if steps < 1:
             raise HarnessError(f"--steps must be >= 1, got {steps}")
         cfg = dataclasses.replace(cfg, steps=steps)
+    if stop_at is not None:
+        if stop_at < 1:
+            raise HarnessError(f"--stop-at must be >= 1, got {stop_at}")
+        os.environ["FPD_STOP_AT"] = str(stop_at)   # read by TrainLoop, like FPD_CKPT_EVERY: it changes no update
     out = out or Path("runs") / f"{kind}-{task}"
     result = fn(cfg, out, ship=ship) if kind in SHIPPABLE else fn(cfg, out)
     _echo_json({"run_dir": str(out), **result})

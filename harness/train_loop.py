@@ -85,6 +85,8 @@ class TrainLoop:
         self.config = to_dict(self.config) if is_dataclass(self.config) else dict(self.config)
         # Operational knob, not part of the config (results do not depend on it): checkpoint interval.
         self.ckpt_every = int(os.environ.get("FPD_CKPT_EVERY", self.ckpt_every))
+        # `harness train --stop-at N`: train this schedule only up to step N (a piece of a longer run; checkpointed)
+        self.stop_at = min(self.total_steps, int(os.environ.get("FPD_STOP_AT") or self.total_steps))
         if self.total_steps < 1:
             raise HarnessError(f"--steps must be >= 1, got {self.total_steps}")
         if D.is_main():   # one writer per run folder: a second process on it refuses at once
@@ -194,7 +196,7 @@ class TrainLoop:
         log_path = self.run_dir / "log.jsonl"
         t_run = time.perf_counter()
         step_times: list[float] = []
-        bar = tqdm(range(self.start_step, self.total_steps), initial=self.start_step, total=self.total_steps,
+        bar = tqdm(range(self.start_step, max(self.start_step, self.stop_at)), initial=self.start_step, total=self.total_steps,
                    desc=self.desc, disable=not D.is_main() or os.environ.get("FPD_NO_PROGRESS") == "1", dynamic_ncols=True)
         last: dict[str, float] = {}
         for step in bar:
@@ -214,14 +216,14 @@ class TrainLoop:
                 bar.set_postfix({k.replace("sample_", "s_"): f"{last[k]:.4g}" for k in keys})
             if self.sample_fn and self.sample_every and done % self.sample_every == 0 and D.is_main():
                 self.sample_fn(done, self.run_dir / "samples")
-            if done % self.ckpt_every == 0 or done == self.total_steps:
+            if done % self.ckpt_every == 0 or done in (self.total_steps, self.stop_at):
                 self.save_checkpoint(done)
         D.barrier()
         if step_times:
             sec = sum(step_times[1:]) / max(1, len(step_times) - 1)
         else:   # a finished run re-run (e.g. to --ship it): its figures come from its log
             last, sec = logged_figures(self.run_dir)
-        return {"steps_run": self.total_steps - self.start_step, "wall_time_s": time.perf_counter() - t_run,
+        return {"steps_run": len(step_times), "wall_time_s": time.perf_counter() - t_run,
                 "sec_per_step": sec, "peak_memory_mb": peak_memory_mb(), "last": last}
 
 

@@ -74,3 +74,15 @@ def test_warm_start_from_the_shipped_teacher_and_its_chain(tmp_path, monkeypatch
     path = assets.ship("teacher_shapes_t2i", {"w": torch.zeros(2)}, {}, {"init": prov}, after="harness A --ship")
     _, meta = assets.load_weights(path)
     assert meta["regenerate"] == "harness A --ship && harness train teacher --steps 5 --set init=shipped --ship"
+
+
+def test_stop_at_trains_a_piece_and_an_interrupted_segment_replays_up_to_its_successor(tmp_path, monkeypatch):
+    monkeypatch.setenv("FPD_STOP_AT", "3")
+    loop = _run(tmp_path, 6, monkeypatch)
+    assert loop.stop_at == 3 and (tmp_path / "latest.json").exists()
+    monkeypatch.delenv("FPD_STOP_AT")
+    assert _run(tmp_path, 6, monkeypatch).start_step == 3
+    # the 6-step schedule was left at step 3 for a 9-step one: the chain replays it only that far
+    segs = [{"from_step": 0, "steps": 6, "command": "harness train teacher --steps 6"},
+            {"from_step": 3, "steps": 9, "command": "harness train teacher --steps 9"}]
+    assert regenerate_chain(segs) == "harness train teacher --steps 6 --stop-at 3 && harness train teacher --steps 9"
