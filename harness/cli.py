@@ -88,7 +88,11 @@ def train(
             raise HarnessError(f"--stop-at must be >= 1, got {stop_at}")
         os.environ["FPD_STOP_AT"] = str(stop_at)   # read by TrainLoop, like FPD_CKPT_EVERY: it changes no update
     out = out or Path("runs") / f"{kind}-{task}"
-    result = fn(cfg, out, ship=ship) if kind in SHIPPABLE else fn(cfg, out)
+    try:
+        result = fn(cfg, out, ship=ship) if kind in SHIPPABLE else fn(cfg, out)
+    finally:
+        if stop_at is not None:   # one command's piece, not the process's (tests call the CLI in-process)
+            os.environ.pop("FPD_STOP_AT", None)
     _echo_json({"run_dir": str(out), **result})
 
 

@@ -24,6 +24,7 @@ def assert_one_line_error(code, err, *needles):
     (["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "0"], ["--steps must be >= 1"]),
     (["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "16,x"], ["--steps"]),
     (["train", "teacher", "--steps", "-3"], ["--steps must be >= 1"]),
+    (["train", "teacher", "--stop-at", "0"], ["--stop-at must be >= 1"]),
     (["sample", "--steps", "0"], ["--steps must be >= 1"]),
     (["eval", "--method", "teacher", "--suite", "shapes-fid", "--seeds", "-5-3"], ["--seeds"]),
     (["eval", "--method", "teacher", "--suite", "shapes-fid", "--seeds", "9-3"], ["--seeds"]),

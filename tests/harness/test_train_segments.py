@@ -86,3 +86,18 @@ def test_stop_at_trains_a_piece_and_an_interrupted_segment_replays_up_to_its_suc
     segs = [{"from_step": 0, "steps": 6, "command": "harness train teacher --steps 6"},
             {"from_step": 3, "steps": 9, "command": "harness train teacher --steps 9"}]
     assert regenerate_chain(segs) == "harness train teacher --steps 6 --stop-at 3 && harness train teacher --steps 9"
+
+
+def test_stop_at_through_the_console_script(tmp_path):
+    """`harness train ... --stop-at 2` stops at step 2 with a checkpoint; the same command without it continues."""
+    import json
+
+    from helpers import run_console
+    run = tmp_path / "run"
+    args = ["train", "classifier", "--out", run, "--steps", "4", "--set", "n_train=64", "--set", "n_heldout=24"]
+    code, _, err = run_console(args + ["--stop-at", "2"])
+    assert code == 0, err
+    assert json.loads((run / "latest.json").read_text())["step"] == 2
+    code, _, err = run_console(args)
+    assert code == 0, err
+    assert json.loads((run / "latest.json").read_text())["step"] == 4
