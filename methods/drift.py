@@ -96,6 +96,16 @@ def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tenso
     return v, s, logs
 
 
+def _group_views(xs: Tensor, ys: Tensor, gather) -> tuple[Tensor, Tensor, Tensor]:
+    """[B, G, C] features as [G, B, C] groups, float32: this rank's students (with grad), and the global batch's
+    students and targets (detached; all-gathered under DDP)."""
+    x_loc = xs.float().transpose(0, 1)                              # [G, B_local, C]
+    y_loc = ys.detach().float().transpose(0, 1)
+    x_all = x_loc.detach() if gather is None else gather(x_loc.detach().transpose(0, 1)).transpose(0, 1)
+    y_all = y_loc if gather is None else gather(y_loc.transpose(0, 1)).transpose(0, 1)
+    return x_loc, x_all, y_all
+
+
 def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidths=(0.02, 0.05, 0.2),
                gather=None, local: slice | None = None, self_pairs: str = "mask-negatives",
                normalize: str = "rms", set_size: int | None = None) -> tuple[Tensor, dict[str, float]]:
@@ -108,10 +118,7 @@ def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidth
     logs: dict[str, float] = {}
     norms = []
     for key, xs in student.items():
-        x_loc = xs.float().transpose(0, 1)                          # [G, B_local, C]
-        y_loc = teacher[key].detach().float().transpose(0, 1)
-        x_all = x_loc.detach() if gather is None else gather(x_loc.detach().transpose(0, 1)).transpose(0, 1)
-        y_all = y_loc if gather is None else gather(y_loc.transpose(0, 1)).transpose(0, 1)
+        x_loc, x_all, y_all = _group_views(xs, teacher[key], gather)
         g, n, c = x_all.shape
         if n % (set_size or n):
             raise ValueError(f"a batch of {n} cannot be cut into drift sets of {set_size}")
@@ -148,10 +155,7 @@ def paired_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], n_terms:
     total = torch.zeros((), device=next(iter(student.values())).device)
     dists = []
     for key, xs in student.items():
-        x_loc = xs.float().transpose(0, 1)
-        y_loc = teacher[key].detach().float().transpose(0, 1)
-        x_all = x_loc.detach() if gather is None else gather(x_loc.detach().transpose(0, 1)).transpose(0, 1)
-        y_all = y_loc if gather is None else gather(y_loc.transpose(0, 1)).transpose(0, 1)
+        x_loc, x_all, y_all = _group_views(xs, teacher[key], gather)
         c = x_all.shape[-1]
         s = torch.cdist(x_all, torch.cat([x_all, y_all], 1)).mean().clamp_min(1e-6) / c ** 0.5
         d = (y_all - x_all) / s
