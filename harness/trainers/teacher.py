@@ -179,11 +179,42 @@ def load_init(cfg: TeacherTrainConfig, model: ShapesMaskTransformer, tok) -> dic
         sd, prov = src.state_dict(), {"from": f"run folder {ident['run']} at step {ident['step']}",
                                       "sha256": ident["sha256"], "regenerate": None}
     have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    src_depth, depth = _depth(sd), len(model.blocks.layers)
+    if src_depth < depth and _shapes_but_blocks(have) == _shapes_but_blocks({k: tuple(v.shape) for k, v in sd.items()}):
+        sd = grow_depth(sd, model, src_depth)
+        prov["grown"] = f"depth {src_depth} -> {depth}: blocks {src_depth}..{depth - 1} appended as identities"
     if have != {k: tuple(v.shape) for k, v in sd.items()}:
-        raise HarnessError(f"--set init={cfg.init}: its network is not this config's (width/depth/heads differ); "
-                           f"pass the same --set width/depth/heads as the run it came from")
+        raise HarnessError(f"--set init={cfg.init}: its network is not this config's (width/heads differ, or it is "
+                           f"deeper); pass the same --set width/heads as the run it came from, and a depth >= its own")
     model.load_state_dict(sd)
     return prov
+
+
+def _depth(sd: dict) -> int:
+    return len({k.split(".")[2] for k in sd if k.startswith("blocks.layers.")})
+
+
+def _shapes_but_blocks(shapes: dict) -> dict:
+    """Shapes of everything outside the transformer blocks, and of one block (all blocks have the same)."""
+    return {k: v for k, v in shapes.items() if not k.startswith("blocks.layers.") or k.startswith("blocks.layers.0.")}
+
+
+def grow_depth(sd: dict, model: ShapesMaskTransformer, src_depth: int) -> dict:
+    """Warm-start a deeper network from a shallower one without changing its function: the source's blocks
+    first, then new blocks whose residual outputs (attention out-projection, second MLP linear) start at zero,
+    so each new pre-LN block adds nothing until training moves it (the zero-init of a residual branch, as in
+    Goyal et al. 2017 and DiT's adaLN-Zero). Their inner weights get a fresh, independent initialisation:
+    nn.TransformerEncoder deep-copies one layer, which would start every new block identical."""
+    grown = dict(sd)
+    for i in range(src_depth, len(model.blocks.layers)):
+        layer = model.blocks.layers[i]
+        layer.self_attn._reset_parameters()
+        layer.linear1.reset_parameters()
+        for lin in (layer.self_attn.out_proj, layer.linear2):
+            torch.nn.init.zeros_(lin.weight)
+            torch.nn.init.zeros_(lin.bias)
+        grown |= {f"blocks.layers.{i}.{k}": v.detach().clone() for k, v in layer.state_dict().items()}
+    return grown
 
 
 def _record_init(out: Path, prov: dict, first: bool) -> dict:

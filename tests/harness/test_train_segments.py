@@ -76,6 +76,34 @@ def test_warm_start_from_the_shipped_teacher_and_its_chain(tmp_path, monkeypatch
     assert meta["regenerate"] == "harness A --ship && harness train teacher --steps 5 --set init=shipped --ship"
 
 
+def test_warm_start_into_a_deeper_network_keeps_the_function():
+    """`--set init=shipped --set depth=6` from a depth-4 teacher: same logits at the start (new blocks are
+    identities), new blocks initialised independently, and a shallower target is refused."""
+    import pytest
+
+    from harness.errors import HarnessError
+    from harness.networks.shapes_transformer import ShapesMaskTransformer
+    from harness.trainers import teacher as T
+    from harness.trainers.tokenizer import load_shipped as load_tokenizer
+    tok = load_tokenizer()
+    src = T.load_shipped("shapes-t2i")
+    depth = len(src.blocks.layers)
+    cfg = T.TeacherTrainConfig(task="shapes-t2i", depth=depth + 2, init="shipped")
+    deep = ShapesMaskTransformer(T.model_config(cfg, tok))
+    prov = T.load_init(cfg, deep, tok)
+    assert prov["grown"].startswith(f"depth {depth} -> {depth + 2}")
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, tok.codebook_size + 1, (3, tok.num_tokens), generator=g)
+    cond = torch.randint(1, 28, (3, 12), generator=g)
+    with torch.no_grad():
+        assert torch.allclose(deep.eval()(tokens, cond), src(tokens, cond), atol=1e-5)
+    a, b = (deep.blocks.layers[i].linear1.weight for i in (depth, depth + 1))
+    assert not torch.equal(a, b) and deep.blocks.layers[depth].linear2.weight.abs().sum() == 0
+    shallow = ShapesMaskTransformer(T.model_config(T.TeacherTrainConfig(task="shapes-t2i", depth=depth - 1), tok))
+    with pytest.raises(HarnessError, match="depth"):
+        T.load_init(T.TeacherTrainConfig(task="shapes-t2i", depth=depth - 1, init="shipped"), shallow, tok)
+
+
 def test_stop_at_trains_a_piece_and_an_interrupted_segment_replays_up_to_its_successor(tmp_path, monkeypatch):
     monkeypatch.setenv("FPD_STOP_AT", "3")
     loop = _run(tmp_path, 6, monkeypatch)
