@@ -184,8 +184,8 @@ def load_init(cfg: TeacherTrainConfig, model: ShapesMaskTransformer, tok) -> dic
         sd = grow_depth(sd, model, src_depth)
         prov["grown"] = f"depth {src_depth} -> {depth}: blocks {src_depth}..{depth - 1} appended as identities"
     if have != {k: tuple(v.shape) for k, v in sd.items()}:
-        raise HarnessError(f"--set init={cfg.init}: its network is not this config's (width/heads differ, or it is "
-                           f"deeper); pass the same --set width/heads as the run it came from, and a depth >= its own")
+        raise HarnessError(f"--set init={cfg.init}: its network (depth {src_depth}) is not this config's; pass "
+                           f"--set depth={src_depth} (or more, to grow it) and the same --set width/heads as its run")
     model.load_state_dict(sd)
     return prov
 

@@ -59,15 +59,16 @@ def test_warm_start_from_the_shipped_teacher_and_its_chain(tmp_path, monkeypatch
     from harness.trainers import teacher as T
     from harness.trainers.tokenizer import load_shipped as load_tokenizer
     tok = load_tokenizer()
-    cfg = T.TeacherTrainConfig.preset("shapes-t2i")
-    model = ShapesMaskTransformer(T.model_config(cfg, tok))
-    prov = T.load_init(T.TeacherTrainConfig(task="shapes-t2i", init="shipped"), model, tok)
     shipped, meta = assets.load_asset("teacher_shapes_t2i")
+    depth = meta["config"]["model"]["depth"]
+    cfg = T.TeacherTrainConfig(task="shapes-t2i", depth=depth, init="shipped")
+    model = ShapesMaskTransformer(T.model_config(cfg, tok))
+    prov = T.load_init(cfg, model, tok)
     assert all(torch.equal(v, shipped[k]) for k, v in model.state_dict().items())
     assert prov["sha256"] == meta["sha256"] and prov["regenerate"] == meta["regenerate"]
-    narrow = ShapesMaskTransformer(T.model_config(T.TeacherTrainConfig(task="shapes-t2i", width=64), tok))
+    narrow = ShapesMaskTransformer(T.model_config(T.TeacherTrainConfig(task="shapes-t2i", width=64, depth=depth), tok))
     with pytest.raises(HarnessError, match="width"):
-        T.load_init(T.TeacherTrainConfig(task="shapes-t2i", width=64, init="shipped"), narrow, tok)
+        T.load_init(T.TeacherTrainConfig(task="shapes-t2i", width=64, depth=depth, init="shipped"), narrow, tok)
 
     monkeypatch.setattr(assets, "ASSET_DIR", tmp_path)
     monkeypatch.setattr(sys, "argv", ["harness", "train", "teacher", "--steps", "5", "--set", "init=shipped", "--ship"])
