@@ -178,16 +178,21 @@ def load_init(cfg: TeacherTrainConfig, model: ShapesMaskTransformer, tok) -> dic
         src, ident = load_run(cfg.task, cfg.init, tok)
         sd, prov = src.state_dict(), {"from": f"run folder {ident['run']} at step {ident['step']}",
                                       "sha256": ident["sha256"], "regenerate": None}
-    have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    src_depth, depth = _depth(sd), len(model.blocks.layers)
-    if src_depth < depth and _shapes_but_blocks(have) == _shapes_but_blocks({k: tuple(v.shape) for k, v in sd.items()}):
+    have, src = _shapes(model.state_dict()), _shapes(sd)
+    src_depth, depth = _depth(sd), model.cfg.depth
+    if src_depth < depth and _shapes_but_blocks(have) == _shapes_but_blocks(src):
         sd = grow_depth(sd, model, src_depth)
+        src = _shapes(sd)
         prov["grown"] = f"depth {src_depth} -> {depth}: blocks {src_depth}..{depth - 1} appended as identities"
-    if have != {k: tuple(v.shape) for k, v in sd.items()}:
+    if have != src:
         raise HarnessError(f"--set init={cfg.init}: its network (depth {src_depth}) is not this config's; pass "
                            f"--set depth={src_depth} (or more, to grow it) and the same --set width/heads as its run")
     model.load_state_dict(sd)
     return prov
+
+
+def _shapes(sd: dict) -> dict:
+    return {k: tuple(v.shape) for k, v in sd.items()}
 
 
 def _depth(sd: dict) -> int:
