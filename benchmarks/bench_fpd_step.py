@@ -1,7 +1,7 @@
 """FPD training step at the default shapes config: wall time, peak memory, FLOPs, achieved FLOP/s.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_fpd_step.py [--random] [--batch 64] [--steps 5] [--warmup 2]
-                                                          [--precision fp32|bf16]
+                                                          [--precision fp32|bf16] [--task shapes|shapes-t2i]
 
 The step is the trainer's (harness/trainers/fpd.py, FPDTrainConfig defaults): FPD.loss (student draft,
 STE, one teacher step, decode, backbone features, drift loss), backward, gradient clipping, AdamW.
@@ -30,7 +30,7 @@ from benchmarks.flops import (common_args, count_flops, device_of, emit, env_inf
                               rss_peak_mb, shapes_networks, summary, sync)
 
 
-def make_step(nets: dict, batch: int, device, precision: str = "fp32"):
+def make_step(nets: dict, batch: int, device, precision: str = "fp32", task: str = "shapes"):
     """(loss_fn(i), update_fn(loss), trainable params, config) exactly as the FPD trainer runs a step."""
     import torch
     from harness.networks.shapes_backbone import FrozenBackbone
@@ -51,7 +51,7 @@ def make_step(nets: dict, batch: int, device, precision: str = "fp32"):
 
     def loss_fn(i: int):
         seeds = SeedStreams.derive(cfg.seed, i, range(batch))
-        return fpd.loss(shapes_conditions("shapes", seeds).to(device), seeds)[0]
+        return fpd.loss(shapes_conditions(task, seeds).to(device), seeds)[0]
 
     def update(loss) -> None:
         opt.zero_grad(set_to_none=True)
@@ -90,8 +90,8 @@ def worker(args) -> dict:
     rss0 = rss_peak_mb()
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    nets = shapes_networks(args.random, dev, backbone=True)
-    loss_fn, update, trainable, cfg = make_step(nets, args.batch, dev, args.precision)
+    nets = shapes_networks(args.random, dev, task=args.task, backbone=True)
+    loss_fn, update, trainable, cfg = make_step(nets, args.batch, dev, args.precision, args.task)
     for i in range(args.warmup):
         update(loss_fn(i))
     fwd, bwd, tot = [], [], []
@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: the networks under autocast")
+    ap.add_argument("--task", choices=("shapes", "shapes-t2i"), default="shapes",
+                    help="which shipped teacher (and student) the step uses: class or text task")
     ap.add_argument("--in-process", action="store_true",
                     help="no fresh subprocess (tests, debugging): peak memory then includes the caller's")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -140,14 +142,14 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(worker(args)))
         return {}
     if args.in_process:
-        return emit({"task": "shapes", **worker(args), "fresh_process": False}, "fpd_step", args.out_dir)
-    flags = [f"--batch={args.batch}", f"--steps={args.steps}", f"--warmup={args.warmup}", f"--precision={args.precision}"]
+        return emit({"task": args.task, **worker(args), "fresh_process": False}, "fpd_step", args.out_dir)
+    flags = [f"--batch={args.batch}", f"--steps={args.steps}", f"--warmup={args.warmup}", f"--precision={args.precision}", f"--task={args.task}"]
     flags += ["--random"] * args.random + ["--cpu"] * args.cpu
     p = subprocess.run([sys.executable, __file__, "--worker", *flags], capture_output=True, text=True,
                        env={**os.environ, "FPD_NO_PROGRESS": "1"})
     if p.returncode:
         sys.exit(f"bench_fpd_step worker failed:\n{p.stderr[-3000:]}")
-    rec = {"task": "shapes", **json.loads(p.stdout.strip().splitlines()[-1]), "fresh_process": True}
+    rec = {"task": args.task, **json.loads(p.stdout.strip().splitlines()[-1]), "fresh_process": True}
     return emit(rec, "fpd_step", args.out_dir)
 
 

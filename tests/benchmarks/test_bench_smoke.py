@@ -19,6 +19,8 @@ TINY = {
     "bench_fpd_step": (["--batch=2", "--steps=1", "--warmup=0", "--in-process"], "fpd_step",
                        ["sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s",
                         "forward_flops_by_network"]),
+    "bench_fpd_step[text]": (["--batch=2", "--steps=1", "--warmup=0", "--in-process", "--task=shapes-t2i"], "fpd_step",
+                             ["sec_per_step", "flops_per_step", "forward_flops_by_network"]),
     # MaskGIT-scale FPD vs DiMO, reduced (--small: depth 2, narrow VQGAN / DINOv3) so the CPU run takes seconds
     "bench_paper_scale": (["--small", "--in-process", "--modes=fpd,dimo"], "paper_scale",
                           ["modes", "config", "ratio_dimo_over_fpd", "peak_memory_kind"]),
@@ -37,12 +39,14 @@ def _finite_numbers(obj):
 def test_benchmark_emits_one_json_line(module, tmp_path, capsys):
     import importlib
     flags, name, keys = TINY[module]
-    mod = importlib.import_module(f"benchmarks.{module}")
+    mod = importlib.import_module(f"benchmarks.{module.split('[')[0]}")
     rec = mod.main(["--random", "--cpu", f"--out-dir={tmp_path}", *flags])
     lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
     assert len(lines) == 1
     printed = json.loads(lines[0])
     assert printed["bench"] == name and printed["networks"] == "random"
+    if "--task=shapes-t2i" in flags:   # the text teacher and caption conditions, not the class task's
+        assert printed["task"] == "shapes-t2i"
     for k in keys:
         assert k in printed, k
     assert all(math.isfinite(x) for x in _finite_numbers(printed))
