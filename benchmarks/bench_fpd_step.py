@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     if args.in_process:
         return emit({"task": args.task, **worker(args), "fresh_process": False}, "fpd_step", args.out_dir)
-    flags = [f"--batch={args.batch}", f"--steps={args.steps}", f"--warmup={args.warmup}", f"--precision={args.precision}", f"--task={args.task}"]
+    flags = [f"--batch={args.batch}", f"--steps={args.steps}", f"--warmup={args.warmup}", f"--precision={args.precision}",
+             f"--task={args.task}"]
     flags += ["--random"] * args.random + ["--cpu"] * args.cpu
     p = subprocess.run([sys.executable, __file__, "--worker", *flags], capture_output=True, text=True,
                        env={**os.environ, "FPD_NO_PROGRESS": "1"})

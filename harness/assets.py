@@ -22,6 +22,8 @@ REGEN = {
     "shapes_backbone": "harness train backbone --task shapes --ship",
     "shapes_classifier": "harness train classifier --task shapes --ship",
 }
+# The shipped teacher asset of each shapes task (what loaders, fingerprints and the staleness check read).
+TEACHER_ASSETS = {"shapes": "teacher_shapes", "shapes-t2i": "teacher_shapes_t2i"}
 
 
 def asset_path(name: str) -> Path:

@@ -40,7 +40,7 @@ def _split_tokens(task: str, split: str, n: int, tok) -> tuple[torch.Tensor, tor
 def teacher_loss(task: str, checkpoints: list, n: int = 2048, ratios: tuple[float, ...] = (0.3, 0.6, 0.9)) -> dict:
     from harness.trainers.teacher import load_run, load_shipped
     from harness.trainers.tokenizer import load_shipped as load_tokenizer
-    from harness.assets import asset_sha256
+    from harness.assets import TEACHER_ASSETS, asset_sha256
     if task not in ("shapes", "shapes-t2i"):
         raise HarnessError(f"unknown task {task!r}; use shapes or shapes-t2i")
     if n < 1:
@@ -53,8 +53,7 @@ def teacher_loss(task: str, checkpoints: list, n: int = 2048, ratios: tuple[floa
     for ck in checkpoints or [None]:
         if ck is None:
             model = load_shipped(task)
-            ident = {"run": "shipped", "step": None, "sha256": asset_sha256(
-                "teacher_shapes" if task == "shapes" else "teacher_shapes_t2i")}
+            ident = {"run": "shipped", "step": None, "sha256": asset_sha256(TEACHER_ASSETS[task])}
         else:
             model, ident = load_run(task, ck, tok)
         ce = {s: {str(r): masked_ce(model, *data[s], r, seed=k) for k, r in enumerate(ratios)} for s in SPLITS}

@@ -42,8 +42,8 @@ def network_ids(task: str) -> dict:
     """Identity of the frozen networks a task's generators are built on (part of every fingerprint)."""
     t = TASKS.get_or_fail(task)
     if t.scale == "shapes":
-        from harness.assets import asset_sha256
-        return {"teacher": asset_sha256("teacher_shapes" if task == "shapes" else "teacher_shapes_t2i"),
+        from harness.assets import TEACHER_ASSETS, asset_sha256
+        return {"teacher": asset_sha256(TEACHER_ASSETS[task]),
                 "tokenizer": asset_sha256("shapes_vq")}
     from harness.presets import file_record, get_preset
     preset = get_preset(task)

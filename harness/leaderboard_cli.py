@@ -71,16 +71,14 @@ def _short(x) -> str:
     return str(x)[:12] if x else "-"
 
 
-_TEACHER_ASSET = {"shapes": "teacher_shapes", "shapes-t2i": "teacher_shapes_t2i"}
-
-
 def row_teacher(row: dict) -> tuple[str | None, str]:
     """(sha256 of the teacher a shapes row was made with, how we know). Rows with a fingerprint carry it;
     older rows are resolved from the teacher asset as committed at the row's git commit."""
     nets = ((row.get("eval") or {}).get("generator") or {}).get("networks") or {}
     if isinstance(nets.get("teacher"), str):
         return nets["teacher"], "row"
-    name = _TEACHER_ASSET.get(row.get("task", ""))
+    from harness.assets import TEACHER_ASSETS
+    name = TEACHER_ASSETS.get(row.get("task", ""))
     commit = ((row.get("provenance") or {}).get("git_commit") or "").replace("-dirty", "")
     if not name or not commit:
         return None, "unknown"
@@ -96,8 +94,8 @@ def row_teacher(row: dict) -> tuple[str | None, str]:
 
 
 def shipped_teacher(task: str) -> str | None:
-    from harness.assets import asset_sha256
-    name = _TEACHER_ASSET.get(task)
+    from harness.assets import TEACHER_ASSETS, asset_sha256
+    name = TEACHER_ASSETS.get(task)
     return asset_sha256(name) if name else None
 
 

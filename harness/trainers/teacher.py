@@ -158,7 +158,7 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
     stats = loop.run(step)
     result = {"train": stats}
     if ship and D.is_main():
-        name = "teacher_shapes" if cfg.task == "shapes" else "teacher_shapes_t2i"
+        name = assets.TEACHER_ASSETS[cfg.task]
         result["asset"] = str(assets.ship(name, model.state_dict(), {"model": model.cfg.to_dict(), "train": to_dict(cfg)},
                                           {"sec_per_step": stats["sec_per_step"], "final_loss": stats["last"].get("loss")}
                                           | ({"init": start} if start else {}),
@@ -171,20 +171,20 @@ def load_init(cfg: TeacherTrainConfig, model: ShapesMaskTransformer, tok) -> dic
     them when it is known). A warm start: the optimizer state and the lr schedule start afresh."""
     from harness.errors import HarnessError
     if cfg.init == "shipped":
-        name = "teacher_shapes" if cfg.task == "shapes" else "teacher_shapes_t2i"
+        name = assets.TEACHER_ASSETS[cfg.task]
         sd, meta = assets.load_asset(name)
         prov = {"from": f"shipped {name}", "sha256": meta.get("sha256"), "regenerate": meta.get("regenerate")}
     else:
         src, ident = load_run(cfg.task, cfg.init, tok)
         sd, prov = src.state_dict(), {"from": f"run folder {ident['run']} at step {ident['step']}",
                                       "sha256": ident["sha256"], "regenerate": None}
-    have, src = _shapes(model.state_dict()), _shapes(sd)
+    have, given = _shapes(model.state_dict()), _shapes(sd)
     src_depth, depth = _depth(sd), model.cfg.depth
-    if src_depth < depth and _shapes_but_blocks(have) == _shapes_but_blocks(src):
+    if src_depth < depth and _shapes_but_blocks(have) == _shapes_but_blocks(given):
         sd = grow_depth(sd, model, src_depth)
-        src = _shapes(sd)
+        given = _shapes(sd)
         prov["grown"] = f"depth {src_depth} -> {depth}: blocks {src_depth}..{depth - 1} appended as identities"
-    if have != src:
+    if have != given:
         raise HarnessError(f"--set init={cfg.init}: its network (depth {src_depth}) is not this config's; pass "
                            f"--set depth={src_depth} (or more, to grow it) and the same --set width/heads as its run")
     model.load_state_dict(sd)
@@ -258,8 +258,7 @@ def load_run(task: str, run_dir: str | Path, tok) -> tuple[ShapesMaskTransformer
 
 
 def load_shipped(task: str = "shapes", path: str | Path | None = None) -> ShapesMaskTransformer:
-    name = {"shapes": "teacher_shapes", "shapes-t2i": "teacher_shapes_t2i"}[task]
-    sd, meta = assets.load_asset(name, path)
+    sd, meta = assets.load_asset(assets.TEACHER_ASSETS[task], path)
     m = ShapesMaskTransformer(TransformerConfig(**meta["config"]["model"]))
     m.load_state_dict(sd)
     return m.eval().requires_grad_(False)
