@@ -90,7 +90,7 @@ def _load_student(method: str, task: str, checkpoint: str | Path | None):
 
 @METHODS.register("teacher")
 def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict | None = None):
-    from harness.sampler_presets import build_teacher_sampler, teacher_preset
+    from harness.sampler_presets import build_teacher_sampler, settings_for, teacher_preset
     networks = network_ids(task)
     if checkpoint is None:
         teacher, tok = _networks(task)
@@ -106,7 +106,7 @@ def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict
         networks = {**networks, "teacher": run["sha256"], "teacher_run": run}
     preset = teacher_preset(task)
     gen, sampler = build_teacher_sampler(D.amp(teacher, task), D.amp(tok, task), steps,
-                                         {**preset["settings"], **(options or {})}, device=D.device())
+                                         settings_for(preset["settings"], options), device=D.device())
     name = preset["name"] + ("+overrides" if options else "")
     gen.describe = {"method": "teacher", "steps": steps, "sampler": sampler, "sampler_preset": name,
                     "networks": networks}
@@ -140,13 +140,13 @@ def dimo_generator(task: str, steps: int = 1, checkpoint=None, options: dict | N
 
 @METHODS.register("sdtt")
 def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | None = None):
-    """SDTT students sample with the teacher's own multistep sampler at their distilled step count."""
+    """SDTT students sample with the teacher's MaskGIT multistep sampler at their distilled step count."""
     ck = checkpoint or (Path("runs") / f"sdtt-{task}" / f"student_{steps}step")
     student, tok, meta, path = _load_student("sdtt", task, ck)
-    from harness.sampler_presets import build_teacher_sampler, teacher_preset
+    from harness.sampler_presets import build_teacher_sampler, maskgit_settings
     hint = meta.get("sampler_hint") or meta.get("config", {}).get("sampler_hint") or {}  # the grid it was distilled on
     gen, sampler = build_teacher_sampler(D.amp(student, task), D.amp(tok, task), steps,
-                                         {**teacher_preset(task)["settings"], **hint, **(options or {})}, device=D.device())
+                                         {**maskgit_settings(task), **hint, **(options or {})}, device=D.device())
     gen.describe = {"method": "sdtt", "steps": steps, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
                     "sampler": sampler, "networks": network_ids(task), "costs": meta.get("costs")}
     return gen

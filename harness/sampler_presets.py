@@ -45,6 +45,28 @@ def teacher_preset(task: str) -> dict:
     return {"name": f"{task}-builtin", "settings": settings}
 
 
+def settings_for(base: dict, overrides: dict | None) -> dict:
+    """A preset's settings with overrides (a sweep's grid point); overrides that switch the algorithm (sampler=maskgen
+    on a MaskGIT preset) start from that algorithm's own defaults instead, since the other one's settings do not apply."""
+    overrides = overrides or {}
+    if overrides.get("sampler", base.get("sampler", "maskgit")) != base.get("sampler", "maskgit"):
+        return dict(overrides)
+    return {**base, **overrides}
+
+
+def maskgit_settings(task: str) -> dict:
+    """The MaskGIT sampler settings SDTT students sample with: they were distilled for that algorithm on its
+    grid (methods/sdtt.py), so a task whose preset is another algorithm's (MaskGen's, whose settings do not
+    apply) falls back to the MaskGIT preset it replaced (stored beside it), else to the built-in defaults."""
+    stored = _stored().get(task) or {}
+    preset = teacher_preset(task)["settings"]
+    if preset.get("sampler", "maskgit") == "maskgit":
+        return preset
+    if "maskgit_settings" in stored:
+        return dict(stored["maskgit_settings"]["settings"])
+    return dict(TASKS.get_or_fail(task).teacher_defaults)
+
+
 def _published(task: str) -> dict:
     """A paper task's published teacher sampler (harness.presets), as sampler settings."""
     from harness.presets import get_preset
@@ -81,6 +103,13 @@ def build_teacher_sampler(model, tokenizer, steps: int, settings: dict, device="
 def store_preset(task: str, name: str, settings: dict, evidence: dict) -> Path:
     """Record a task's preset with the sweep that chose it (atomic write)."""
     data = _stored()
-    data[task] = {"name": name, "settings": settings, "chosen_by": evidence}
+    old = data.get(task) or {}
+    entry = {"name": name, "settings": settings, "chosen_by": evidence}
+    if settings.get("sampler", "maskgit") != "maskgit":   # keep the MaskGIT preset SDTT students sample with
+        if old and old["settings"].get("sampler", "maskgit") == "maskgit":
+            entry["maskgit_settings"] = {"name": old["name"], "settings": old["settings"]}
+        elif "maskgit_settings" in old:
+            entry["maskgit_settings"] = old["maskgit_settings"]
+    data[task] = entry
     write_json(preset_file(), data)
     return preset_file()

@@ -18,7 +18,9 @@ from harness.errors import HarnessError
 from harness.io import write_json
 
 SUITE_OF = {"shapes": ("shapes-fid", "fid", min), "shapes-t2i": ("shapes-geneval", "overall", max)}
-SWEEPABLE = {"w": float, "r_temp": float, "sm_temp": float, "schedule": str, "anneal_gumbel": lambda x: x.lower() in ("1", "true")}
+SWEEPABLE = {"w": float, "r_temp": float, "sm_temp": float, "schedule": str, "anneal_gumbel": lambda x: x.lower() in ("1", "true"),
+             # the algorithm itself and MaskGen's settings (harness.networks.maskgen.MaskGenSamplerConfig)
+             "sampler": str, "guidance_scale": float, "randomize_temperature": float, "guidance_decay": str}
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
@@ -54,13 +56,13 @@ def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batc
                   checkpoint: Path | None = None) -> dict:
     """`checkpoint`: a teacher run folder (a candidate scored before it is shipped) instead of the shipped teacher."""
     from harness.evaluate import evaluate
-    from harness.sampler_presets import teacher_preset
+    from harness.sampler_presets import settings_for, teacher_preset
     suite, metric, best_of, seed_list = _suite_and_seeds("teacher", task, seeds)
     base = teacher_preset(task)["settings"]
     rows = []
     keys = list(grid)
     for values in itertools.product(*(grid[k] for k in keys)):
-        settings = {**base, **dict(zip(keys, values))}
+        settings = settings_for(base, dict(zip(keys, values)))
         res = evaluate("teacher", suite, steps, checkpoint, seeds=seeds, batch=batch, options=settings, append=False)
         rows.append({"settings": settings, "metrics": res["metrics"], "fingerprint": res["fingerprint"]["id"],
                      "wall_time_s": res["wall_time_s"]})

@@ -30,7 +30,7 @@ def maskgit_v1_schedule(steps: int, num_tokens: int) -> list[int]:
     sche = (v / v.sum() * num_tokens).round()
     sche[sche == 0] = 1
     sche[-1] += num_tokens - sche.sum()
-    return [int(x) for x in sche.tolist()]
+    return _at_least_one_each(sche, num_tokens)
 
 
 def proper_arccos_schedule(steps: int, num_tokens: int) -> list[int]:
@@ -42,7 +42,24 @@ def proper_arccos_schedule(steps: int, num_tokens: int) -> list[int]:
     sche = masked[:-1] - masked[1:]
     sche[sche == 0] = 1
     sche[-1] += num_tokens - sche.sum()
-    return [int(x) for x in sche.tolist()]
+    return _at_least_one_each(sche, num_tokens)
+
+
+def _at_least_one_each(sche: torch.Tensor, num_tokens: int) -> list[int]:
+    """Both schedules lift empty steps to 1 and settle the total on the last step, which goes negative once
+    steps approach the token count (64 steps on 8 × 8 tokens: last entry −3, and the original's topk fails).
+    Where that happens, the last step keeps one token and the excess comes off the latest steps with more
+    than one; every schedule the original can run is returned unchanged."""
+    counts = [int(x) for x in sche.tolist()]
+    if len(counts) > num_tokens:
+        raise ValueError(f"{len(counts)} steps cannot each reveal a token of {num_tokens}; use at most {num_tokens} steps")
+    excess = 1 - counts[-1] if counts[-1] < 1 else 0
+    counts[-1] = max(counts[-1], 1)
+    for i in range(len(counts) - 2, -1, -1):
+        take = min(excess, counts[i] - 1)
+        counts[i] -= take
+        excess -= take
+    return counts
 
 
 SCHEDULES = {"maskgit-v1": maskgit_v1_schedule, "proper": proper_arccos_schedule}

@@ -96,10 +96,10 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
 
     def grid(step: int, folder: Path) -> None:
         from harness.grids import generator_grid
-        from harness.sampler_presets import build_teacher_sampler, teacher_preset
+        from harness.sampler_presets import build_teacher_sampler, maskgit_settings
         n = sampler_steps(step - 1)
         student.eval()
-        gen, _ = build_teacher_sampler(student, tok, n, teacher_preset(cfg.task)["settings"], device=dev)
+        gen, _ = build_teacher_sampler(student, tok, n, maskgit_settings(cfg.task), device=dev)
         generator_grid(gen, cfg.task, folder / f"step_{step:07d}_{n}step.png")
         student.train()
 

@@ -28,6 +28,25 @@ def test_sweep_teacher_writes_and_uses_preset(tmp_path):
     assert res["generator"]["sampler_preset"] == "toy" and res["generator"]["sampler"]["w"] == sw["best"]["w"]
 
 
+def test_a_grid_point_that_switches_the_algorithm_starts_from_its_defaults():
+    from harness.sampler_presets import settings_for
+    base = {"w": 2.0, "r_temp": 1.5, "schedule": "maskgit-v1"}
+    assert settings_for(base, {"r_temp": 1.0}) == {"w": 2.0, "r_temp": 1.0, "schedule": "maskgit-v1"}
+    assert settings_for(base, {"sampler": "maskgit", "w": 1.0})["r_temp"] == 1.5
+    assert settings_for(base, {"sampler": "maskgen", "guidance_scale": 2.0}) == {"sampler": "maskgen", "guidance_scale": 2.0}
+
+
+def test_sweep_teacher_across_sampler_algorithms(tmp_path):
+    env = {"FPD_SAMPLER_PRESETS": str(tmp_path / "presets.json"), "OMP_NUM_THREADS": "1"}
+    code, out, err = run_console(["sweep", "teacher", "--task", "shapes-t2i", "--steps", "2", "--grid", "sampler=maskgit,maskgen",
+                                  "--seeds", "1000000-1000007", "--batch", "8", "--out", tmp_path / "sw.json"],
+                                 cwd=tmp_path, env=env)
+    assert code == 0, err
+    rows = json.loads((tmp_path / "sw.json").read_text())["rows"]
+    assert [r["settings"].get("sampler") for r in rows] == ["maskgit", "maskgen"]
+    assert "w" in rows[0]["settings"] and "w" not in rows[1]["settings"]   # MaskGen's own settings, not MaskGIT's
+
+
 def test_sweep_refuses_reported_seeds(tmp_path):
     code, _, err = run_console(["sweep", "teacher", "--grid", "w=0,1", "--seeds", "0-99"], cwd=tmp_path)
     assert code == 2 and "overlaps the reported seeds" in err

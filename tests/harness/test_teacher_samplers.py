@@ -58,3 +58,17 @@ def test_eval_row_records_the_maskgen_sampler(tmp_path):
     gen = json.loads((out / "results.json").read_text())["generator"]
     assert gen["sampler_preset"] == "maskgen-style" and gen["sampler"]["sampler"] == "maskgen"
     assert gen["sampler"]["guidance_scale"] == 3.0 and gen["sampler"]["steps"] == 4
+
+
+def test_a_maskgen_preset_keeps_the_maskgit_preset_sdtt_samples_with(tmp_path, monkeypatch):
+    from harness.sampler_presets import maskgit_settings, store_preset
+    monkeypatch.setenv("FPD_SAMPLER_PRESETS", str(tmp_path / "p.json"))
+    store_preset("shapes-t2i", "mg-old", {"w": 2.0, "r_temp": 1.5}, {})
+    assert maskgit_settings("shapes-t2i") == {"w": 2.0, "r_temp": 1.5}
+    store_preset("shapes-t2i", "mgen", {"sampler": "maskgen", "guidance_scale": 1.5}, {})
+    store_preset("shapes-t2i", "mgen2", {"sampler": "maskgen", "guidance_scale": 2.0}, {})   # carried over again
+    assert teacher_preset("shapes-t2i") == {"name": "mgen2", "settings": {"sampler": "maskgen", "guidance_scale": 2.0}}
+    assert maskgit_settings("shapes-t2i") == {"w": 2.0, "r_temp": 1.5}
+    store_preset("shapes", "mgen", {"sampler": "maskgen"}, {})   # no MaskGIT preset before: the built-in defaults
+    from harness.registry import TASKS
+    assert maskgit_settings("shapes") == TASKS["shapes"].teacher_defaults

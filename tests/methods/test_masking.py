@@ -23,6 +23,20 @@ def test_schedules_reveal_every_token_for_the_shapes_grid(n):
         assert sum(s) == 64 and len(s) == n and min(s) >= 1
 
 
+@pytest.mark.parametrize("n", [40, 48, 63, 64])
+def test_schedules_with_nearly_one_token_per_step_stay_valid(n):
+    # the original's last-step correction goes negative here (64 steps, maskgit-v1: ..., 2, 2, -3)
+    for f in (maskgit_v1_schedule, proper_arccos_schedule):
+        s = f(n, 64)
+        assert sum(s) == 64 and len(s) == n and min(s) >= 1
+    assert maskgit_v1_schedule(64, 64) == [1] * 64
+
+
+def test_more_steps_than_tokens_are_refused():
+    with pytest.raises(ValueError, match="at most 64 steps"):
+        maskgit_v1_schedule(65, 64)
+
+
 def test_steps_below_one_are_refused():
     with pytest.raises(ValueError):
         maskgit_v1_schedule(0, 64)
