@@ -45,11 +45,16 @@ def teacher_preset(task: str) -> dict:
     return {"name": f"{task}-builtin", "settings": settings}
 
 
+def algorithm(settings: dict) -> str:
+    """The sampler algorithm a preset's settings are for (MaskGIT's unless they say otherwise)."""
+    return settings.get("sampler", "maskgit")
+
+
 def settings_for(base: dict, overrides: dict | None) -> dict:
     """A preset's settings with overrides (a sweep's grid point); overrides that switch the algorithm (sampler=maskgen
     on a MaskGIT preset) start from that algorithm's own defaults instead, since the other one's settings do not apply."""
     overrides = overrides or {}
-    if overrides.get("sampler", base.get("sampler", "maskgit")) != base.get("sampler", "maskgit"):
+    if algorithm({**base, **overrides}) != algorithm(base):
         return dict(overrides)
     return {**base, **overrides}
 
@@ -60,7 +65,7 @@ def maskgit_settings(task: str) -> dict:
     apply) falls back to the MaskGIT preset it replaced (stored beside it), else to the built-in defaults."""
     stored = _stored().get(task) or {}
     preset = teacher_preset(task)["settings"]
-    if preset.get("sampler", "maskgit") == "maskgit":
+    if algorithm(preset) == "maskgit":
         return preset
     if "maskgit_settings" in stored:
         return dict(stored["maskgit_settings"]["settings"])
@@ -105,8 +110,8 @@ def store_preset(task: str, name: str, settings: dict, evidence: dict) -> Path:
     data = _stored()
     old = data.get(task) or {}
     entry = {"name": name, "settings": settings, "chosen_by": evidence}
-    if settings.get("sampler", "maskgit") != "maskgit":   # keep the MaskGIT preset SDTT students sample with
-        if old and old["settings"].get("sampler", "maskgit") == "maskgit":
+    if algorithm(settings) != "maskgit":   # keep the MaskGIT preset SDTT students sample with
+        if old and algorithm(old["settings"]) == "maskgit":
             entry["maskgit_settings"] = {"name": old["name"], "settings": old["settings"]}
         elif "maskgit_settings" in old:
             entry["maskgit_settings"] = old["maskgit_settings"]

@@ -28,9 +28,7 @@ def maskgit_v1_schedule(steps: int, num_tokens: int) -> list[int]:
     r = torch.linspace(1, 0, steps)  # float32 as in the original
     v = torch.arccos(r) / (math.pi * 0.5)
     sche = (v / v.sum() * num_tokens).round()
-    sche[sche == 0] = 1
-    sche[-1] += num_tokens - sche.sum()
-    return _at_least_one_each(sche, num_tokens)
+    return _settle(sche, num_tokens)
 
 
 def proper_arccos_schedule(steps: int, num_tokens: int) -> list[int]:
@@ -40,16 +38,16 @@ def proper_arccos_schedule(steps: int, num_tokens: int) -> list[int]:
     r = torch.linspace(0, 1, steps + 1)
     masked = (num_tokens * (torch.arccos(r) / (math.pi / 2))).round()
     sche = masked[:-1] - masked[1:]
-    sche[sche == 0] = 1
-    sche[-1] += num_tokens - sche.sum()
-    return _at_least_one_each(sche, num_tokens)
+    return _settle(sche, num_tokens)
 
 
-def _at_least_one_each(sche: torch.Tensor, num_tokens: int) -> list[int]:
-    """Both schedules lift empty steps to 1 and settle the total on the last step, which goes negative once
+def _settle(sche: torch.Tensor, num_tokens: int) -> list[int]:
+    """Both originals lift empty steps to 1 and settle the total on the last step, which goes negative once
     steps approach the token count (64 steps on 8 × 8 tokens: last entry −3, and the original's topk fails).
     Where that happens, the last step keeps one token and the excess comes off the latest steps with more
     than one; every schedule the original can run is returned unchanged."""
+    sche[sche == 0] = 1
+    sche[-1] += num_tokens - sche.sum()
     counts = [int(x) for x in sche.tolist()]
     if len(counts) > num_tokens:
         raise ValueError(f"{len(counts)} steps cannot each reveal a token of {num_tokens}; use at most {num_tokens} steps")
