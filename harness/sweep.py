@@ -7,6 +7,8 @@ as JSON; `--write-preset NAME` stores the best setting (lowest FID / highest ove
 preset with the table and the command as its evidence. `--checkpoint RUN` sweeps a teacher run folder
 instead of the shipped teacher (a candidate's preset is chosen before it is shipped); the evidence names
 the teacher weights (sha256, and the run and step for a candidate) a preset was chosen on.
+`harness sweep choose A.json B.json ... --write-preset NAME` pools tables of points swept one at a time (same
+teacher, steps and seeds) and stores the best of all their rows.
 """
 from __future__ import annotations
 
@@ -74,6 +76,42 @@ def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batc
             "best": best["settings"], "teacher": teacher}
 
 
+def choose_from_sweeps(files: list[Path]) -> dict:
+    """Pool the rows of several `sweep teacher` tables (points run one at a time, or side by side) into one table and
+    choose its best. They must be comparable: the same task, suite, steps, validation seeds and teacher weights."""
+    import json
+    if not files:
+        raise HarnessError("give at least one sweep table: harness sweep choose A.json B.json ...")
+    tables = []
+    for f in files:
+        try:
+            tables.append(json.loads(Path(f).read_text()))
+        except (OSError, ValueError) as e:
+            raise HarnessError(f"cannot read sweep table {f}: {e}") from None
+        if "rows" not in tables[-1] or "teacher" not in tables[-1]:
+            raise HarnessError(f"{f} is not a `harness sweep teacher` table (no rows or teacher)")
+
+    def same(t):   # the teacher's weights and tokenizer, not the run folder it was read from
+        return (t["task"], t["suite"], t["steps"], tuple(t["seeds"]), t["teacher"].get("teacher"), t["teacher"].get("tokenizer"))
+    for f, t in zip(files[1:], tables[1:]):
+        if same(t) != same(tables[0]):
+            raise HarnessError(f"{f} is not comparable with {files[0]} (task, suite, steps, seeds, teacher): "
+                               f"{same(t)} vs {same(tables[0])}; choose among tables of one sweep setup")
+    first = tables[0]
+    best_of = max if first["selection"].startswith("highest") else min
+    metric = first["selection"].split()[-1]
+    rows = [r for t in tables for r in t["rows"]]
+    grid: dict[str, list] = {}
+    for r in rows:
+        for k, v in r["settings"].items():
+            if v not in grid.setdefault(k, []):
+                grid[k].append(v)
+    best = best_of(rows, key=lambda r: r["metrics"][metric])
+    return {k: first[k] for k in ("task", "suite", "steps", "seeds", "n", "selection", "teacher")} | {
+        "grid": grid, "rows": rows, "best": best["settings"], "command": " && ".join(t["command"] for t in tables),
+        "tables": [str(f) for f in files]}
+
+
 DISTILLERS = {"fpd": "student", "dimo": "student", "sdtt": "student_{steps}step"}
 
 
@@ -124,6 +162,11 @@ def format_table(result: dict, cols: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def _teacher_cols(task: str) -> tuple[str, ...]:
+    return ("fid", "recall", "precision", "detector_accuracy") if task == "shapes" else \
+        ("overall", "single_object", "two_object", "counting", "colors", "position", "color_attr")
+
+
 def register(app) -> None:
     import typer
     sw = typer.Typer(help="Choose settings on validation seeds.", no_args_is_help=True)
@@ -148,14 +191,31 @@ def register(app) -> None:
         result["command"] = "harness " + " ".join(sys.argv[1:])
         out = out or Path("runs/sweep") / f"teacher-{task}-{steps}step.json"
         write_json(out, result)
-        cols = ("fid", "recall", "precision", "detector_accuracy") if task == "shapes" else \
-            ("overall", "single_object", "two_object", "counting", "colors", "position", "color_attr")
-        typer.echo(format_table(result, cols))
+        typer.echo(format_table(result, _teacher_cols(task)))
         typer.echo(f"best ({result['selection']}): {result['best']}; wrote {out}")
         if write_preset:
             path = store_preset(task, write_preset, result["best"],
                                 {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows", "teacher")})
             typer.echo(f"stored preset {write_preset!r} for {task} in {path}")
+
+    @sw.command("choose")
+    def choose_cmd(
+        tables: list[Path] = typer.Argument(..., help="sweep tables written by `harness sweep teacher --out`"),
+        write_preset: str = typer.Option("", help="store the best setting as the task's preset under this name"),
+        out: Path = typer.Option(None, help="JSON file for the pooled table (default: none written)"),
+    ):
+        """Pool several `sweep teacher` tables of one setup (same teacher, steps, seeds) and choose the best row."""
+        from harness.sampler_presets import store_preset
+        result = choose_from_sweeps(list(tables))
+        result["command"] += " && harness " + " ".join(sys.argv[1:])
+        if out:
+            write_json(out, result)
+        typer.echo(format_table(result, _teacher_cols(result["task"])))
+        typer.echo(f"best ({result['selection']}) of {len(result['rows'])} rows in {len(tables)} tables: {result['best']}")
+        if write_preset:
+            path = store_preset(result["task"], write_preset, result["best"],
+                                {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows", "teacher")})
+            typer.echo(f"stored preset {write_preset!r} for {result['task']} in {path}")
 
     for kind in DISTILLERS:
         _register_distiller(sw, kind)

@@ -27,6 +27,23 @@ def test_sweep_teacher_writes_and_uses_preset(tmp_path):
     res = json.loads((tmp_path / "ev" / "results.json").read_text())
     assert res["generator"]["sampler_preset"] == "toy" and res["generator"]["sampler"]["w"] == sw["best"]["w"]
 
+    # `sweep choose` pools points swept one at a time: a second table of the same setup whose one row beats both
+    other = json.loads(json.dumps(sw))
+    other["rows"] = [json.loads(json.dumps(sw["rows"][0]))]
+    other["rows"][0]["settings"]["w"] = 3.0
+    other["rows"][0]["metrics"]["fid"] = min(r["metrics"]["fid"] for r in sw["rows"]) - 1
+    (tmp_path / "sw3.json").write_text(json.dumps(other))
+    code, out, err = run_console(["sweep", "choose", tmp_path / "sw.json", tmp_path / "sw3.json", "--write-preset", "pooled"],
+                                 cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert "of 3 rows in 2 tables" in out and out.count("(chosen)") == 1
+    stored = json.loads((tmp_path / "presets.json").read_text())["shapes"]
+    assert stored["name"] == "pooled" and stored["settings"]["w"] == 3.0 and len(stored["chosen_by"]["rows"]) == 3
+    other["teacher"]["teacher"] = "0" * 64   # another teacher's table is refused, not pooled
+    (tmp_path / "sw3.json").write_text(json.dumps(other))
+    code, _, err = run_console(["sweep", "choose", tmp_path / "sw.json", tmp_path / "sw3.json"], cwd=tmp_path, env=env)
+    assert code == 2 and "not comparable" in err and len(err.strip().splitlines()) == 1
+
 
 def test_a_grid_point_that_switches_the_algorithm_starts_from_its_defaults():
     from harness.sampler_presets import settings_for
