@@ -17,8 +17,8 @@ from helpers import run_console
 # trainer -> (extra CLI args, total steps, checkpoint interval, weights file); tiny sizes so a run takes seconds
 RUNS = {
     "teacher": (["--set", "width=32", "--set", "depth=1", "--set", "heads=2", "--set", "n_train=600",
-                 "--set", "batch=16", "--set", "warmup=5"], 300, 50, "model.safetensors"),
-    "fpd": (["--set", "batch=4"], 60, 10, "student.safetensors"),
+                 "--set", "batch=16", "--set", "warmup=5"], 150, 25, "model.safetensors"),
+    "fpd": (["--set", "batch=4"], 30, 5, "student.safetensors"),
 }
 
 
