@@ -13,6 +13,7 @@ teacher, steps and seeds) and stores the best of all their rows.
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 from pathlib import Path
 
@@ -79,7 +80,6 @@ def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batc
 def choose_from_sweeps(files: list[Path]) -> dict:
     """Pool the rows of several `sweep teacher` tables (points run one at a time, or side by side) into one table and
     choose its best. They must be comparable: the same task, suite, steps, validation seeds and teacher weights."""
-    import json
     if not files:
         raise HarnessError("give at least one sweep table: harness sweep choose A.json B.json ...")
     tables = []
@@ -88,8 +88,8 @@ def choose_from_sweeps(files: list[Path]) -> dict:
             tables.append(json.loads(Path(f).read_text()))
         except (OSError, ValueError) as e:
             raise HarnessError(f"cannot read sweep table {f}: {e}") from None
-        if "rows" not in tables[-1] or "teacher" not in tables[-1]:
-            raise HarnessError(f"{f} is not a `harness sweep teacher` table (no rows or teacher)")
+        if "rows" not in tables[-1] or "teacher" not in tables[-1] or tables[-1].get("task") not in SUITE_OF:
+            raise HarnessError(f"{f} is not a `harness sweep teacher` table (no rows, teacher or shapes task)")
 
     def same(t):   # the teacher's weights and tokenizer, not the run folder it was read from
         return (t["task"], t["suite"], t["steps"], tuple(t["seeds"]), t["teacher"].get("teacher"), t["teacher"].get("tokenizer"))
@@ -98,8 +98,7 @@ def choose_from_sweeps(files: list[Path]) -> dict:
             raise HarnessError(f"{f} is not comparable with {files[0]} (task, suite, steps, seeds, teacher): "
                                f"{same(t)} vs {same(tables[0])}; choose among tables of one sweep setup")
     first = tables[0]
-    best_of = max if first["selection"].startswith("highest") else min
-    metric = first["selection"].split()[-1]
+    _, metric, best_of = SUITE_OF[first["task"]]
     rows = [r for t in tables for r in t["rows"]]
     grid: dict[str, list] = {}
     for r in rows:
@@ -167,6 +166,15 @@ def _teacher_cols(task: str) -> tuple[str, ...]:
         ("overall", "single_object", "two_object", "counting", "colors", "position", "color_attr")
 
 
+def _store_best(result: dict, name: str) -> None:
+    """Store a sweep table's best setting as its task's preset, with the table and its commands as the evidence."""
+    import typer
+    from harness.sampler_presets import store_preset
+    path = store_preset(result["task"], name, result["best"],
+                        {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows", "teacher")})
+    typer.echo(f"stored preset {name!r} for {result['task']} in {path}")
+
+
 def register(app) -> None:
     import typer
     sw = typer.Typer(help="Choose settings on validation seeds.", no_args_is_help=True)
@@ -184,7 +192,6 @@ def register(app) -> None:
                                                    "before shipping it; its run, step and sha256 are in the table"),
     ):
         """Score every combination of teacher-sampler settings on validation seeds; optionally store the best as the preset."""
-        from harness.sampler_presets import store_preset
         if steps < 1 or batch < 1:
             raise HarnessError("--steps and --batch must be >= 1")
         result = sweep_teacher(task, steps, parse_grid(grid), seeds, batch, checkpoint)
@@ -194,9 +201,7 @@ def register(app) -> None:
         typer.echo(format_table(result, _teacher_cols(task)))
         typer.echo(f"best ({result['selection']}): {result['best']}; wrote {out}")
         if write_preset:
-            path = store_preset(task, write_preset, result["best"],
-                                {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows", "teacher")})
-            typer.echo(f"stored preset {write_preset!r} for {task} in {path}")
+            _store_best(result, write_preset)
 
     @sw.command("choose")
     def choose_cmd(
@@ -205,7 +210,6 @@ def register(app) -> None:
         out: Path = typer.Option(None, help="JSON file for the pooled table (default: none written)"),
     ):
         """Pool several `sweep teacher` tables of one setup (same teacher, steps, seeds) and choose the best row."""
-        from harness.sampler_presets import store_preset
         result = choose_from_sweeps(list(tables))
         result["command"] += " && harness " + " ".join(sys.argv[1:])
         if out:
@@ -213,9 +217,7 @@ def register(app) -> None:
         typer.echo(format_table(result, _teacher_cols(result["task"])))
         typer.echo(f"best ({result['selection']}) of {len(result['rows'])} rows in {len(tables)} tables: {result['best']}")
         if write_preset:
-            path = store_preset(result["task"], write_preset, result["best"],
-                                {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows", "teacher")})
-            typer.echo(f"stored preset {write_preset!r} for {result['task']} in {path}")
+            _store_best(result, write_preset)
 
     for kind in DISTILLERS:
         _register_distiller(sw, kind)
