@@ -123,9 +123,34 @@ def caption_for(meta: dict) -> str:
     raise ValueError(f"unknown GenEval tag {tag!r}")
 
 
-def random_metadata(rng: np.random.Generator, tag: str | None = None) -> dict:
-    """A random prompt of one of GenEval's six tags, as a metadata dict."""
-    tag = tag or TAGS[int(rng.integers(len(TAGS)))]
+def parse_tag_mix(spec: str) -> tuple[float, ...] | None:
+    """'two_object:2,color_attr:3' -> one weight per tag of TAGS, in TAGS' order (an unnamed tag weighs 1);
+    '' -> None, the uniform draw. A tag mix changes which training scenes exist, never the evaluation prompts."""
+    if not spec:
+        return None
+    weights = dict.fromkeys(TAGS, 1.0)
+    for item in spec.split(","):
+        name, _, raw = item.partition(":")
+        name = name.strip()
+        if name not in weights:
+            raise ValueError(f"tag_mix: unknown tag {name!r}; tags: {', '.join(TAGS)} (e.g. color_attr:2,counting:1.5)")
+        try:
+            weights[name] = float(raw)
+        except ValueError:
+            raise ValueError(f"tag_mix: {item!r} is not tag:weight (e.g. color_attr:2)") from None
+        if weights[name] < 0:
+            raise ValueError(f"tag_mix: weight of {name} is negative ({raw})")
+    total = sum(weights.values())
+    if total <= 0:
+        raise ValueError("tag_mix: every weight is 0; give at least one tag a positive weight")
+    return tuple(weights[t] / total for t in TAGS)
+
+
+def random_metadata(rng: np.random.Generator, tag: str | None = None,
+                    tag_probs: tuple[float, ...] | None = None) -> dict:
+    """A random prompt of one of GenEval's six tags, as a metadata dict; tags uniform unless `tag_probs`."""
+    if tag is None:   # the uniform draw keeps its own rng call, so uniform scenes stay what they always were
+        tag = TAGS[int(rng.choice(len(TAGS), p=tag_probs))] if tag_probs else TAGS[int(rng.integers(len(TAGS)))]
     pick = lambda seq: seq[int(rng.integers(len(seq)))]
     if tag == "single_object":
         inc = [{"class": pick(SHAPES), "count": 1}]
@@ -195,10 +220,11 @@ def scene_for(meta: dict, seed: int, resolution: int = 32, max_tries: int = 500)
     raise RuntimeError(f"could not place a scene for {meta} in {max_tries} tries (resolution {resolution} too small?)")
 
 
-def sample_scene(seed: int, resolution: int = 32) -> Render:
-    """A random text-conditional training scene: a random tag, prompt and layout from one seed."""
+def sample_scene(seed: int, resolution: int = 32, tag_probs: tuple[float, ...] | None = None) -> Render:
+    """A random text-conditional training scene: a random tag (uniform, or drawn by `tag_probs`), prompt and
+    layout from one seed."""
     rng = _rng(seed)
-    meta = random_metadata(rng)
+    meta = random_metadata(rng, tag_probs=tag_probs)
     return scene_for(meta, int(rng.integers(2**31)), resolution)
 
 

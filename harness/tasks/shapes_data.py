@@ -36,8 +36,10 @@ def class_dataset(n: int, split: str = "train", resolution: int = 32) -> tuple[t
     return to_tensor(imgs), torch.from_numpy(labels).long()
 
 
-def scene_dataset(n: int, split: str = "train", resolution: int = 32) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
-    """n text-conditional scenes: images, caption token ids [n, T], GenEval-schema metadata."""
-    renders = [S.sample_scene(seed_of(split, i), resolution) for i in range(n)]
+def scene_dataset(n: int, split: str = "train", resolution: int = 32,
+                  tag_probs: tuple[float, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
+    """n text-conditional scenes: images, caption token ids [n, T], GenEval-schema metadata (tags uniform
+    unless `tag_probs`, see shapes.parse_tag_mix)."""
+    renders = [S.sample_scene(seed_of(split, i), resolution, tag_probs) for i in range(n)]
     caps = torch.from_numpy(np.stack([S.encode_caption(r.caption) for r in renders]))
     return to_tensor([r.image for r in renders]), caps, [r.metadata for r in renders]

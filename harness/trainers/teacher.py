@@ -52,6 +52,8 @@ class TeacherTrainConfig:
     compile: bool = False         # torch.compile the training forward: 0.78 vs 0.93 s/step on the 2-core CPU
                                   # (192x4, batch 128, text); off by default (needs a C++ compiler, ~30 s warm-up)
     seed: int = 0
+    tag_mix: str = ""             # text task: training-scene tag weights, e.g. "color_attr:2,counting:1.5" (unnamed
+                                  # tags weigh 1; "" = uniform over GenEval's six tags, the recipe up to v9)
     init: str = ""                # "" = random init; "shipped" = start from the shipped teacher of the task;
                                   # or a teacher run folder. A run folder does not survive between sessions
                                   # here (only the repository does), so a long run continues from what shipped.
@@ -61,6 +63,9 @@ class TeacherTrainConfig:
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.amp not in ("bf16", "none"):
             raise ValueError(f"amp must be 'bf16' or 'none', got {self.amp!r}")
+        if self.tag_mix and self.task != "shapes-t2i":
+            raise ValueError(f"tag_mix weighs caption tags; it applies to --task shapes-t2i, not {self.task!r}")
+        S.parse_tag_mix(self.tag_mix)   # a bad spec fails here, before any data is made
 
     @classmethod
     def preset(cls, task: str) -> "TeacherTrainConfig":
@@ -81,7 +86,7 @@ def tokenize_dataset(tok, cfg: TeacherTrainConfig) -> tuple[torch.Tensor, torch.
     if cfg.task == "shapes":
         imgs, cond = class_dataset(cfg.n_train, "train")
     else:
-        imgs, cond, _ = scene_dataset(cfg.n_train, "train")
+        imgs, cond, _ = scene_dataset(cfg.n_train, "train", tag_probs=S.parse_tag_mix(cfg.tag_mix))
     dev = next(tok.parameters()).device
     codes = torch.cat([tok.encode(to_float(imgs[i:i + 1000]).to(dev)) for i in range(0, len(imgs), 1000)])
     return codes, cond

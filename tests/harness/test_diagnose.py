@@ -147,6 +147,23 @@ def test_teacher_loss_tiny(tmp_path):
         assert 0 < row[split]["0.2"] < row[split]["0.9"] < math.log(256)   # below chance: the teacher has learnt
     assert row["gap"]["0.9"] == pytest.approx(row["heldout"]["0.9"] - row["train"]["0.9"])
     assert "| shipped | - |" in stdout
+    assert "heldout_by_tag" not in row and "by tag" not in stdout   # the class task has no tags
     code, _, err = run_console(["diagnose", "teacher-loss", "--ratios", "0.5,x"], cwd=tmp_path)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and "--ratios" in lines[0], err
+
+
+@pytest.mark.skipif(not asset_path("teacher_shapes_t2i").exists(), reason="shipped networks not built yet")
+def test_teacher_loss_by_tag_on_the_text_task(tmp_path):
+    """The text task's held-out loss is also split by GenEval tag; the overall figure lies within the tags' range."""
+    from harness.tasks.shapes import TAGS
+    out = tmp_path / "tl.json"
+    code, stdout, err = run_console(["diagnose", "teacher-loss", "--task", "shapes-t2i", "--n", "36", "--ratios", "0.6",
+                                     "--out", out], cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert code == 0, err
+    row = json.loads(out.read_text())["rows"][0]
+    tags = row["heldout_by_tag"]["0.6"]
+    assert set(tags) <= set(TAGS) and len(tags) >= 4, tags
+    assert min(tags.values()) <= row["heldout"]["0.6"] <= max(tags.values())
+    assert max(tags.values()) > min(tags.values())   # the tags differ: a real split, not one number copied
+    assert "held-out CE by tag (@0.6)" in stdout and "color_attr" in stdout
