@@ -134,14 +134,19 @@ def test_geneval_failures_tiny(tmp_path):
     assert code == 2 and len(lines) == 1 and "beyond the prompt set" in lines[0], err
 
 
+def _teacher_loss(tmp_path, task: str, n: int, ratios: str) -> tuple[dict, str]:
+    """`harness diagnose teacher-loss` on the shipped teacher through the console script: (its row, stdout)."""
+    out = tmp_path / "tl.json"
+    code, stdout, err = run_console(["diagnose", "teacher-loss", "--task", task, "--n", str(n), "--ratios", ratios,
+                                     "--out", out], cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert code == 0, err
+    return json.loads(out.read_text())["rows"][0], stdout
+
+
 @pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped networks not built yet")
 def test_teacher_loss_tiny(tmp_path):
     """Through the console script, on the shipped class teacher: CE per split and ratio, more masking is harder."""
-    out = tmp_path / "tl.json"
-    code, stdout, err = run_console(["diagnose", "teacher-loss", "--task", "shapes", "--n", "16", "--ratios", "0.2,0.9",
-                                     "--out", out], cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
-    assert code == 0, err
-    row = json.loads(out.read_text())["rows"][0]
+    row, stdout = _teacher_loss(tmp_path, "shapes", 16, "0.2,0.9")
     assert row["run"] == "shipped" and len(row["sha256"]) == 64
     for split in ("train", "heldout"):
         assert 0 < row[split]["0.2"] < row[split]["0.9"] < math.log(256)   # below chance: the teacher has learnt
@@ -157,11 +162,7 @@ def test_teacher_loss_tiny(tmp_path):
 def test_teacher_loss_by_tag_on_the_text_task(tmp_path):
     """The text task's held-out loss is also split by GenEval tag; the overall figure lies within the tags' range."""
     from harness.tasks.shapes import TAGS
-    out = tmp_path / "tl.json"
-    code, stdout, err = run_console(["diagnose", "teacher-loss", "--task", "shapes-t2i", "--n", "36", "--ratios", "0.6",
-                                     "--out", out], cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
-    assert code == 0, err
-    row = json.loads(out.read_text())["rows"][0]
+    row, stdout = _teacher_loss(tmp_path, "shapes-t2i", 36, "0.6")
     tags = row["heldout_by_tag"]["0.6"]
     assert set(tags) <= set(TAGS) and len(tags) >= 4, tags
     assert min(tags.values()) <= row["heldout"]["0.6"] <= max(tags.values())
