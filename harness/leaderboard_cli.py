@@ -106,7 +106,13 @@ def _made_by(row: dict) -> str:
     teacher, how = row_teacher(row)
     current = shipped_teacher(row.get("task", ""))
     stale = "  STALE: made with an older teacher" if teacher and current and teacher != current else ""
-    return (f"fingerprint={_short(ev.get('fingerprint')) if ev.get('fingerprint') else 'none (made before fingerprints)'} "
+    if ev.get("fingerprint"):
+        made = f"fingerprint={_short(ev['fingerprint'])}"
+    elif ev.get("fingerprints"):   # a `harness reproduce` row: one generator per training seed
+        made = f"fingerprints={','.join(_short(f) for f in ev['fingerprints'])}"
+    else:
+        made = "fingerprint=none (made before fingerprints)"
+    return (f"{made} "
             f"checkpoint={_short(prov.get('checkpoint_sha256'))} teacher={_short(teacher)}"
             f"{' (from git)' if how == 'git' else ''} commit={_short(prov.get('git_commit'))}{stale}")
 

@@ -45,6 +45,11 @@ def test_reproduce_toy_budget_end_to_end(tmp_path):
     assert code == 0, err
     assert "16 done, 0 to do" in out and "appended 0 aggregated rows" in out
     assert len([x for f in (tmp_path / "lb" / "data").glob("*.jsonl") for x in f.read_text().splitlines()]) == len(rows)
+    # `leaderboard show -p` names every seed's generator of an aggregated row
+    code, out, err = run_console(["leaderboard", "show", "shapes-fid", "-p"], cwd=tmp_path, env=env)
+    fid_fpd = next(r for r in rows if (r["suite"], r["method"]) == ("shapes-fid", "fpd"))
+    assert code == 0 and f"fingerprints={fid_fpd['eval']['fingerprints'][0]}" in out, out
+    assert "made before fingerprints" not in out
 
 
 def test_reproduce_side_by_side(tmp_path):
