@@ -8,8 +8,8 @@ full plan is costed from the most specific measurement there is:
     seconds per update (the mean of the run's logged `sec_per_step`), re-scaled to the planned number of updates;
   * an evaluation: its measured wall time;
   * a teacher evaluation: the `wall_time_s` of the live leaderboard row made with the shipped teacher;
-  * an FPD ablation cell never measured: its reference cell's cost, marked "assumed" (GAN cells train a
-    discriminator too, pixel-space cells skip the backbone: both differ, by amounts this does not know).
+  * an FPD ablation cell never measured: a measured GAN cell's cost for a GAN cell, else the reference (main)
+    cell's, marked "assumed" (cells differ: a GAN cell trains a discriminator, a pixel-space cell skips the backbone).
 It prints the cost per job family, the total, and the number of updates per distiller that would fit --budget-min.
 """
 from __future__ import annotations
@@ -33,14 +33,24 @@ def family(name: str) -> str:
     return re.sub(r" seed \d+$", "", name)
 
 
-def reference(name: str) -> str:
-    """An FPD ablation cell's reference cell (the same job on the main configuration)."""
+def stand_ins(name: str) -> list[str]:
+    """Job families whose cost an unmeasured FPD ablation cell borrows, nearest first: another GAN cell for a GAN
+    cell (the discriminator is most of the difference), then the reference cell (the main configuration)."""
     parts = name.split()
-    if parts[0] == "train" and parts[1] == "fpd":
-        return " ".join(parts[:3] + ["main"])
-    if parts[0] == "eval" and parts[1] == "fpd":
-        return " ".join(parts[:2] + ["main"] + parts[3:])
-    return name
+    if parts[1] != "fpd":
+        return []
+    at = 3 if parts[0] == "train" else 2          # where the variant sits in the job's name
+    swap = lambda v: " ".join(parts[:at] + [v] + parts[at + 1:])
+    return ([swap("ste+gan")] if parts[at].endswith("+gan") else []) + [swap("main")]
+
+
+def lookup(table: dict, fam: str) -> tuple[list | None, str]:
+    if fam in table:
+        return table[fam], "measured"
+    for other in stand_ins(fam):
+        if other in table:
+            return table[other], f"assumed = {other.split()[3 if fam.startswith('train') else 2]} cell"
+    return None, "missing"
 
 
 def planned_updates(job) -> int | None:
@@ -91,10 +101,9 @@ def estimate(roots: list[Path], seeds: int, train_steps: int) -> dict:
     teacher = teacher_seconds()
     lines, fixed, per_update_sum, missing = [], 0.0, 0.0, []
     for job in plan(seeds, Path("runs/estimate"), train_steps):
-        fam, how = family(job.name), "measured"
+        fam = family(job.name)
         if job.kind == "train":
-            got = train.get(fam) or train.get(reference(fam))
-            how = how if fam in train else "assumed = reference cell"
+            got, how = lookup(train, fam)
             if not got:
                 missing.append(job.name)
                 continue
@@ -109,8 +118,7 @@ def estimate(roots: list[Path], seeds: int, train_steps: int) -> dict:
                 sec = 0.0 if (a["suite"] == "shapes-geneval" and a["seed"] > 0) else teacher.get((a["suite"], a["steps"]))
                 how = "leaderboard row"
             else:
-                got = evals.get(fam) or evals.get(reference(fam))
-                how = how if fam in evals else "assumed = reference cell"
+                got, how = lookup(evals, fam)
                 sec = statistics.mean(got) if got else None
             if sec is None:
                 missing.append(job.name)
