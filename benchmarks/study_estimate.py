@@ -28,28 +28,31 @@ sys.path.insert(0, str(ROOT))
 from harness.reproduce import plan  # noqa: E402
 
 
+SEED = re.compile(r" seed (\d+)$")   # how a reproduce job's name ends
+
+
 def family(name: str) -> str:
     """A job's name without its seed: 'train fpd shapes-t2i soft seed 2' -> 'train fpd shapes-t2i soft'."""
-    return re.sub(r" seed \d+$", "", name)
+    return SEED.sub("", name)
 
 
-def stand_ins(name: str) -> list[str]:
-    """Job families whose cost an unmeasured FPD ablation cell borrows, nearest first: another GAN cell for a GAN
-    cell (the discriminator is most of the difference), then the reference cell (the main configuration)."""
+def stand_ins(name: str) -> list[tuple[str, str]]:
+    """(family, its variant) whose cost an unmeasured FPD ablation cell borrows, nearest first: another GAN cell for a
+    GAN cell (the discriminator is most of the difference), then the reference cell (the main configuration)."""
     parts = name.split()
     if parts[1] != "fpd":
         return []
     at = 3 if parts[0] == "train" else 2          # where the variant sits in the job's name
-    swap = lambda v: " ".join(parts[:at] + [v] + parts[at + 1:])
-    return ([swap("ste+gan")] if parts[at].endswith("+gan") else []) + [swap("main")]
+    variants = (["ste+gan"] if parts[at].endswith("+gan") else []) + ["main"]
+    return [(" ".join(parts[:at] + [v] + parts[at + 1:]), v) for v in variants]
 
 
 def lookup(table: dict, fam: str) -> tuple[list | None, str]:
     if fam in table:
         return table[fam], "measured"
-    for other in stand_ins(fam):
+    for other, variant in stand_ins(fam):
         if other in table:
-            return table[other], f"assumed = {other.split()[3 if fam.startswith('train') else 2]} cell"
+            return table[other], f"assumed = {variant} cell"
     return None, "missing"
 
 
@@ -65,9 +68,10 @@ def measurements(roots: list[Path]) -> tuple[dict, dict]:
         timing = root / "timing.jsonl"
         if not timing.exists():
             raise SystemExit(f"{root} has no timing.jsonl: pass the --root of a `harness reproduce` run")
-        jobs = {j.name: j for j in plan(3, root, 1)}   # job names -> run folders (the layout is the plan's)
-        for line in timing.read_text().splitlines():
-            rec = json.loads(line)
+        records = [json.loads(line) for line in timing.read_text().splitlines()]
+        seeds = 1 + max((int(m.group(1)) for r in records if (m := SEED.search(r["job"]))), default=0)
+        jobs = {j.name: j for j in plan(seeds, root, 1)}   # job names -> run folders (the layout is the plan's)
+        for rec in records:
             fam = family(rec["job"])
             if rec["kind"] == "eval":
                 evals[fam].append(rec["seconds"])

@@ -33,9 +33,8 @@ def masked_ce_per_sample(model, codes: torch.Tensor, cond: torch.Tensor, ratio: 
     return sums, mask.sum(1)
 
 
-def masked_ce(model, codes: torch.Tensor, cond: torch.Tensor, ratio: float, seed: int = 0, batch: int = 256) -> float:
-    """Mean cross-entropy on the masked positions of one fixed Bernoulli(ratio) mask (seeded)."""
-    sums, counts = masked_ce_per_sample(model, codes, cond, ratio, seed, batch)
+def mean_ce(sums: torch.Tensor, counts: torch.Tensor) -> float:
+    """Mean cross-entropy per masked position over the given samples."""
     return float(sums.sum() / max(int(counts.sum()), 1))
 
 
@@ -44,7 +43,7 @@ def by_tag(sums: torch.Tensor, counts: torch.Tensor, tags: list[str]) -> dict[st
     out = {}
     for t in dict.fromkeys(tags):
         idx = torch.tensor([i for i, x in enumerate(tags) if x == t])
-        out[t] = float(sums[idx].sum() / max(int(counts[idx].sum()), 1))
+        out[t] = mean_ce(sums[idx], counts[idx])
     return out
 
 
@@ -81,7 +80,7 @@ def teacher_loss(task: str, checkpoints: list, n: int = 2048, ratios: tuple[floa
             model, ident = load_run(task, ck, tok)
         per = {s: {str(r): masked_ce_per_sample(model, *data[s][:2], r, seed=k) for k, r in enumerate(ratios)}
                for s in SPLITS}
-        ce = {s: {r: float(sm.sum() / max(int(ct.sum()), 1)) for r, (sm, ct) in per[s].items()} for s in SPLITS}
+        ce = {s: {r: mean_ce(*per[s][r]) for r in per[s]} for s in SPLITS}
         row = {**ident, **ce, "gap": {r: ce["heldout"][r] - ce["train"][r] for r in ce["train"]}}
         if data["heldout"][2] is not None:
             row["heldout_by_tag"] = {r: by_tag(*per["heldout"][r], data["heldout"][2]) for r in per["heldout"]}
