@@ -43,12 +43,30 @@ def _save(fig, out: Path) -> Path:
 
 # ---------------------------------------------------------------- grid
 
-def one_step_checkpoint(method: str, task: str) -> Path:
-    """Where `harness train <method>` leaves its one-step student (SDTT: its last round's export)."""
+def one_step_checkpoint(method: str, task: str, run: Path | None = None, seed: int = 0, variant: str = "") -> Path:
+    """Where a one-step student lies: `harness train <method>`'s default folder, or with `run` the
+    `harness reproduce` folder's run of that training seed and variant (SDTT: its last round's export)."""
+    name = "student_1step" if method == "sdtt" else "student"
+    if run is not None:
+        return Path(run) / f"{method}-{task}{'-' + variant if variant else ''}-seed{seed}" / name
+    if variant:
+        raise HarnessError(f"variant {method}:{variant} needs --run (a `harness reproduce` folder that trained it)")
     if method == "sdtt":
-        return Path("runs") / f"sdtt-{task}" / "student_1step"
+        return Path("runs") / f"sdtt-{task}" / name
     from harness.generators import default_checkpoint
     return default_checkpoint(method, task)
+
+
+def parse_student(spec: str) -> tuple[str, str]:
+    """'fpd' or 'fpd:soft+gan' -> (method, variant); FPD's main estimator 'ste' is the unnamed variant."""
+    from harness.reproduce import VARIANT_OVERRIDES
+    method, _, variant = spec.strip().partition(":")
+    if method not in ONE_STEP:
+        raise HarnessError(f"--methods: unknown one-step method {method!r}; choose from {', '.join(ONE_STEP)}")
+    if variant and (method != "fpd" or variant not in VARIANT_OVERRIDES):
+        raise HarnessError(f"--methods: unknown variant {spec!r}; FPD's are "
+                           + ", ".join(f"fpd:{v}" for v in VARIANT_OVERRIDES))
+    return method, "" if variant == "ste" else variant
 
 
 def _build(method: str, task: str, steps: int, checkpoint: Path | None):
@@ -56,17 +74,21 @@ def _build(method: str, task: str, steps: int, checkpoint: Path | None):
     return build_generator(method, task, steps, checkpoint)
 
 
-def collect_panels(task: str, teacher_steps: list[int], methods: list[str],
+def collect_panels(task: str, teacher_steps: list[int], methods: list[str], run: Path | None = None, seed: int = 0,
                    note: Callable[[str], None] = typer.echo) -> list[tuple[str, object]]:
-    """(label, generator) per panel: the teacher per step count, then each one-step method found on disk."""
+    """(label, generator) per panel: the teacher per step count, then each one-step student found on disk
+    (`methods` entries are 'fpd' or 'fpd:<variant>', the variant read from a reproduce folder `run`)."""
     panels = [(f"Teacher, {n} step{'s' * (n > 1)}", _build("teacher", task, n, None)) for n in teacher_steps]
-    for m in methods:
-        ck = one_step_checkpoint(m, task)
+    for spec in methods:
+        m, variant = parse_student(spec)
+        ck = one_step_checkpoint(m, task, run, seed, variant)
         if not ck.with_suffix(".safetensors").exists():
-            note(f"note: skipping {m}: no checkpoint at {ck.with_suffix('.safetensors')} "
-                 f"(train one with `harness train {m} --task {task}`)")
+            how = (f"`harness reproduce --root {run}` trains it" if run is not None
+                   else f"train one with `harness train {m} --task {task}`")
+            note(f"note: skipping {spec}: no checkpoint at {ck.with_suffix('.safetensors')} ({how})")
             continue
-        panels.append((f"{LABELS.get(m, m)}, 1 step", _build(m, task, 1, ck)))
+        shown = variant or ("STE" if m == "fpd" and run is not None else "")
+        panels.append((f"{LABELS.get(m, m)}{' ' + shown if shown else ''}, 1 step", _build(m, task, 1, ck)))
     return panels
 
 
@@ -233,7 +255,11 @@ def register(app: typer.Typer) -> None:
     def grid(task: str = typer.Option("shapes", help="shapes or shapes-t2i"),
              out: Optional[Path] = typer.Option(None, help="PNG path (default runs/figures/grid-<task>.png)"),
              teacher_steps: str = typer.Option("16,8,4,1", help="teacher step counts, one panel each"),
-             methods: str = typer.Option(",".join(ONE_STEP), help="one-step methods to add when their checkpoint exists"),
+             methods: str = typer.Option(",".join(ONE_STEP), help="one-step students to add when their checkpoint "
+                                         "exists: fpd, dimo, sdtt, or with --run an FPD variant such as fpd:soft"),
+             run: Optional[Path] = typer.Option(None, help="take the students from this `harness reproduce` folder "
+                                                "(default: `harness train`'s runs/<method>-<task>)"),
+             seed: int = typer.Option(0, help="with --run: the training seed whose students are drawn"),
              rows: int = typer.Option(6, help="conditions (rows)"),
              cols: int = typer.Option(4, help="seeds per panel (columns)")):
         """Same conditions and seeds under the teacher at several step counts and each one-step student."""
@@ -244,12 +270,16 @@ def register(app: typer.Typer) -> None:
         if rows < 1 or cols < 1:
             raise HarnessError("--rows and --cols must be >= 1")
         wanted = [m.strip() for m in methods.split(",") if m.strip()]
-        bad = [m for m in wanted if m not in ONE_STEP]
-        if bad:
-            raise HarnessError(f"--methods: unknown one-step method {bad[0]!r}; choose from {', '.join(ONE_STEP)}")
+        variants = [spec for spec in wanted if parse_student(spec)[1]]   # a typo fails before any teacher is built
+        if variants and run is None:
+            raise HarnessError(f"--methods {variants[0]}: variants come from a reproduce folder; add --run ROOT")
+        if seed < 0:
+            raise HarnessError(f"--seed must be >= 0, got {seed}")
+        if run is not None and not run.is_dir():
+            raise HarnessError(f"--run {run}: no such folder; give the --root of a `harness reproduce` run")
         out = out or Path("runs") / "figures" / f"grid-{task}.png"
         ensure_writable(out.parent)
-        path = grid_figure(collect_panels(task, steps, wanted), task, out, rows, cols)
+        path = grid_figure(collect_panels(task, steps, wanted, run, seed), task, out, rows, cols)
         typer.echo(f"wrote {path}")
 
     @fig.command("quality")

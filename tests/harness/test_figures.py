@@ -146,3 +146,35 @@ def test_quality_unknown_metric(board, tmp_path, capsys):
     code, _, err = run_cli(["figure", "quality", "--suite", "shapes-fid", "--metric", "overall",
                             "--out", tmp_path / "q.png"], capsys)
     assert code == 2 and "choose one of: fid" in err
+
+
+def test_grid_cli_students_from_a_reproduce_run(tmp_path, monkeypatch, tiny_generators, capsys):
+    """Fig. 3's columns (the tiny nets are class-conditional, so task shapes): teacher 16/4/1 and FPD soft / STE / STE+GAN of one seed of a reproduce folder."""
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "rep"
+    for folder in ("fpd-shapes-soft-seed1", "fpd-shapes-seed1", "fpd-shapes-ste+gan-seed0"):
+        (run / folder).mkdir(parents=True)
+        (run / folder / "student.safetensors").write_bytes(b"x")
+    code, stdout, err = run_cli(["figure", "grid", "--task", "shapes", "--teacher-steps", "16,4,1", "--run", run,
+                                 "--seed", "1", "--methods", "fpd:soft,fpd:ste,fpd:ste+gan", "--rows", "2",
+                                 "--cols", "2", "--out", tmp_path / "f3.png"], capsys)
+    assert code == 0, err
+    assert [(m, s, c) for m, s, c in tiny_generators] == [
+        ("teacher", 16, None), ("teacher", 4, None), ("teacher", 1, None),
+        ("fpd", 1, run / "fpd-shapes-soft-seed1" / "student"), ("fpd", 1, run / "fpd-shapes-seed1" / "student")]
+    assert "skipping fpd:ste+gan" in stdout and "fpd-shapes-ste+gan-seed1" in stdout  # seed 0's run is not seed 1's
+    _png(tmp_path / "f3.png")
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--methods", "fpd:soft"], "add --run"),
+    (["--methods", "fpd:sofft", "--run", "."], "unknown variant 'fpd:sofft'"),
+    (["--methods", "dimo:soft", "--run", "."], "unknown variant"),
+    (["--methods", "fdp"], "unknown one-step method 'fdp'"),
+    (["--run", "nowhere"], "no such folder"),
+])
+def test_grid_cli_bad_students_one_line(tmp_path, monkeypatch, tiny_generators, capsys, args, msg):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["figure", "grid", "--task", "shapes-t2i", *args], capsys)
+    assert code != 0 and msg in err and "Traceback" not in err
+    assert tiny_generators == []   # nothing was built before the error
