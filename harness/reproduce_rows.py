@@ -55,8 +55,10 @@ def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None =
                    [(r0["variant"], bool(r0["variant"]))]
         for variant, ablation in variants:
             row = measured_row(suite, r0["method"], r0["steps"], per_seed,
-                               label=f"{LABELS.get(r0['method'], r0['method'])}, {r0['steps']} step(s) "
-                                     f"[reproduce, {len(results)} seed{'s' * (len(results) > 1)}{budget_text}]",
+                               label=f"{LABELS.get(r0['method'], r0['method'])}, {r0['steps']} step(s) [reproduce, "
+                                     + (f"{len(results)} sampling-seed block{'s' * (len(results) > 1)}]"   # untrained here
+                                        if r0["method"] == "teacher" else
+                                        f"{len(results)} seed{'s' * (len(results) > 1)}{budget_text}]"),
                                provenance=provenance({"reproduce": group, "training_seeds": seeds, **budget}, None,
                                                      sum(r["wall_time_s"] for r in results)),
                                variant=variant, ablation=ablation,

@@ -38,3 +38,18 @@ def test_aggregate_makes_one_row_per_configuration(tmp_path, monkeypatch):
     assert len(rows) == 1
     assert rows[0]["metrics"]["fid"]["values"] == [10.0, 11.0] and rows[0]["metrics"]["fid"]["mean"] == 10.5
     assert "interval" in rows[0]["metrics"]["fid"]
+
+
+def test_aggregate_labels_name_the_training_budget_only_for_distillers(tmp_path, monkeypatch):
+    """A teacher row has no training seed or updates: its label counts sampling-seed blocks instead."""
+    monkeypatch.setenv("FPD_LEADERBOARD_DIR", str(tmp_path / "lb"))
+    jobs = [j for j in plan(1, tmp_path, train_steps=150) if j.kind == "eval" and j.args["suite"] == "shapes-fid"
+            and j.args["group"] in ("fpd-1", "teacher-16")]
+    for j in jobs:
+        j.args["marker"].parent.mkdir(parents=True)
+        j.args["marker"].write_text(json.dumps({"method": j.args["method"], "steps": j.args["steps"], "variant": "",
+                                                 "protocol": "shapes-fid@1", "n": 5000, "wall_time_s": 1.0,
+                                                 "metrics": {"fid": 10.0}}))
+    labels = {r["method"]: r["label"] for r in aggregate(jobs, {"train_steps": 150, "train_precision": "bf16"})}
+    assert labels["fpd"].endswith("[reproduce, 1 seed, 150 updates, bf16 training]")
+    assert labels["teacher"].endswith("[reproduce, 1 sampling-seed block]")
