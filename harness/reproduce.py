@@ -217,8 +217,9 @@ def register(app: typer.Typer) -> None:
         scale: str = typer.Option("shapes", help="only 'shapes' runs here; paper scale needs GPUs and official weights"),
         seeds: int = typer.Option(3, help="training seeds per distiller"),
         root: Path = typer.Option(Path("runs/reproduce"), help="run folder: checkpoints, per-seed results, timing.jsonl"),
-        train_steps: int = typer.Option(None, help="generator updates for every distiller (default: each trainer's "
-                                                   "own; SDTT gets a quarter per halving round)"),
+        # 150 updates + bf16: the budget whose timed run fits 150 min on 2 cores (121.8 min, docs/study-budget.md)
+        train_steps: int = typer.Option(150, help="generator updates for every distiller (SDTT gets a quarter per "
+                                                  "halving round); 150 is the timed study's budget"),
         n: int = typer.Option(None, help="samples per evaluation (default: each suite's protocol, 5,000 on shapes-fid)"),
         only: str = typer.Option("", help="comma-separated eval groups or suite:group (fnmatch), e.g. 'fpd-1,dimo-1', "
                                           "'shapes-fid:fpd-1' or 'teacher-*'; "
@@ -228,7 +229,7 @@ def register(app: typer.Typer) -> None:
                                                    "training seed; at most --seeds)"),
         jobs_: int = typer.Option(1, "--jobs", help="independent jobs side by side, each in its own process with "
                                                      "cores/N threads (an evaluation waits for its training run)"),
-        train_precision: str = typer.Option("fp32", help="fp32 or bf16: the distillers' training precision (bf16: "
+        train_precision: str = typer.Option("bf16", help="fp32 or bf16: the distillers' training precision (bf16: "
                                                          "network forwards under autocast, as the official code; "
                                                          "evaluations stay fp32)"),
         dry_run: bool = typer.Option(False, help="list the jobs (done / to do) and exit"),

@@ -2,12 +2,14 @@
 samples, one seed, one group of every kind (teacher, SDTT, DiMO, FPD main and an ablation), its leaderboard
 rows in a temporary board and Tables 1-4 rendered from them. Re-running resumes and appends nothing new."""
 import json
+from pathlib import Path
 
 import pytest
 
 from harness.assets import asset_path
 from helpers import run_console
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped networks not built yet")
 
 TOY = ["reproduce", "--seeds", "1", "--train-steps", "2", "--n", "8", "--set", "batch=4", "--set", "stats_every=0",
@@ -78,3 +80,20 @@ def test_reproduce_refuses_bad_budget(tmp_path):
     assert code == 2 and "--train-steps must be >= 1" in err
     code, _, err = run_console(["reproduce", "--only", "fdp-1", "--dry-run"], cwd=tmp_path)
     assert code == 2 and "matches no group" in err
+
+
+def test_reproduce_defaults_are_the_timed_study(tmp_path):
+    """Plain `harness reproduce --scale shapes` is the study that was timed (docs/results/reproduce-s14-study.json):
+    a folder holding that study's settings, every job done, resumes without a settings flag and is refused with fp32."""
+    from harness.reproduce import plan
+    root = tmp_path / "rp"
+    for j in plan(3, root):
+        j.args["marker"].parent.mkdir(parents=True, exist_ok=True)
+        j.args["marker"].write_text(json.dumps({"skipped": "done in this test"}))
+    (root / "study.json").write_text((ROOT / "docs" / "results" / "reproduce-s14-study.json").read_text())
+    env = {"FPD_LEADERBOARD_DIR": str(tmp_path / "lb")}
+    code, out, err = run_console(["reproduce", "--scale", "shapes", "--root", root], cwd=tmp_path, env=env)
+    assert code == 0, err
+    assert "106 done, 0 to do" in out and "appended 0 aggregated rows" in out
+    code, _, err = run_console(["reproduce", "--root", root, "--train-precision", "fp32"], cwd=tmp_path, env=env)
+    assert code == 2 and "train_precision='bf16'" in err
