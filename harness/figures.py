@@ -48,9 +48,10 @@ def one_step_checkpoint(method: str, task: str, run: Path | None = None, seed: i
     `harness reproduce` folder's run of that training seed and variant (SDTT: its last round's export)."""
     name = "student_1step" if method == "sdtt" else "student"
     if run is not None:
-        return Path(run) / f"{method}-{task}{'-' + variant if variant else ''}-seed{seed}" / name
+        from harness.reproduce import run_folder
+        return run_folder(run, method, task, seed, variant) / name
     if variant:
-        raise HarnessError(f"variant {method}:{variant} needs --run (a `harness reproduce` folder that trained it)")
+        raise HarnessError(f"--methods {method}:{variant}: variants come from a reproduce folder; add --run ROOT")
     if method == "sdtt":
         return Path("runs") / f"sdtt-{task}" / name
     from harness.generators import default_checkpoint
@@ -74,14 +75,22 @@ def _build(method: str, task: str, steps: int, checkpoint: Path | None):
     return build_generator(method, task, steps, checkpoint)
 
 
-def collect_panels(task: str, teacher_steps: list[int], methods: list[str], run: Path | None = None, seed: int = 0,
-                   note: Callable[[str], None] = typer.echo) -> list[tuple[str, object]]:
-    """(label, generator) per panel: the teacher per step count, then each one-step student found on disk
-    (`methods` entries are 'fpd' or 'fpd:<variant>', the variant read from a reproduce folder `run`)."""
-    panels = [(f"Teacher, {n} step{'s' * (n > 1)}", _build("teacher", task, n, None)) for n in teacher_steps]
-    for spec in methods:
+def resolve_students(task: str, specs: list[str], run: Path | None = None,
+                     seed: int = 0) -> list[tuple[str, str, str, Path]]:
+    """(spec, method, variant, checkpoint) per --methods entry ('fpd' or 'fpd:<variant>', variants read from a reproduce
+    folder `run`); a typo or a variant without `run` fails here, before any network is built."""
+    out = []
+    for spec in specs:
         m, variant = parse_student(spec)
-        ck = one_step_checkpoint(m, task, run, seed, variant)
+        out.append((spec, m, variant, one_step_checkpoint(m, task, run, seed, variant)))
+    return out
+
+
+def collect_panels(task: str, teacher_steps: list[int], students: list[tuple[str, str, str, Path]], run: Path | None = None,
+                   note: Callable[[str], None] = typer.echo) -> list[tuple[str, object]]:
+    """(label, generator) per panel: the teacher per step count, then each resolved student found on disk."""
+    panels = [(f"Teacher, {n} step{'s' * (n > 1)}", _build("teacher", task, n, None)) for n in teacher_steps]
+    for spec, m, variant, ck in students:
         if not ck.with_suffix(".safetensors").exists():
             how = (f"`harness reproduce --root {run}` trains it" if run is not None
                    else f"train one with `harness train {m} --task {task}`")
@@ -269,17 +278,14 @@ def register(app: typer.Typer) -> None:
         steps = _ints(teacher_steps, "--teacher-steps")
         if rows < 1 or cols < 1:
             raise HarnessError("--rows and --cols must be >= 1")
-        wanted = [m.strip() for m in methods.split(",") if m.strip()]
-        variants = [spec for spec in wanted if parse_student(spec)[1]]   # a typo fails before any teacher is built
-        if variants and run is None:
-            raise HarnessError(f"--methods {variants[0]}: variants come from a reproduce folder; add --run ROOT")
         if seed < 0:
             raise HarnessError(f"--seed must be >= 0, got {seed}")
         if run is not None and not run.is_dir():
             raise HarnessError(f"--run {run}: no such folder; give the --root of a `harness reproduce` run")
+        students = resolve_students(task, [m.strip() for m in methods.split(",") if m.strip()], run, seed)
         out = out or Path("runs") / "figures" / f"grid-{task}.png"
         ensure_writable(out.parent)
-        path = grid_figure(collect_panels(task, steps, wanted, run, seed), task, out, rows, cols)
+        path = grid_figure(collect_panels(task, steps, students, run), task, out, rows, cols)
         typer.echo(f"wrote {path}")
 
     @fig.command("quality")

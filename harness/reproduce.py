@@ -98,6 +98,11 @@ def shared_overrides(kind: str, items: Sequence[str]) -> list[str]:
     return out
 
 
+def run_folder(root: Path, kind: str, task: str, seed: int, variant: str = "") -> Path:
+    """Where the study trains one distiller run: <kind>-<task>[-<variant>]-seed<seed> under its --root."""
+    return Path(root) / f"{kind}-{task}{'-' + variant if variant else ''}-seed{seed}"
+
+
 def plan(n_seeds: int = 3, root: Path = Path("runs/reproduce"), train_steps: int | None = None,
          n: int | None = None, only: Sequence[str] = (), sets: Sequence[str] = (), teacher_blocks: int = 1,
          train_precision: str = "fp32") -> list[Job]:
@@ -110,7 +115,7 @@ def plan(n_seeds: int = 3, root: Path = Path("runs/reproduce"), train_steps: int
     trains); evaluations always sample in fp32, the protocol every reported row shares."""
     jobs: list[Job] = []
     def train(kind, task, seed, variant="", overrides=()):
-        out = root / f"{kind}-{task}{'-' + variant if variant else ''}-seed{seed}"
+        out = run_folder(root, kind, task, seed, variant)
         marker = out / ("student_1step.json" if kind == "sdtt" else "student.json")
         jobs.append(Job("train", f"train {kind} {task} {variant or 'main'} seed {seed}",
                         {"kind": kind, "task": task, "out": out, "marker": marker, "precision": train_precision,

@@ -53,12 +53,13 @@ def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None =
         # The main t2i FPD run is Table 1's FPD-1 and also the STE cell (the reference) of Tables 3-4.
         variants = [("", False), ("ste", True)] if (suite, group) == ("shapes-geneval", "fpd-1") else \
                    [(r0["variant"], bool(r0["variant"]))]
+        plural = "s" * (len(results) > 1)
+        count = (f"{len(results)} sampling-seed block{plural}" if r0["method"] == "teacher"   # no training budget
+                 else f"{len(results)} seed{plural}{budget_text}")
         for variant, ablation in variants:
             row = measured_row(suite, r0["method"], r0["steps"], per_seed,
-                               label=f"{LABELS.get(r0['method'], r0['method'])}, {r0['steps']} step(s) [reproduce, "
-                                     + (f"{len(results)} sampling-seed block{'s' * (len(results) > 1)}]"   # untrained here
-                                        if r0["method"] == "teacher" else
-                                        f"{len(results)} seed{'s' * (len(results) > 1)}{budget_text}]"),
+                               label=f"{LABELS.get(r0['method'], r0['method'])}, {r0['steps']} step(s) "
+                                     f"[reproduce, {count}]",
                                provenance=provenance({"reproduce": group, "training_seeds": seeds, **budget}, None,
                                                      sum(r["wall_time_s"] for r in results)),
                                variant=variant, ablation=ablation,
