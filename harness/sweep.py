@@ -189,7 +189,8 @@ def register(app) -> None:
         out: Path = typer.Option(None, help="JSON file for the table (default runs/sweep/teacher-<task>-<steps>step.json)"),
         write_preset: str = typer.Option("", help="store the best setting as the task's preset under this name"),
         checkpoint: Path = typer.Option(None, help="a teacher run folder (harness train teacher --out): sweep a candidate "
-                                                   "before shipping it; its run, step and sha256 are in the table"),
+                                                   "before shipping it (its EMA weights where it keeps them; RUN/checkpoints/step_N/model.safetensors for "
+                                                   "the raw ones); its run, step and sha256 are in the table"),
     ):
         """Score every combination of teacher-sampler settings on validation seeds; optionally store the best as the preset."""
         if steps < 1 or batch < 1:

@@ -28,6 +28,7 @@ from harness.tasks import shapes as S
 from harness.tasks.shapes_data import class_dataset, scene_dataset, to_float
 from harness.train_loop import TrainLoop, step_generator, unwrap
 from harness.trainers.tokenizer import load_shipped as load_tokenizer
+from methods.dimo import EMA
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class TeacherTrainConfig:
     seed: int = 0
     tag_mix: str = ""             # text task: training-scene tag weights, e.g. "color_attr:2,counting:1.5" (unnamed
                                   # tags weigh 1; "" = uniform over GenEval's six tags, the recipe up to v9)
+    ema: float = 0.0              # EMA decay of the weights that ship and are scored (0 = off, the recipe up to v11);
+                                  # DiMO's warm-up min(decay, (1+i)/(10+i)). EDM2 (Karras et al. 2024) finds sample
+                                  # quality moves with the averaging length even where the loss does not.
     init: str = ""                # "" = random init; "shipped" = start from the shipped teacher of the task;
                                   # or a teacher run folder. A run folder does not survive between sessions
                                   # here (only the repository does), so a long run continues from what shipped.
@@ -66,6 +70,8 @@ class TeacherTrainConfig:
         if self.tag_mix and self.task != "shapes-t2i":
             raise ValueError(f"tag_mix weighs caption tags; it applies to --task shapes-t2i, not {self.task!r}")
         S.parse_tag_mix(self.tag_mix)   # a bad spec fails here, before any data is made
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema is a decay in [0, 1) (0 = off), got {self.ema}")
 
     @classmethod
     def preset(cls, task: str) -> "TeacherTrainConfig":
@@ -136,11 +142,13 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
 
     def sample_grid(step: int, folder: Path) -> None:
         from harness.grids import teacher_grid
-        teacher_grid(model.eval(), tok, cfg.task, folder / f"step_{step:07d}.png")
+        teacher_grid(shipped_net.eval(), tok, cfg.task, folder / f"step_{step:07d}.png")
         model.train()
 
     start = load_init(cfg, model, tok) if cfg.init else None   # a resumed run's checkpoint overrides it below
-    loop = TrainLoop(out, cfg, {"model": model}, {"opt": opt}, cfg.steps, ckpt_every=250,
+    ema = EMA(model, cfg.ema) if cfg.ema else None              # starts from the init; resumed with the run
+    shipped_net = ema.model if ema else model                   # what ships, what the sample grids and scores see
+    loop = TrainLoop(out, cfg, {"model": model} | ({"ema": ema.model} if ema else {}), {"opt": opt}, cfg.steps, ckpt_every=250,
                      sample_every=sample_every, sample_fn=sample_grid, desc=f"teacher[{cfg.task}]")
     if start is not None and D.is_main():   # what the run started from, as it was when it started
         start = _record_init(out, start, first=loop.start_step == 0)
@@ -158,13 +166,14 @@ def train(cfg: TeacherTrainConfig, out: Path, ship: bool = False, sample_every: 
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        return {"loss": loss.item(), "grad_norm": gn.item(), "lr": lr}
+        logs = {"loss": loss.item(), "grad_norm": gn.item(), "lr": lr}
+        return logs | ({"ema_rate": ema.update(model, i)} if ema else {})
 
     stats = loop.run(step)
     result = {"train": stats}
     if ship and D.is_main():
         name = assets.TEACHER_ASSETS[cfg.task]
-        result["asset"] = str(assets.ship(name, model.state_dict(), {"model": model.cfg.to_dict(), "train": to_dict(cfg)},
+        result["asset"] = str(assets.ship(name, shipped_net.state_dict(), {"model": model.cfg.to_dict(), "train": to_dict(cfg)},
                                           {"sec_per_step": stats["sec_per_step"], "final_loss": stats["last"].get("loss")}
                                           | ({"init": start} if start else {}),
                                           segments=loop.segments(), after=(start or {}).get("regenerate")))
@@ -240,13 +249,17 @@ def _record_init(out: Path, prov: dict, first: bool) -> dict:
 
 def load_run(task: str, run_dir: str | Path, tok) -> tuple[ShapesMaskTransformer, dict]:
     """The latest checkpoint of a `harness train teacher` run folder (to score a teacher before shipping it),
-    built for tokenizer `tok`. Returns the network and its identity: the step and the sha256 of its weights file."""
+    built for tokenizer `tok`: its EMA weights where the run keeps them, else its weights; or one weights file
+    of that checkpoint when `run_dir` names it (RUN/checkpoints/step_N/model.safetensors: the raw weights).
+    Returns the network and its identity: the step and the sha256 of its weights file."""
     import json
 
     from harness.errors import HarnessError
     from harness.train_loop import latest_checkpoint
     from safetensors.torch import load_file
-    run = Path(run_dir)
+    run, weights = Path(run_dir), None
+    if run.suffix == ".safetensors":   # one weights file of a checkpoint (e.g. the raw weights beside the EMA)
+        run, weights = run.parent.parent.parent, run.name
     found = latest_checkpoint(run) if (run / "config.json").exists() else None
     if found is None:
         raise HarnessError(f"{run} is not a teacher run folder (no latest.json / config.json); "
@@ -255,11 +268,16 @@ def load_run(task: str, run_dir: str | Path, tok) -> tuple[ShapesMaskTransformer
     if cfg_d.get("task") != task:
         raise HarnessError(f"{run} trained a {cfg_d.get('task')!r} teacher, not {task!r}; pass the matching --suite")
     ck, meta = found
+    if weights is not None and Path(run_dir).parent.resolve() != ck.resolve():
+        raise HarnessError(f"{run_dir} is not in the run's latest checkpoint {ck}; pass a file of that folder")
     known = {f.name for f in fields(TeacherTrainConfig)}
     m = ShapesMaskTransformer(model_config(TeacherTrainConfig(**{k: v for k, v in cfg_d.items() if k in known}), tok))
-    m.load_state_dict(load_file(ck / "model.safetensors"))
-    return m.eval().requires_grad_(False), {"run": str(run), "step": meta["step"],
-                                            "sha256": meta["sha256"]["model.safetensors"]}
+    if weights is None:   # what --ship ships
+        weights = "ema.safetensors" if (ck / "ema.safetensors").exists() else "model.safetensors"
+    if weights not in meta["sha256"]:
+        raise HarnessError(f"{ck} has no {weights}; pass model.safetensors or ema.safetensors of it")
+    m.load_state_dict(load_file(ck / weights))
+    return m.eval().requires_grad_(False), {"run": str(run), "step": meta["step"], "sha256": meta["sha256"][weights]}
 
 
 def load_shipped(task: str = "shapes", path: str | Path | None = None) -> ShapesMaskTransformer:

@@ -130,3 +130,35 @@ def test_stop_at_through_the_console_script(tmp_path):
     code, _, err = run_console(args)
     assert code == 0, err
     assert json.loads((run / "latest.json").read_text())["step"] == 4
+
+
+def test_teacher_ema_is_what_a_run_folder_scores(tmp_path):
+    """`--set ema=D`: the run keeps an EMA copy (DiMO's warm-up rate min(D, (1+i)/(10+i))), checkpoints it, and
+    load_run (what `sweep teacher --checkpoint RUN` scores and --ship ships) reads the EMA, not the raw weights."""
+    import json
+
+    from helpers import run_console
+    from safetensors.torch import load_file
+
+    from harness.trainers import teacher as T
+    from harness.trainers.tokenizer import load_shipped as load_tokenizer
+    small = ["--task", "shapes-t2i", "--set", "n_train=64", "--set", "batch=4", "--set", "width=32",
+             "--set", "depth=1", "--set", "heads=2", "--set", "warmup=1"]
+    code, _, err = run_console(["train", "teacher", "--steps", "1", "--out", tmp_path / "a"] + small)
+    assert code == 0, err
+    code, _, err = run_console(["train", "teacher", "--steps", "1", "--out", tmp_path / "b", "--set", "ema=0.5",
+                                "--set", f"init={tmp_path / 'a'}"] + small)
+    assert code == 0, err
+    ck = tmp_path / "b" / "checkpoints" / json.loads((tmp_path / "b" / "latest.json").read_text())["checkpoint"]
+    start = load_file(tmp_path / "a" / "checkpoints" / "step_0000001" / "model.safetensors")
+    raw, ema = load_file(ck / "model.safetensors"), load_file(ck / "ema.safetensors")
+    # step 0's rate is min(0.5, 1/10) = 0.1: ema = 0.1·start + 0.9·raw
+    assert all(torch.allclose(ema[k], 0.1 * start[k] + 0.9 * raw[k], atol=1e-6) for k in raw)
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw)
+    net, ident = T.load_run("shapes-t2i", tmp_path / "b", load_tokenizer())
+    assert all(torch.equal(v, ema[k]) for k, v in net.state_dict().items())
+    assert ident["sha256"] == json.loads((ck / "meta.json").read_text())["sha256"]["ema.safetensors"]
+    net, ident = T.load_run("shapes-t2i", ck / "model.safetensors", load_tokenizer())   # the raw weights, as a control
+    assert all(torch.equal(v, raw[k]) for k, v in net.state_dict().items()) and ident["step"] == 1
+    code, _, err = run_console(["train", "teacher", "--steps", "1", "--out", tmp_path / "c", "--set", "ema=1.5"] + small)
+    assert code == 2 and "ema is a decay" in err and "Traceback" not in err
