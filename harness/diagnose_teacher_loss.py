@@ -88,6 +88,11 @@ def teacher_loss(task: str, checkpoints: list, n: int = 2048, ratios: tuple[floa
     return {"task": task, "n": n, "ratios": list(ratios), "rows": rows}
 
 
+def _label(row: dict) -> str:
+    """A run and, where it was named, the weights file scored (a run keeping an EMA has two)."""
+    return f"{row['run']} ({row['weights']})" if row.get("weights") else row["run"]
+
+
 def format_table(result: dict) -> str:
     rs = [str(r) for r in result["ratios"]]
     lines = ["| run | step | " + " | ".join(f"train CE @{r}" for r in rs) + " | "
@@ -95,7 +100,7 @@ def format_table(result: dict) -> str:
              "|" + "---|" * (2 * len(rs) + 3)]
     for row in result["rows"]:
         gap = max(row["gap"].values(), key=abs)
-        lines.append(f"| {row['run']} | {row['step'] if row['step'] is not None else '-'} | "
+        lines.append(f"| {_label(row)} | {row['step'] if row['step'] is not None else '-'} | "
                      + " | ".join(f"{row['train'][r]:.4f}" for r in rs) + " | "
                      + " | ".join(f"{row['heldout'][r]:.4f}" for r in rs) + f" | {gap:+.4f} |")
     tagged = [row for row in result["rows"] if "heldout_by_tag" in row]
@@ -104,6 +109,6 @@ def format_table(result: dict) -> str:
         lines += ["", "held-out CE by tag (" + " / ".join(f"@{r}" for r in rs) + ")", "",
                   "| run | step | " + " | ".join(tags) + " |", "|" + "---|" * (len(tags) + 2)]
         for row in tagged:
-            lines.append(f"| {row['run']} | {row['step'] if row['step'] is not None else '-'} | " + " | ".join(
+            lines.append(f"| {_label(row)} | {row['step'] if row['step'] is not None else '-'} | " + " | ".join(
                 " / ".join(f"{row['heldout_by_tag'][r][t]:.3f}" for r in rs) for t in tags) + " |")
     return "\n".join(lines)

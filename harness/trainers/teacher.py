@@ -251,7 +251,7 @@ def load_run(task: str, run_dir: str | Path, tok) -> tuple[ShapesMaskTransformer
     """The latest checkpoint of a `harness train teacher` run folder (to score a teacher before shipping it),
     built for tokenizer `tok`: its EMA weights where the run keeps them, else its weights; or one weights file
     of that checkpoint when `run_dir` names it (RUN/checkpoints/step_N/model.safetensors: the raw weights).
-    Returns the network and its identity: the step and the sha256 of its weights file."""
+    Returns the network and its identity: the step, the weights file and its sha256."""
     import json
 
     from harness.errors import HarnessError
@@ -277,7 +277,8 @@ def load_run(task: str, run_dir: str | Path, tok) -> tuple[ShapesMaskTransformer
     if weights not in meta["sha256"]:
         raise HarnessError(f"{ck} has no {weights}; pass model.safetensors or ema.safetensors of it")
     m.load_state_dict(load_file(ck / weights))
-    return m.eval().requires_grad_(False), {"run": str(run), "step": meta["step"], "sha256": meta["sha256"][weights]}
+    return m.eval().requires_grad_(False), {"run": str(run), "step": meta["step"], "weights": weights,
+                                            "sha256": meta["sha256"][weights]}
 
 
 def load_shipped(task: str = "shapes", path: str | Path | None = None) -> ShapesMaskTransformer:

@@ -160,5 +160,6 @@ def test_teacher_ema_is_what_a_run_folder_scores(tmp_path):
     assert ident["sha256"] == json.loads((ck / "meta.json").read_text())["sha256"]["ema.safetensors"]
     net, ident = T.load_run("shapes-t2i", ck / "model.safetensors", load_tokenizer())   # the raw weights, as a control
     assert all(torch.equal(v, raw[k]) for k, v in net.state_dict().items()) and ident["step"] == 1
+    assert ident["weights"] == "model.safetensors"
     code, _, err = run_console(["train", "teacher", "--steps", "1", "--out", tmp_path / "c", "--set", "ema=1.5"] + small)
     assert code == 2 and "ema is a decay" in err and "Traceback" not in err
