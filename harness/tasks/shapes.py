@@ -191,10 +191,15 @@ def _relation_holds(a: Obj, b: Obj, rel: str) -> bool:
     return ok and abs(dx) <= 0.3 * abs(dy)
 
 
+def scene_sizes(resolution: int = 32) -> tuple[int, int]:
+    """The smallest and largest side (px) of a text-task object: 6..11 at 32 px."""
+    return round(resolution * 0.19), round(resolution * 0.34)
+
+
 def scene_for(meta: dict, seed: int, resolution: int = 32, max_tries: int = 500) -> Render:
     """A render whose ground truth satisfies `meta`; unconstrained colours are drawn at random."""
     rng = _rng(seed)
-    lo, hi = round(resolution * 0.19), round(resolution * 0.34)
+    lo, hi = scene_sizes(resolution)
     wanted: list[tuple[str, str | None]] = []
     for c in meta["include"]:
         wanted += [(c["class"], c.get("color"))] * c["count"]

@@ -114,6 +114,31 @@ def test_geneval_failure_categories(meta, dets, category):
     assert t["images"] == 2 and t["correct"] == 1 and t[category] == 1
 
 
+def test_a_canvas_filling_blob_is_credited_only_out_of_world():
+    """The exact detector calls a one-colour blob filling the canvas a shape (the suite credits it, as its rules say);
+    the diagnosis counts that credit as out-of-world, and an in-world render of the same prompt is not counted."""
+    import numpy as np
+
+    from evaluators.shapes_geometry import BACKGROUND, PALETTE
+    from harness.diagnose_failures import OUT_OF_WORLD, tally
+    from harness.evaluate import score_shapes_image
+    from harness.tasks import shapes as S
+    blob = np.tile(np.asarray(BACKGROUND, np.uint8), (32, 32, 1))
+    blob[3:29, 3:29] = PALETTE["green"]
+    meta = next(p for p in S.prompt_set() if p["tag"] == "single_object")
+    renders = [S.scene_for(meta, seed).image for seed in range(4)]
+    rows = [(meta, *score_shapes_image(im, meta)) for im in renders]
+    assert all(ok for _, ok, _, _ in rows)          # ground truth: credited, in world
+    shape = score_shapes_image(blob, meta)[2][0]["class"]   # whichever shape the detector calls the blob
+    blob_meta = dict(meta, include=[{"class": shape, "count": 1}])
+    ok, _, dets = score_shapes_image(blob, blob_meta)
+    assert ok and max(d["box"][2] - d["box"][0] for d in dets) > S.scene_sizes()[1] + 3
+    t = tally(rows + [(blob_meta, ok, "", dets)])[meta["tag"]]
+    assert t["correct"] == 5 and t[OUT_OF_WORLD] == 1
+    from harness.diagnose_failures import overall
+    assert overall({"single_object": t}) == {"overall": 1.0, "overall_in_world": 0.8}
+
+
 @pytest.mark.skipif(not asset_path("teacher_shapes_t2i").exists(), reason="shipped networks not built yet")
 def test_geneval_failures_tiny(tmp_path):
     """Through the console script: every image is either correct or in exactly one failure category."""
@@ -129,6 +154,7 @@ def test_geneval_failures_tiny(tmp_path):
     for t in tags.values():
         assert t["correct"] + sum(t[c] for c in CATEGORIES) == t["images"]
     assert "| all images (pooled) | 12 |" in stdout
+    assert res["overall_in_world"] <= res["overall"] and f"without out-of-world credit {res['overall_in_world']:.3f}" in stdout
     code, _, err = run_console(["diagnose", "geneval-failures", "--seeds", "0-5000"], cwd=tmp_path)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and "beyond the prompt set" in lines[0], err
