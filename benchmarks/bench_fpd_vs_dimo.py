@@ -88,7 +88,7 @@ def make_step(method: str, tok, teacher, backbone, batch: int, dev):
     gp = [p for p in student.parameters() if p.requires_grad]
     fp = [p for p in aux.parameters() if p.requires_grad]
     opt_g = torch.optim.Adam(gp, lr=cfg.lr, betas=cfg.betas, eps=cfg.adam_eps)
-    opt_f = torch.optim.Adam(fp, lr=cfg.fake_lr, betas=cfg.betas, eps=cfg.adam_eps)
+    opt_f = torch.optim.Adam(fp, lr=cfg.fake_lr or cfg.lr, betas=cfg.betas, eps=cfg.adam_eps)
     dimo = DiMO(student, aux, teacher, tok, dcfg)
 
     def step(i: int) -> None:

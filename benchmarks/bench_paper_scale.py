@@ -90,7 +90,7 @@ def make_step(mode: str, nets, args, device, amp):
         ema = EMA(gen, dcfg.ema_decay)
         gp, fp = [p for p in gen.parameters() if p.requires_grad], [p for p in aux.parameters() if p.requires_grad]
         opt_g = torch.optim.Adam(gp, lr=cfg.lr, betas=cfg.betas, eps=cfg.adam_eps)
-        opt_f = torch.optim.Adam(fp, lr=cfg.fake_lr, betas=cfg.betas, eps=cfg.adam_eps)
+        opt_f = torch.optim.Adam(fp, lr=cfg.fake_lr or cfg.lr, betas=cfg.betas, eps=cfg.adam_eps)
         dimo = DiMO(amp(gen), amp(aux), amp(teacher), amp(vq), dcfg)
 
         def step(i: int) -> None:

@@ -54,7 +54,7 @@ def train(
     kind: str = typer.Argument(..., help=f"what to train: {', '.join(TRAINERS)}"),
     task: str = typer.Option("shapes", help="task: shapes, shapes-t2i (embedded default), imagenet, t2i (official weights)"),
     steps: Optional[int] = typer.Option(None, help="training steps (default: the preset's); re-running resumes"),
-    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<kind>-<task>)"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default $FPD_RUNS_DIR/<kind>-<task>, else runs/<kind>-<task>)"),
     set_: List[str] = typer.Option([], "--set", help="config override key=value, repeatable (e.g. --set lr=1e-4)"),
     ship: bool = typer.Option(False, help="write the trained network into the package's shipped assets"),
     device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
@@ -66,6 +66,7 @@ def train(
     import dataclasses
 
     from harness.config import apply_overrides, did_you_mean, task_defaults
+    from harness.io import runs_root
     _configure_device(device, precision)
     if precision and kind not in AMP_TRAINERS:
         raise HarnessError(f"--precision applies to {', '.join(AMP_TRAINERS)}, not {kind}"
@@ -87,7 +88,7 @@ def train(
         if stop_at < 1:
             raise HarnessError(f"--stop-at must be >= 1, got {stop_at}")
         os.environ["FPD_STOP_AT"] = str(stop_at)   # read by TrainLoop, like FPD_CKPT_EVERY: it changes no update
-    out = out or Path("runs") / f"{kind}-{task}"
+    out = out or runs_root() / f"{kind}-{task}"
     try:
         result = fn(cfg, out, ship=ship) if kind in SHIPPABLE else fn(cfg, out)
     finally:
@@ -178,7 +179,7 @@ def quickstart(fast: bool = typer.Option(False, help="a smoke run: 20 FPD steps,
 def _register_optional() -> None:
     import importlib
     for mod in ("harness.leaderboard_cli", "harness.doctor", "harness.figures", "harness.reproduce", "harness.diagnose",
-                "harness.sweep", "harness.readme"):
+                "harness.sweep", "harness.readme", "harness.curves"):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as e:

@@ -26,7 +26,7 @@ from evaluators.shapes_stats import main_object, summarize_objects
 from harness import distributed as D
 from harness.errors import HarnessError
 from harness.fingerprint import claim_folder, fingerprint
-from harness.io import lock_folder, write_json
+from harness.io import lock_folder, runs_root, write_json
 from harness.registry import SUITES
 from harness.tasks import shapes as S
 from harness.tasks.shapes_data import class_dataset
@@ -238,7 +238,7 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
     fp = fingerprint(getattr(gen, "describe", {"method": method, "steps": steps}), ident)
     # The default folder carries the fingerprint, so two generators (two students, two samplers) never share one.
     tag = f"{method}{('-' + variant) if variant else ''}-{steps}step-{fp['id']}"
-    out = Path(out or Path("runs") / "eval" / suite / tag)
+    out = Path(out or runs_root() / "eval" / suite / tag)
     if D.is_main():
         lock_folder(out, "results")   # one evaluation per results folder at a time
         claim_folder(out, fp)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness import distributed as D
 from harness.errors import HarnessError
+from harness.io import runs_root
 from harness.registry import METHODS, TASKS
 from methods.fpd import OneStepStudent
 
@@ -29,7 +30,7 @@ class OnHost:
 
 
 def default_checkpoint(method: str, task: str) -> Path:
-    return Path("runs") / f"{method}-{task}" / "student"
+    return runs_root() / f"{method}-{task}" / "student"
 
 
 def shapes_networks(task: str):
@@ -141,7 +142,7 @@ def dimo_generator(task: str, steps: int = 1, checkpoint=None, options: dict | N
 @METHODS.register("sdtt")
 def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | None = None):
     """SDTT students sample with the teacher's MaskGIT multistep sampler at their distilled step count."""
-    ck = checkpoint or (Path("runs") / f"sdtt-{task}" / f"student_{steps}step")
+    ck = checkpoint or (runs_root() / f"sdtt-{task}" / f"student_{steps}step")
     student, tok, meta, path = _load_student("sdtt", task, ck)
     from harness.sampler_presets import build_teacher_sampler, maskgit_settings
     hint = meta.get("sampler_hint") or meta.get("config", {}).get("sampler_hint") or {}  # the grid it was distilled on

@@ -18,6 +18,12 @@ from safetensors.torch import load_file, save_file
 from harness.errors import HarnessError
 
 
+def runs_root() -> Path:
+    """Where run folders go by default: $FPD_RUNS_DIR (e.g. a folder under your home that outlives the checkout),
+    else runs/ in the current directory."""
+    return Path(os.environ.get("FPD_RUNS_DIR") or "runs")
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -16,6 +16,7 @@ import math
 import os
 import resource
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
@@ -35,6 +36,16 @@ from harness.io import config_hash, lock_folder, sha256_file, write_json
 def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
     """A generator that depends only on (seed, step, stream)."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step * 7919 + stream) % (2**63 - 1))
+
+
+def curve_points(total_steps: int) -> list[int]:
+    """The update counts a run exports its student at, for learning curves: 0 (the untrained start),
+    the log-spaced 10, 30, 100, 300, 1,000, 3,000, ... below total_steps, and total_steps itself."""
+    pts, k = [0], 10
+    while k < total_steps:
+        pts.append(k)
+        k = k * 3 if str(k).startswith("1") else k * 10 // 3
+    return pts + [total_steps]
 
 
 def peak_memory_mb() -> float:
@@ -75,6 +86,7 @@ class TrainLoop:
     sample_fn: Callable[[int, Path], None] | None = None
     desc: str = "train"
     bar_keys: tuple = ()                          # logs shown on the progress bar (default: the first four)
+    point_fn: Callable[[int, Path], None] | None = None   # exports the student at each curve point into the folder given
     start_step: int = field(default=0, init=False)
 
     def __post_init__(self):
@@ -91,8 +103,13 @@ class TrainLoop:
             raise HarnessError(f"--steps must be >= 1, got {self.total_steps}")
         if D.is_main():   # one writer per run folder: a second process on it refuses at once
             lock_folder(self.run_dir, "run")
+        fresh = not (self.run_dir / "config.json").exists()
         self._check_or_write_config()
         self.start_step = self._resume()
+        if D.is_main() and self.point_fn:   # a distiller's long run whose folder vanished (a new checkout, a cleaned
+                                            # cache) starts afresh, visibly
+            print(f"{self.desc}: " + (f"no run in {self.run_dir}; starting afresh" if fresh else
+                                      f"resuming {self.run_dir} at update {self.start_step}"), file=sys.stderr)
         if D.is_main() and self.start_step < self.total_steps:
             self._record_segment()
 
@@ -134,7 +151,6 @@ class TrainLoop:
     def _record_segment(self) -> None:
         """Append this invocation to `segments.jsonl`. A run extended with a larger --steps is a different
         schedule (the lr decay follows the current --steps), so regenerating it needs every command in order."""
-        import sys
         cmd = "harness " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name in ("harness", "cli.py") else None
         with open(self.run_dir / "segments.jsonl", "a") as f:
             f.write(json.dumps({"from_step": self.start_step, "steps": self.total_steps, "command": cmd}) + "\n")
@@ -191,6 +207,16 @@ class TrainLoop:
         for old in kept[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
 
+    # ---------------------------------------------------------------- curve points
+    def export_point(self, step: int) -> None:
+        """The student at update `step` as `curve/step_XXXXXXX/` (what `harness curve` scores). Written before the
+        checkpoint that follows it; a resumed run re-makes the same point bit-identically."""
+        if self.point_fn is None or not D.is_main() or step not in curve_points(self.total_steps):
+            return
+        folder = self.run_dir / "curve" / f"step_{step:07d}"
+        if not (folder / "student.json").exists():
+            self.point_fn(step, folder)
+
     # ---------------------------------------------------------------- loop
     def run(self, step_fn: Callable[[int], dict[str, float]]) -> dict:
         log_path = self.run_dir / "log.jsonl"
@@ -199,6 +225,8 @@ class TrainLoop:
         bar = tqdm(range(self.start_step, max(self.start_step, self.stop_at)), initial=self.start_step, total=self.total_steps,
                    desc=self.desc, disable=not D.is_main() or os.environ.get("FPD_NO_PROGRESS") == "1", dynamic_ncols=True)
         last: dict[str, float] = {}
+        if self.start_step == 0:
+            self.export_point(0)
         for step in bar:
             t0 = time.perf_counter()
             logs = step_fn(step)
@@ -214,6 +242,7 @@ class TrainLoop:
                     f.write(json.dumps({"step": done, **last, "sec_per_step": step_times[-1]}) + "\n")
                 keys = [k for k in self.bar_keys if k in last] or list(last)[:4]
                 bar.set_postfix({k.replace("sample_", "s_"): f"{last[k]:.4g}" for k in keys})
+            self.export_point(done)
             if self.sample_fn and self.sample_every and done % self.sample_every == 0 and D.is_main():
                 self.sample_fn(done, self.run_dir / "samples")
             if done % self.ckpt_every == 0 or done in (self.total_steps, self.stop_at):

@@ -35,6 +35,8 @@ from methods.ste import route_embeddings
 class FPDConfig:
     r_init: float = 0.95             # paper §4.1 (via the unofficial transcription; teachers.md §6)
     student_temp: float = 1.0        # sampling temperature of ẑ (gradient uses the clean softmax)
+    emb_perturb: float = 0.0         # σ of DiMO's embedding noise on z_init (0: the paper's FPD has none); with r_init
+                                     # and student_temp, the entropy of the student's start
     estimator: str = "ste"           # "ste" | "soft"                               (Table 3a)
     draft_source: str = "student"    # "student" | "random"                         (Table 3b)
     remask: str = "uniform"          # π: "uniform" U(lo, hi) | "arccos" (teacher training law) — open in the paper
@@ -71,6 +73,8 @@ class FPDConfig:
     def __post_init__(self):
         if not 0.0 < self.r_init <= 1.0:
             raise ValueError(f"r_init must be in (0, 1], got {self.r_init}")
+        if not 0.0 <= self.emb_perturb < 1.0:
+            raise ValueError(f"emb_perturb must be in [0, 1), got {self.emb_perturb}")
         if self.draft_source not in ("student", "random"):
             raise ValueError(f"draft_source must be 'student' or 'random', got {self.draft_source!r}")
         if self.space not in ("feature", "pixel"):
@@ -162,7 +166,8 @@ class FPD:
     def __init__(self, student, teacher, tokenizer, backbone, cfg: FPDConfig, gan=None):
         """`student` may be DDP-wrapped: it is what the loss calls; sampling uses the bare module."""
         self.student, self.teacher, self.tokenizer, self.backbone, self.cfg, self.gan = student, teacher, tokenizer, backbone, cfg, gan
-        self.generator = OneStepStudent(getattr(student, "module", student), tokenizer, cfg.r_init, cfg.student_temp)
+        self.generator = OneStepStudent(getattr(student, "module", student), tokenizer, cfg.r_init, cfg.student_temp,
+                                        cfg.emb_perturb)
 
     def lift(self, images: Tensor) -> dict[str, Tensor]:
         if self.cfg.space == "pixel":

@@ -9,6 +9,7 @@ The exported `student` is the EMA generator (DiMO evaluates `ema_model`); `stude
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import torch
 from harness import distributed as D
 from harness.config import to_dict
 from harness.errors import HarnessError
-from harness.train_loop import TrainLoop
+from harness.train_loop import TrainLoop, step_generator
 from harness.trainers.common import cost_report, count_trainable, export_student, shapes_conditions
 from methods.dimo import EMA, DiMO, DiMOConfig, freeze_embeddings
 from methods.fpd import OneStepStudent
@@ -29,10 +30,10 @@ class DiMOTrainConfig:
     task: str = "shapes"
     # shapes defaults from the [2/5] fair protocol (docs/fpd-diagnosis.md): 400 updates, lr chosen among
     # 3e-5 / 1e-4 / 3e-4 / 1e-3 on validation seeds (DiMO-1 FID 1781 / 1624 / 1255 / 1315).
-    steps: int = 400                 # shapes: ~121 GFLOP/step at batch 64 (aux model + CFG teacher), ~1.25 s/step on 2 threads
+    steps: int = 400                 # shapes: 150 GFLOP/update at batch 64, 75 at 32 (benchmarks/bench_update_cost.py)
     batch: int = 64                  # DiMO: 64 per GPU x 2 GPUs
     lr: float = 3e-4                 # generator_lr; DiMO 1e-5 on MaskGIT (30k steps) — the small shapes run takes larger steps
-    fake_lr: float = 1e-4            # fake_lr (DiMO: equal to generator_lr)
+    fake_lr: float = 0.0             # 0 = the generator's lr: the official code trains both at one rate (1e-5 / 1e-5)
     warmup: int = 100                # constant_with_warmup, 100 steps
     betas: tuple = (0.9, 0.999)
     adam_eps: float = 1e-8           # DiMO 1e-6 under bf16; fp32 here
@@ -41,6 +42,8 @@ class DiMOTrainConfig:
     export_weights: str = "ema"      # "ema" (DiMO evaluates ema_model) | "raw": which becomes `student`
     # DiMO options (methods.dimo.DiMOConfig), flat so `--set key=value` reaches them
     r_init: float = 0.6
+    r_init_max: float = 0.0          # > r_init: each step draws its ratio uniformly in [r_init, r_init_max] (the official
+                                     # `random_a_b`; sampling keeps r_init); 0 = the fixed ratio of the evaluated run
     emb_perturb: float = 0.1
     gen_temp: float = 1.0
     true_cfg: float = 2.0
@@ -81,6 +84,8 @@ def conditions(task: str, seeds: list[int], teacher) -> torch.Tensor:
 
 def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
     D.init()
+    if cfg.r_init_max and not cfg.r_init < cfg.r_init_max <= 1.0:
+        raise HarnessError(f"r_init_max must be in (r_init, 1] = ({cfg.r_init}, 1], got {cfg.r_init_max} (0 = fixed ratio)")
     if cfg.export_weights not in ("ema", "raw"):
         raise HarnessError(f"export_weights must be 'ema' or 'raw', got {cfg.export_weights!r}")
     dcfg = cfg.dimo()
@@ -105,7 +110,8 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
     g_params = [p for p in gen.parameters() if p.requires_grad]
     f_params = [p for p in aux.parameters() if p.requires_grad]
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
-    opt_f = torch.optim.Adam(f_params, lr=cfg.fake_lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
+    fake_lr = cfg.fake_lr or cfg.lr
+    opt_f = torch.optim.Adam(f_params, lr=fake_lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
     method = DiMO(ddp_g, ddp_f, amp(teacher), amp(tok), dcfg)
 
     def sampler(model) -> OneStepStudent:
@@ -118,16 +124,25 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
         generator_grid(sampler(gen), cfg.task, folder / f"step_{step:07d}.png")
         gen.train()
 
+    def point(step: int, folder: Path) -> None:
+        export_student(folder, "student", ema.model if cfg.export_weights == "ema" else gen,
+                       {"method": "dimo", "train": to_dict(cfg), "weights": cfg.export_weights,
+                        "model": gen.cfg.to_dict() if hasattr(gen.cfg, "to_dict") else {}},
+                       {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
+
     loop = TrainLoop(out, cfg, {"generator": gen, "aux": aux, "ema": ema.model}, {"opt_g": opt_g, "opt_f": opt_f},
-                     cfg.steps, ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid,
+                     cfg.steps, ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid, point_fn=point,
                      desc=f"dimo[{cfg.task}]")
     local = D.local_slice(cfg.batch)
 
     def step(i: int) -> dict:
         warm = min(1.0, (i + 1) / max(1, cfg.warmup))                  # stateless warm-up: resumes exactly
-        for o, lr in ((opt_g, cfg.lr), (opt_f, cfg.fake_lr)):
+        for o, lr in ((opt_g, cfg.lr), (opt_f, fake_lr)):
             for pg in o.param_groups:
                 pg["lr"] = lr * warm
+        if cfg.r_init_max:   # random_a_b: one ratio for the step, from the step's own stream (resumes exactly)
+            u = float(torch.rand(1, generator=step_generator(cfg.seed, i, stream=2)))
+            method.cfg = dataclasses.replace(dcfg, r_init=cfg.r_init + u * (cfg.r_init_max - cfg.r_init))
         # generator: distribution matching on re-masked positions of its own sample
         seeds = SeedStreams.derive(cfg.seed, i, range(cfg.batch))[local]
         loss_g, logs, _ = method.generator_loss(conditions(cfg.task, seeds, teacher).to(dev), seeds)

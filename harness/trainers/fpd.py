@@ -36,6 +36,7 @@ class FPDTrainConfig:
     # FPD options (methods.fpd.FPDConfig), flat so `--set key=value` reaches them
     r_init: float = 0.95
     student_temp: float = 1.0
+    emb_perturb: float = 0.0
     estimator: str = "ste"
     draft_source: str = "student"
     remask: str = "uniform"
@@ -149,7 +150,12 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         generator_grid(method.generator, cfg.task, folder / f"step_{step:07d}.png")
         student.train()
 
-    loop = TrainLoop(out, cfg, modules, optims, cfg.steps, ckpt_every=100, log_every=10,
+    def point(step: int, folder: Path) -> None:
+        export_student(folder, "student", student, {"method": "fpd", "train": to_dict(cfg),
+                       "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {}},
+                       {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
+
+    loop = TrainLoop(out, cfg, modules, optims, cfg.steps, ckpt_every=100, log_every=10, point_fn=point,
                      sample_every=sample_every if cfg.task.startswith("shapes") else 0, sample_fn=grid,
                      desc=f"fpd[{cfg.task}]",
                      bar_keys=("drift_raw_norm", "drift_raw_radial", "target_changed", "saturated", "sample_mean_area",

@@ -29,7 +29,7 @@ class SDTTTrainConfig:
     task: str = "shapes"
     # shapes defaults from the [2/5] fair protocol (docs/fpd-diagnosis.md): 400 updates in 4 rounds, lr chosen
     # among 3e-5 / 1e-4 / 3e-4 / 1e-3 on validation seeds (SDTT-1 FID 2115 / 1704 / 1449 / 1138).
-    steps: int = 400                 # total = round_steps x rounds (a smaller --steps stops early); shapes: ~23 GFLOP/step at batch 64
+    steps: int = 400                 # total = round_steps x rounds (a smaller --steps stops early); shapes: 76 GFLOP/update at batch 64
     round_steps: int = 100           # SDTT grow_dt_every (10k on OpenWebText)
     batch: int = 64                  # SDTT README: 128 global
     lr: float = 1e-3                 # SDTT code default 3e-4 (AdamW, wd 0)
@@ -103,8 +103,17 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
         generator_grid(gen, cfg.task, folder / f"step_{step:07d}_{n}step.png")
         student.train()
 
+    def point(step: int, folder: Path) -> None:
+        # the student as it stands: a one-step student only after the last round; earlier points are the
+        # round's student, which `harness curve` samples in one step like every point
+        export_student(folder, "student", student, {
+            "method": "sdtt", "train": to_dict(cfg), "round": min(max(step - 1, 0) // cfg.round_steps, scfg.rounds - 1),
+            "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {},
+            "sampler_hint": {"schedule": "proper"}}, {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
+
     loop = TrainLoop(out, cfg, {"student": student, "teacher": teacher}, {"opt": opt}, cfg.steps,
-                     ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid, desc=f"sdtt[{cfg.task}]")
+                     ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid, desc=f"sdtt[{cfg.task}]",
+                     point_fn=point)
     codes, conds = real_tokens(tok, cfg.task, cfg.n_train)
     codes, conds = codes.to(dev), conds.to(dev)
     local = D.local_slice(cfg.batch)

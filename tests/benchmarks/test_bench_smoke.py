@@ -85,3 +85,17 @@ def test_run_all_lists_every_benchmark(tmp_path):
         else:
             assert argv is None
     assert "--random" in run_all.command("sampling", True, True, tmp_path, False)
+
+
+def test_update_cost_times_every_distiller_before_and_after(tmp_path, capsys):
+    """bench_update_cost: one JSON line per (distiller, setting); the parts of an update add up to it, and the
+    'after' setting halves the FLOPs of 'before' (batch 32 against 64)."""
+    from benchmarks import bench_update_cost as B
+    rows = B.main(["--random", "--cpu", f"--out-dir={tmp_path}", "--warmup=0", "--steps=1"])
+    stored = [json.loads(l) for l in (tmp_path / "update_cost.jsonl").read_text().splitlines()]
+    assert len(stored) == len(rows) == 2 * len(B.DISTILLERS)
+    by = {(r["distiller"], r["setting"]): r for r in stored}
+    for d in B.DISTILLERS:
+        before, after = by[(d, "before")], by[(d, "after")]
+        assert after["flops_per_update"] == pytest.approx(before["flops_per_update"] / 2, rel=0.02)
+        assert all(math.isfinite(x) for x in _finite_numbers(after))

@@ -109,13 +109,7 @@ def test_training_draft_matches_the_sampler():
 
 
 def test_trainer_runs_resumes_exactly_and_exports(tmp_path, monkeypatch):
-    import harness.trainers.dimo as T
-    from harness.networks.shapes_vq import ShapesVQ, VQConfig
-    torch.manual_seed(0)
-    tok = ShapesVQ(VQConfig(channels=16, codebook_size=32, code_dim=8)).eval()
-    teacher = tiny(num_tokens=64).requires_grad_(False)
-    monkeypatch.setattr(T, "build_networks", lambda cfg: (tok, copy.deepcopy(teacher)))
-    monkeypatch.setenv("FPD_NO_PROGRESS", "1")
+    T, teacher = _tiny_trainer(monkeypatch)
     cfg = T.DiMOTrainConfig(steps=3, batch=4, lr=1e-3, fake_lr=1e-3, warmup=2)
     full = T.train(cfg, tmp_path / "full", sample_every=3)
     T.train(T.DiMOTrainConfig(steps=2, batch=4, lr=1e-3, fake_lr=1e-3, warmup=2), tmp_path / "split", sample_every=0)
@@ -133,3 +127,42 @@ def test_trainer_runs_resumes_exactly_and_exports(tmp_path, monkeypatch):
     assert full["costs"]["sec_per_step"] is not None
     log = [json.loads(l) for l in (tmp_path / "full" / "log.jsonl").read_text().splitlines()]
     assert {"loss_dm", "loss_fake", "grad_norm_g"} <= set(log[-1])
+
+
+def _tiny_trainer(monkeypatch):
+    """harness.trainers.dimo with a tiny random teacher and tokenizer in place of the shipped networks."""
+    import harness.trainers.dimo as T
+    from harness.networks.shapes_vq import ShapesVQ, VQConfig
+    torch.manual_seed(0)
+    tok = ShapesVQ(VQConfig(channels=16, codebook_size=32, code_dim=8)).eval()
+    teacher = tiny(num_tokens=64).requires_grad_(False)
+    monkeypatch.setattr(T, "build_networks", lambda cfg: (tok, copy.deepcopy(teacher)))
+    monkeypatch.setenv("FPD_NO_PROGRESS", "1")
+    return T, teacher
+
+
+def test_one_rate_for_both_networks_by_default(tmp_path, monkeypatch):
+    """The official code trains generator and auxiliary model at one rate (1e-5 / 1e-5): fake_lr 0 follows lr."""
+    T, _ = _tiny_trainer(monkeypatch)
+    assert T.DiMOTrainConfig().fake_lr == 0.0
+    for name, fake in (("same", 0.0), ("own", 2e-4)):
+        T.train(T.DiMOTrainConfig(steps=2, batch=4, lr=5e-4, fake_lr=fake, warmup=1), tmp_path / name, sample_every=0)
+        state = torch.load(next((tmp_path / name / "checkpoints").glob("step_*")) / "train_state.pt", weights_only=False)
+        lrs = {k: o["param_groups"][0]["lr"] for k, o in state["optimizers"].items()}
+        assert lrs == {"opt_g": 5e-4, "opt_f": fake or 5e-4}
+    assert sorted(p.name for p in (tmp_path / "same" / "curve").iterdir()) == ["step_0000000", "step_0000002"]
+
+
+def test_random_ratio_per_step(tmp_path, monkeypatch):
+    """r_init_max (the official random_a_b): another update than the fixed ratio, the same one when re-run."""
+    from harness.errors import HarnessError
+    from harness.io import load_weights
+    T, _ = _tiny_trainer(monkeypatch)
+    with pytest.raises(HarnessError, match="r_init_max"):
+        T.train(T.DiMOTrainConfig(steps=1, batch=4, r_init_max=0.5), tmp_path / "bad", sample_every=0)
+    w = {}
+    for name, hi in (("fixed", 0.0), ("random", 0.95), ("again", 0.95)):
+        T.train(T.DiMOTrainConfig(steps=2, batch=4, lr=1e-3, warmup=1, r_init_max=hi), tmp_path / name, sample_every=0)
+        w[name] = load_weights(tmp_path / name / "student_raw")[0]
+    assert all(torch.equal(w["random"][k], w["again"][k]) for k in w["random"])
+    assert not all(torch.equal(w["random"][k], w["fixed"][k]) for k in w["random"])

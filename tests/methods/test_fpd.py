@@ -21,6 +21,20 @@ def test_z_init_masks_the_requested_fraction():
     assert ((z[z != 256] >= 0) & (z[z != 256] < 256)).all()
 
 
+def test_start_entropy_knob_perturbs_only_when_set(tiny_nets):
+    """emb_perturb (DiMO's σ on z_init) is 0 in the paper's FPD: that draws exactly the unperturbed student."""
+    from methods.fpd import FPDConfig, OneStepStudent
+    teacher, _ = tiny_nets
+    with pytest.raises(ValueError, match="emb_perturb"):
+        FPDConfig(emb_perturb=1.0)
+    cond, seeds = torch.tensor([0, 1, 2]), [5, 6, 7]
+    draw = lambda s: OneStepStudent(teacher, None, 0.95, 1.0, s).draft(cond, SeedStreams(seeds))[0]  # noqa: E731
+    method = FPD(teacher, teacher, None, None, FPDConfig())
+    assert method.generator.emb_perturb == 0.0 and torch.equal(draw(0.0), method.generator.draft(cond, SeedStreams(seeds))[0])
+    assert FPD(teacher, teacher, None, None, FPDConfig(emb_perturb=0.1)).generator.emb_perturb == 0.1
+    assert not torch.equal(draw(0.0), draw(0.1))
+
+
 def _state(m):
     return {k: v.clone() for k, v in m.state_dict().items()}
 

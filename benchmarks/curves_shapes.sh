@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Learning curves of every one-step distiller on the shapes tasks (issue [1/4]): long runs that export their
+# student at 0, 10, 30, 100, 300, 1,000, 3,000 ... updates, then `harness curve` scores those points on
+# validation seeds. Two queues, one CPU thread each, so both cores train at once:
+#   benchmarks/curves_shapes.sh a       # FPD (2 seeds), its self-pair readings, the drifting control, FPD at lr 1e-5
+#   benchmarks/curves_shapes.sh b       # DiMO-style, SDTT, FPD per-class sets, then the text task's FPD and DiMO
+#   benchmarks/curves_shapes.sh score   # score every point made so far and draw docs/curves/
+# Re-running a queue resumes every run where it stopped (run folders under $RUNS, outside the work tree);
+# STEPS=10000 extends the long runs. HARNESS names the command (default: harness on PATH).
+set -euo pipefail
+HARNESS=${HARNESS:-harness}
+RUNS=${RUNS:-${FPD_RUNS_DIR:-$HOME/.cache/fpd-harness/runs}/curves-shapes}
+STEPS=${STEPS:-3000}            # the long budget: every method's main curve
+SHORT=${SHORT:-1000}            # FPD's alternative readings (they part ways within a few hundred updates)
+TEXT_STEPS=${TEXT_STEPS:-2000}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} FPD_NO_PROGRESS=1
+
+# Each run's points are scored on validation seeds as soon as it ends (cached beside them; `score` then only draws).
+scored() { local suite=shapes-fid; [ "$1" = shapes-t2i ] && suite=shapes-geneval
+           $HARNESS curve "$RUNS/$2" --suite $suite --no-references --out "$RUNS/$2/curve"; }
+fpd()  { $HARNESS train fpd  --task "$1" --steps "$2" --precision bf16 --set batch=32 --set stats_every=250 \
+           --out "$RUNS/$3" "${@:4}" && scored "$1" "$3"; }
+dimo() { $HARNESS train dimo --task "$1" --steps "$2" --precision bf16 --set batch=32 --out "$RUNS/$3" "${@:4}" \
+           && scored "$1" "$3"; }
+CONTROL=(--set positives=data --set drift_sets=condition --set per_cond=4)
+
+case "${1:-}" in
+  a)
+    fpd shapes "$STEPS" fpd-s0 --set seed=0
+    fpd shapes "$STEPS" control-cond-s0 --set seed=0 "${CONTROL[@]}"
+    fpd shapes "$STEPS" fpd-s1 --set seed=1
+    fpd shapes "$SHORT" fpd-mask-negatives-s0 --set seed=0 --set self_pairs=mask-negatives
+    fpd shapes "$SHORT" fpd-none-s0 --set seed=0 --set self_pairs=none
+    fpd shapes "$STEPS" control-cond-s1 --set seed=1 "${CONTROL[@]}"
+    fpd shapes "$STEPS" fpd-lr1e-5-s0 --set seed=0 --set lr=1e-5
+    ;;
+  b)
+    dimo shapes "$STEPS" dimo-s0 --set seed=0
+    $HARNESS train sdtt --task shapes --steps "$STEPS" --precision bf16 --set batch=32 \
+      --set round_steps=$((STEPS / 4)) --set seed=0 --out "$RUNS/sdtt-s0" && scored shapes sdtt-s0
+    fpd shapes "$SHORT" fpd-cond-s0 --set seed=0 --set drift_sets=condition --set per_cond=4
+    dimo shapes "$STEPS" dimo-s1 --set seed=1
+    fpd shapes-t2i "$TEXT_STEPS" text/fpd-s0 --set seed=0
+    dimo shapes-t2i "$TEXT_STEPS" text/dimo-s0 --set seed=0
+    ;;
+  score)
+    $HARNESS curve "$RUNS"/*-s[0-9] --suite shapes-fid --out docs/curves/shapes
+    [ -d "$RUNS/text" ] && $HARNESS curve "$RUNS"/text/* --suite shapes-geneval --out docs/curves/shapes-t2i
+    ;;
+  *) echo "usage: $0 a|b|score" >&2; exit 2 ;;
+esac

@@ -1,0 +1,333 @@
+"""`harness curve RUN...`: learning curves of one-step distillers, scored on validation seeds.
+
+Every distiller's run exports its student at 0, 10, 30, 100, 300, 1,000, 3,000, ... updates
+(`curve/step_XXXXXXX/student`, harness.train_loop.curve_points). This command scores each such point
+on a suite's validation seeds (once: a scored point is read back, so the command resumes and extends),
+groups runs that differ only in their training seed, and writes one JSON and one PNG: a line per group
+(the seeds' mean, their min-max as a band), with the 16-step and 1-step teacher and the untrained start
+as reference lines.
+
+Which point is a group's best is decided by one rule for every method, and never by FID alone, since a
+student can keep its FID while drawing the wrong class or losing its diversity:
+  shapes-fid      the lowest mean FID among the trained points (> 0 updates) that keep class correctness
+                  (detector-correct >= the untrained start's) and recall (>= RECALL_KEEP x the start's);
+  shapes-geneval  the highest mean overall score (GenEval's overall already demands the right objects).
+A group whose best point is not better than its start by more than the seeds' spread is "flat" or
+"degrades" (its last point is worse than the start by more than that spread, or breaks a guard).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import fields
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from harness.errors import HarnessError
+from harness.io import write_json
+
+RECALL_KEEP = 0.75   # a trained point may lose at most a quarter of its start's recall and still be chosen
+SUITE_METRICS = {
+    "shapes-fid": [("fid", "FID", "min"), ("recall", "recall", "max"), ("detector_accuracy", "detector-correct", "max"),
+                   ("classifier_accuracy", "classifier accuracy", "max"), ("mean_area", "mean area (px)", None),
+                   ("centre_spread", "centre spread (px)", None)],
+    "shapes-geneval": [("overall", "overall", "max"), ("single_object", "single object", "max"),
+                       ("two_object", "two objects", "max"), ("counting", "counting", "max"), ("colors", "colours", "max"),
+                       ("position", "position", "max"), ("color_attr", "colour attribution", "max")],
+}
+DEFAULT_N = {"shapes-fid": 2000, "shapes-geneval": 4 * 148}
+ONE_STEP_FROM_Z_INIT = ("fpd", "dimo")
+IGNORED_KEYS = ("seed", "steps", "stats_every", "stats_n", "compile")   # change no curve (seed: the band)
+
+
+def validation_seeds(suite: str, spec: str | None) -> str:
+    from harness.sampler_presets import VALIDATION_SEED_BASE
+    if spec is None:
+        return f"{VALIDATION_SEED_BASE}-{VALIDATION_SEED_BASE + DEFAULT_N[suite] - 1}"
+    m = re.fullmatch(r"(\d+)-(\d+)", spec)
+    if not m or int(m[1]) > int(m[2]):
+        raise HarnessError(f"--seeds {spec!r} is not a range like {VALIDATION_SEED_BASE}-{VALIDATION_SEED_BASE + 1999}")
+    if int(m[1]) < VALIDATION_SEED_BASE:
+        raise HarnessError(f"--seeds {spec!r} reaches reported seeds (< {VALIDATION_SEED_BASE}); curves choose budgets "
+                           f"and checkpoints, so they read validation seeds only")
+    return spec
+
+
+# ------------------------------------------------------------------------------------------------ runs and points
+def read_run(run: Path) -> dict:
+    """A run folder's method, task, config and exported points {updates: checkpoint path}."""
+    run = Path(run)
+    if not run.is_dir():
+        raise HarnessError(f"run folder {run} does not exist; train one with `harness train fpd|dimo|sdtt --out {run}`")
+    points = {int(p.name[5:]): p / "student" for p in sorted((run / "curve").glob("step_*"))
+              if (p / "student.json").exists()}
+    if not points:
+        raise HarnessError(f"{run} holds no curve points (curve/step_*/student.json); it was trained before runs "
+                           f"exported them, or has not started: re-run its `harness train` command")
+    meta = json.loads(points[min(points)].with_suffix(".json").read_text())
+    train = meta["config"]["train"]
+    return {"run": str(run), "method": meta["config"]["method"], "task": train["task"], "train": train, "points": points}
+
+
+def score_point(method: str, suite: str, checkpoint: Path, seeds: str, batch: int, temp: float | None = None) -> dict:
+    """The suite's metrics of one exported student (at sampling temperature `temp`; None = the trained one),
+    computed once and then read from beside it."""
+    from harness.evaluate import evaluate
+    folder = checkpoint.parent
+    tag = "" if temp is None else f"_temp{temp:g}"
+    cache = folder / f"score_{suite}_{seeds}{tag}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    res = evaluate(method, suite, 1, checkpoint, seeds, batch, out=folder / f"eval_{suite}{tag}", append=False,
+                   options=None if temp is None else {"temp": temp})
+    out = {"metrics": res["metrics"], "n": res["n"], "fingerprint": res["fingerprint"]["id"],
+           "wall_time_s": res["wall_time_s"]}
+    write_json(cache, out)
+    return out
+
+
+def reference_scores(suite: str, seeds: str, batch: int, out: Path) -> dict:
+    """teacher-16 and teacher-1 on the same seeds, scored once into the output folder."""
+    from harness.evaluate import evaluate
+    refs = {}
+    for steps in (16, 1):
+        cache = out / "references" / f"teacher-{steps}_{suite}_{seeds}.json"
+        if not cache.exists():
+            res = evaluate("teacher", suite, steps, None, seeds, batch, out=out / "references" / f"teacher-{steps}",
+                           append=False)
+            write_json(cache, {"metrics": res["metrics"], "fingerprint": res["fingerprint"]["id"]})
+        refs[f"teacher-{steps}"] = json.loads(cache.read_text())["metrics"]
+    return refs
+
+
+# ------------------------------------------------------------------------------------------------ groups
+def config_label(method: str, task: str, train: dict) -> dict:
+    """The run's settings that differ from its trainer's defaults for the task (the seed and budget aside)."""
+    from harness.cli import load_trainer
+    from harness.config import task_defaults, to_dict
+    cls, _ = load_trainer(method)
+    base = to_dict(task_defaults(cls, task))
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in train.items() if k in names and k not in IGNORED_KEYS and base.get(k) != v}
+
+
+def group_runs(runs: list[dict]) -> dict[str, dict]:
+    """Runs that differ only in their seed form one group, named by method and the settings that tell groups apart."""
+    diffs = [config_label(r["method"], r["task"], r["train"]) for r in runs]
+    shared = {k: v for k, v in diffs[0].items() if all(d.get(k) == v for d in diffs)} if diffs else {}
+    groups: dict[str, dict] = {}
+    for r, d in zip(runs, diffs):
+        own = {k: v for k, v in sorted(d.items()) if k not in shared}
+        name = r["method"] + "".join(f" {k}={v}" for k, v in own.items())
+        if r.get("temp") is not None:
+            name += f" @temp {r['temp']:g}"
+        g = groups.setdefault(name, {"method": r["method"], "settings": own, "temp": r.get("temp"), "runs": []})
+        g["runs"].append(r)
+    return {"shared_settings": shared, "groups": groups}
+
+
+def summarize(group: dict, suite: str) -> dict:
+    """Per update count: each seed's metrics, their mean and min-max; then the best point and the verdict."""
+    by_step: dict[int, list[dict]] = {}
+    for r in group["runs"]:
+        for step, m in r["scores"].items():
+            by_step.setdefault(step, []).append(m)
+    points = []
+    for step in sorted(by_step):
+        ms = by_step[step]
+        keys = [k for k, *_ in SUITE_METRICS[suite] if all(k in m for m in ms)]
+        points.append({"updates": step, "seeds": len(ms), "values": {k: [m[k] for m in ms] for k in keys},
+                       "mean": {k: float(np.mean([m[k] for m in ms])) for k in keys},
+                       "min": {k: float(np.min([m[k] for m in ms])) for k in keys},
+                       "max": {k: float(np.max([m[k] for m in ms])) for k in keys}})
+    return {"points": points, **verdict(points, suite)}
+
+
+def _spread(p: dict, k: str) -> float:
+    return p["max"][k] - p["min"][k]
+
+
+def keeps_start(p: dict, start: dict) -> bool:
+    """The guard of the shapes-fid rule: class correctness and most of the recall of the untrained start kept."""
+    return (p["mean"]["detector_accuracy"] >= start["mean"]["detector_accuracy"]
+            and p["mean"]["recall"] >= RECALL_KEEP * start["mean"]["recall"])
+
+
+def choose_temperature(groups: dict[str, dict], suite: str) -> dict[str, dict]:
+    """For each setting scored at several temperatures: the (temperature, point) the best-point rule picks over all
+    of them, guarded against the untrained start at temperature 1 (the temperature every student trains at)."""
+    by_base: dict[str, list] = {}
+    for name, g in groups.items():
+        if g.get("temp") is not None:
+            by_base.setdefault(name.split(" @temp")[0], []).append(g)
+    chosen = {}
+    for base, gs in by_base.items():
+        if len(gs) < 2:
+            continue
+        ref = next((g for g in gs if g["temp"] == 1.0), gs[0])
+        start = next((p for p in ref["points"] if p["updates"] == 0), None)
+        cands = [(g["temp"], p) for g in gs for p in g["points"] if p["updates"] > 0]
+        if start is None or not cands:
+            continue
+        if suite == "shapes-fid":
+            ok = [(t, p) for t, p in cands if keeps_start(p, start)]
+            pick = min(ok, key=lambda tp: tp[1]["mean"]["fid"]) if ok else None
+        else:
+            pick = max(cands, key=lambda tp: tp[1]["mean"]["overall"])
+        chosen[base] = {"temp": pick[0], "updates": pick[1]["updates"]} if pick else {"temp": None, "updates": None}
+    return chosen
+
+
+def verdict(points: list[dict], suite: str) -> dict:
+    """The best point by the module's rule and whether training helped, measured against the untrained start."""
+    start = next((p for p in points if p["updates"] == 0), None)
+    trained = [p for p in points if p["updates"] > 0]
+    if start is None or not trained:
+        return {"best_updates": None, "verdict": "no start or no trained point scored yet"}
+    if suite == "shapes-fid":
+        def keeps(p):
+            return keeps_start(p, start)
+        ok = [p for p in trained if keeps(p)]
+        best = min(ok, key=lambda p: p["mean"]["fid"]) if ok else None
+        noise = lambda p: max(_spread(p, "fid"), _spread(start, "fid"))  # noqa: E731
+        better = best is not None and best["mean"]["fid"] < start["mean"]["fid"] - noise(best)
+        last = trained[-1]
+        worse = not keeps(last) or last["mean"]["fid"] > start["mean"]["fid"] + noise(last)
+        rule = (f"lowest FID among trained points with detector-correct >= the start's and recall >= "
+                f"{RECALL_KEEP} x the start's")
+    else:
+        best = max(trained, key=lambda p: p["mean"]["overall"])
+        noise = lambda p: max(_spread(p, "overall"), _spread(start, "overall"))  # noqa: E731
+        better = best["mean"]["overall"] > start["mean"]["overall"] + noise(best)
+        last = trained[-1]
+        worse = last["mean"]["overall"] < start["mean"]["overall"] - noise(last)
+        rule = "highest overall among trained points"
+    word = "improves" if better and not worse else ("degrades" if worse else "flat")
+    if better and worse:
+        word = "improves, then degrades"
+    if max(p["seeds"] for p in points) < 2:
+        word += " (one seed: no spread to measure noise by)"
+    return {"best_updates": best["updates"] if best else None, "verdict": word, "rule": rule,
+            "last_updates": last["updates"]}
+
+
+# ------------------------------------------------------------------------------------------------ picture
+def _x(step: int) -> float:
+    return 3.0 if step == 0 else float(step)   # the untrained start drawn at x = 3 on the log axis, labelled 0
+
+
+def curve_figure(result: dict, out: Path) -> Path:
+    from harness.figures import _figure, _save
+    suite = result["suite"]
+    metrics = SUITE_METRICS[suite]
+    cols = 3 if len(metrics) <= 6 else 4
+    rows = -(-len(metrics) // cols)
+    fig = _figure(4.2 * cols, 3.2 * rows)
+    refs = result["references"]
+    for i, (key, title, _) in enumerate(metrics):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        for j, (name, g) in enumerate(result["groups"].items()):
+            pts = [p for p in g["points"] if key in p["mean"]]
+            if not pts:
+                continue
+            xs = [_x(p["updates"]) for p in pts]
+            ax.plot(xs, [p["mean"][key] for p in pts], marker="o", ms=3, color=f"C{j % 10}", label=name)
+            if any(p["seeds"] > 1 for p in pts):
+                ax.fill_between(xs, [p["min"][key] for p in pts], [p["max"][key] for p in pts], color=f"C{j % 10}", alpha=0.2)
+        for ref, style in (("teacher-16", "-"), ("teacher-1", ":")):
+            if key in refs.get(ref, {}):
+                ax.axhline(refs[ref][key], color="grey", ls=style, lw=1, label=ref)
+        if key in result.get("untrained_start", {}):
+            ax.axhline(result["untrained_start"][key], color="black", ls="--", lw=0.8, label="untrained FPD start")
+        ax.set_xscale("log")
+        ticks = sorted({_x(p["updates"]) for g in result["groups"].values() for p in g["points"]})
+        ax.set_xticks(ticks, [("0" if t == 3.0 else f"{int(t):,}") for t in ticks], fontsize=7)
+        ax.minorticks_off()
+        if key == "fid":
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("updates", fontsize=8)
+        if i == 0:
+            ax.legend(fontsize=6, loc="best")
+    fig.suptitle(f"{suite} on {result['n']} validation samples per point (seeds {result['seeds']}); "
+                 f"band = min-max over training seeds", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+# ------------------------------------------------------------------------------------------------ driver
+def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None, batch: int = 250,
+           references: bool = True, temps: list[float] | None = None, at: list[int] | None = None) -> dict:
+    from harness.registry import SUITES
+    import harness.evaluate  # noqa: F401  (registers the suites)
+    if suite not in SUITE_METRICS:
+        raise HarnessError(f"harness curve scores {', '.join(SUITE_METRICS)}, not {suite!r}")
+    task = SUITES.get_or_fail(suite).task
+    seeds = validation_seeds(suite, seeds)
+    runs = [read_run(r) for r in run_dirs]
+    if at is not None:   # only these update counts (e.g. a temperature sweep of the start and the last point)
+        runs = [{**r, "points": {k: v for k, v in r["points"].items() if k in at}} for r in runs]
+    wrong = [r["run"] for r in runs if r["task"] != task]
+    if wrong:
+        raise HarnessError(f"{wrong[0]} trained on another task than {suite}'s {task}; score it with its task's suite")
+    if temps and any(r["method"] not in ONE_STEP_FROM_Z_INIT for r in runs):
+        raise HarnessError(f"--temps applies to students sampled from z_init ({', '.join(ONE_STEP_FROM_Z_INIT)}); "
+                           f"SDTT samples with its teacher's MaskGIT sampler")
+    runs = [{**r, "temp": t} for r in runs for t in (temps or [None])]
+    for r in runs:
+        r["scores"] = {}
+        for step, ck in sorted(r["points"].items()):
+            r["scores"][step] = score_point(r["method"], suite, ck, seeds, batch, r["temp"])["metrics"]
+    grouped = group_runs(runs)
+    result = {"suite": suite, "seeds": seeds, "n": int(seeds.split("-")[1]) - int(seeds.split("-")[0]) + 1,
+              "shared_settings": grouped["shared_settings"], "selection_rule": None,
+              "references": reference_scores(suite, seeds, batch, out) if references else {}, "groups": {}}
+    for name, g in grouped["groups"].items():
+        s = summarize(g, suite)
+        result["groups"][name] = {"method": g["method"], "settings": g["settings"], "temp": g["temp"],
+                                  "runs": [r["run"] for r in g["runs"]], **s}
+        result["selection_rule"] = s.get("rule", result["selection_rule"])
+    result["temperature_choice"] = choose_temperature(result["groups"], suite)
+    fpd_start = [g for g in result["groups"].values() if g["method"] == "fpd" and g["points"] and g["points"][0]["updates"] == 0]
+    if fpd_start:
+        result["untrained_start"] = fpd_start[0]["points"][0]["mean"]
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / f"curve_{suite}.json", result)
+    result["png"] = str(curve_figure(result, out / f"curve_{suite}.png"))
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def curve(
+        runs: list[Path] = typer.Argument(..., help="run folders of `harness train fpd|dimo|sdtt` (each exports curve points)"),
+        suite: str = typer.Option("shapes-fid", help="shapes-fid (class runs) or shapes-geneval (text runs)"),
+        out: Path = typer.Option(Path("runs/curves"), help="folder for curve_<suite>.json / .png and the teacher references"),
+        seeds: Optional[str] = typer.Option(None, help="validation seed range (default: 2,000 from 1,000,000 for "
+                                                       "shapes-fid; every prompt x 4 for shapes-geneval)"),
+        batch: int = typer.Option(250, help="generation batch size (results do not depend on it)"),
+        references: bool = typer.Option(True, help="score teacher-16 and teacher-1 as reference lines"),
+        temps: Optional[str] = typer.Option(None, help="sampling temperatures to score every point at, e.g. 1,2,3 "
+                                                       "(fpd / dimo; default: the temperature each run trained at)"),
+        at: Optional[str] = typer.Option(None, help="score only these update counts, e.g. 0,3000 (default: every point)"),
+    ):
+        """Score every exported point of the runs on validation seeds (once each) and draw the learning curves."""
+        try:
+            temp_list = [float(t) for t in temps.split(",")] if temps else None
+        except ValueError:
+            raise HarnessError(f"--temps {temps!r} must be numbers like 1,2,3") from None
+        if temp_list and min(temp_list) <= 0:
+            raise HarnessError("--temps must be > 0")
+        try:
+            at_list = [int(a) for a in at.split(",")] if at else None
+        except ValueError:
+            raise HarnessError(f"--at {at!r} must be update counts like 0,3000") from None
+        res = curves(runs, suite, out, seeds, batch, references, temp_list, at_list)
+        for name, g in res["groups"].items():
+            last = g["points"][-1] if g["points"] else None
+            typer.echo(f"{name}: {len(g['runs'])} seed(s), {len(g['points'])} points up to "
+                       f"{last['updates'] if last else 0} updates; best at {g.get('best_updates')}; {g['verdict']}")
+        typer.echo(f"wrote {out / f'curve_{suite}.json'} and {res['png']}")
