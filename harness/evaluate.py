@@ -227,6 +227,7 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
         from harness.paper_suites import IMAGES_PER_PROMPT, check_geneval_seeds
         check_geneval_seeds(seed_list, default_n // IMAGES_PER_PROMPT)
     gen = build_generator(method, s.task, steps, checkpoint, options)
+    variant = variant or extension_variant(gen)
     ident = suite_identity(s)
     suite_args = {}
     if s.name == "geneval":
@@ -259,6 +260,13 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
     return result
 
 
+def extension_variant(gen) -> str:
+    """'extension:positives=…' for an FPD student trained with positives beyond the paper's (teacher samples, a mix,
+    data renders): its row is an ablation-style variant, labelled, and never stands in the FPD row."""
+    positives = (getattr(gen, "describe", {}).get("train") or {}).get("positives", "target")
+    return "" if positives == "target" else f"extension:positives={positives}"
+
+
 def checkpoint_path(gen) -> Path | None:
     ck = getattr(gen, "describe", {}).get("checkpoint")
     return Path(ck).with_suffix(".safetensors") if ck else None
@@ -273,7 +281,9 @@ def append_leaderboard(result: dict, checkpoint: Path | None) -> dict:
     costs = desc.get("costs") or {}
     row = measured_row(result["suite"], result["method"], result["steps"],
                        {k: [float(v)] for k, v in result["metrics"].items()},
-                       label=f"{LABELS.get(result['method'], result['method'])}, {result['steps']} step(s)",
+                       label=f"{LABELS.get(result['method'], result['method'])}, {result['steps']} step(s)"
+                             + (f" [{result['variant']}, beyond the paper]" if result["variant"].startswith("extension:")
+                                else ""),
                        provenance=provenance(desc, checkpoint, result["wall_time_s"]),
                        variant=result["variant"], ablation=bool(result["variant"]),
                        attributes={"aux_score_net": costs.get("aux_score_net") if result["method"] != "teacher" else None,

@@ -62,7 +62,11 @@ class FPDConfig:
     per_cond: int = 1                # samples per condition in a batch (official drifting: gen_per_label)
     positives: str = "target"        # "target": FPD's T^r(M_r(ẑ)) (the paper) | "data": independent renders of each
                                      # sample's condition, i.e. the drifting paper's setting — a CONTROL for the
-                                     # diagnosis (does the drift + STE student learn at all here?), never the FPD row
+                                     # diagnosis (does the drift + STE student learn at all here?), never the FPD row |
+                                     # "teacher": independent 16-step teacher samples of each condition (a cached pool)
+                                     # | "mix:α": the first round(α·set) positives of each drift set are FPD's targets,
+                                     # the rest teacher samples (α = 1 is FPD). teacher / mix are a labelled data-free
+                                     # EXTENSION beyond the paper, never the FPD row
     objective: str = "drift"         # "drift" (Eq. 6-7) | two CONTROLS for the diagnosis, never the FPD row:
                                      # "paired": each student regressed on its own target's features with the drift's
                                      # step size (methods/drift.paired_loss; no batch field) | "tokens": cross-entropy
@@ -94,14 +98,31 @@ class FPDConfig:
                              "set per_cond=8, say")
         if self.target not in ("fill", "reveal"):
             raise ValueError(f"target must be 'fill' or 'reveal', got {self.target!r}")
-        if self.positives not in ("target", "data"):
-            raise ValueError(f"positives must be 'target' or 'data', got {self.positives!r}")
+        self.target_share()   # a bad positives= fails here
+
         if self.objective not in ("drift", "paired", "tokens"):
             raise ValueError(f"objective must be 'drift', 'paired' or 'tokens', got {self.objective!r}")
         if self.objective != "drift" and self.positives != "target":
             raise ValueError(f"objective={self.objective!r} needs positives='target' (data renders are not paired with the students)")
         if not 0.0 < self.reveal_frac <= 1.0:
             raise ValueError(f"reveal_frac must be in (0, 1], got {self.reveal_frac}")
+
+    def target_share(self) -> float:
+        """The share of each drift set's positives that are FPD's own targets (1 for FPD, 0 for data / teacher)."""
+        if self.positives in ("target", "data", "teacher"):
+            return 1.0 if self.positives == "target" else 0.0
+        try:
+            alpha = float(self.positives.split(":", 1)[1]) if self.positives.startswith("mix:") else None
+        except ValueError:
+            alpha = None
+        if alpha is None or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"positives must be 'target', 'data', 'teacher' or 'mix:α' with α in [0, 1] "
+                             f"(e.g. mix:0.25), got {self.positives!r}")
+        return alpha
+
+    def independent_positives(self) -> bool:
+        """Whether the loss needs independent images of each sample's condition (renders or teacher samples)."""
+        return self.target_share() < 1.0
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -160,6 +181,14 @@ def pixel_features(images: Tensor, grid: int) -> dict[str, Tensor]:
     return {"pixels": p.permute(0, 2, 3, 1, 4, 5).reshape(b, grid * grid, -1)}
 
 
+def mixed_positions(n: int, set_size: int, share: float, local: slice | None = None) -> Tensor:
+    """positives=mix:α — which of this rank's n samples keep FPD's target: the first round(α·set_size) of every drift
+    set (sets are consecutive blocks of the global batch; `local` is this rank's slice of it)."""
+    start = (local.start or 0) if local is not None else 0
+    pos = (torch.arange(n) + start) % set_size
+    return pos < round(share * set_size)
+
+
 class FPD:
     """The FPD objective; `loss` returns (total loss, logs). The harness owns optimisers and the loop."""
 
@@ -202,24 +231,33 @@ class FPD:
              data: Tensor | None = None) -> tuple[Tensor, dict[str, float], Tensor]:
         """(total loss, logs, decoded student images) for this rank's samples, seeded per sample.
 
-        `data`: images of each sample's condition, the positives when cfg.positives == "data" (the control)."""
+        `data`: independent images of each sample's condition (renders or teacher samples), the positives where
+        cfg.positives is not "target"; with "mix:α" the first round(α·set) of each drift set keep FPD's targets."""
         cfg, tok = self.cfg, self.tokenizer
         rng = SeedStreams(seeds, cond.device)
         logits, z_hat = self.generator.draft(cond, rng, forward=self.student)      # Eq. 4
         e = route_embeddings(logits, tok.codebook, z_hat, cfg.estimator)          # Eq. 8
         x_img = tok.decode_embeddings(e, cond)
         z_t = None
+        share = cfg.target_share()
+        if share < 1.0 and data is None:
+            raise ValueError(f"positives={cfg.positives!r} needs independent images of each sample's condition")
         with torch.no_grad():
-            if cfg.positives == "data":   # the control needs no teacher step (nothing later draws from rng)
-                if data is None:
-                    raise ValueError("positives='data' needs the data images of each sample's condition")
+            if share == 0.0:   # independent positives only: no teacher step (nothing later draws from rng)
                 y = self.lift(data.to(x_img.device, x_img.dtype))
             else:
                 draft = z_hat if cfg.draft_source == "student" else rng.randint(tok.codebook_size, tok.num_tokens)
                 soft = (logits.detach().float().softmax(-1) if (cfg.estimator == "soft" and cfg.draft_source == "student")
                         else None)
                 z_t = self.target_tokens(draft, cond, rng, soft)                    # Eq. 5
-                y = self.lift(tok.decode(z_t, cond)) if cfg.objective != "tokens" else None
+                y = None
+                if cfg.objective != "tokens":
+                    y_img = tok.decode(z_t, cond)
+                    if share < 1.0:
+                        keep = mixed_positions(len(y_img), cfg.per_cond if cfg.drift_sets == "condition" else len(y_img),
+                                               share, local).to(y_img.device)
+                        y_img = torch.where(keep[:, None, None, None], y_img, data.to(y_img.device, y_img.dtype))
+                    y = self.lift(y_img)
         if cfg.objective == "tokens":   # a control (see FPDConfig.objective): no feature path at all
             l_drift = F.cross_entropy(logits.float().flatten(0, 1), z_t.flatten())
             logs = {}

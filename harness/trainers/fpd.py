@@ -53,7 +53,9 @@ class FPDTrainConfig:
     drift_norm: str = "rms"
     drift_sets: str = "batch"
     per_cond: int = 1
-    positives: str = "target"       # "data" is a control, not FPD (methods/fpd.py)
+    positives: str = "target"       # "data" is a control, "teacher" / "mix:α" an extension; neither is FPD (methods/fpd.py)
+    pool_per_class: int = 64         # positives=teacher|mix: 16-step teacher samples per class in the cached pool
+    pool_dir: str = ""               # the pool's folder ("" = $FPD_CACHE_DIR/teacher-pools/<task>/<fingerprint>)
     objective: str = "drift"        # "paired" / "tokens" are controls, not FPD (methods/fpd.py)
     gan: bool = False
     gan_weight: float = 0.1
@@ -119,6 +121,10 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
     if cfg.batch % cfg.per_cond:
         raise HarnessError(f"batch {cfg.batch} is not a multiple of per_cond {cfg.per_cond}; choose per_cond dividing it")
     D.init()
+    pool = None
+    if cfg.fpd().independent_positives() and cfg.positives != "data":   # the extension's teacher samples
+        from harness.teacher_pool import build_pool
+        pool = build_pool(cfg.task, cfg.pool_per_class, Path(cfg.pool_dir) if cfg.pool_dir else None)
     paper_conditions = None
     if cfg.task not in ("shapes", "shapes-t2i"):
         from harness.trainers.paper_scale import build_paper_scale, check_data, conditions as paper_conditions
@@ -167,13 +173,17 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         all_seeds = SeedStreams.derive(cfg.seed, i, range(cfg.batch))
         seeds = all_seeds[local]
         # per_cond > 1: blocks of per_cond samples share the condition drawn from the block's first seed
-        cond_seeds = [all_seeds[j] for j in condition_leaders(cfg.batch, cfg.per_cond)][local]
+        all_cond_seeds = [all_seeds[j] for j in condition_leaders(cfg.batch, cfg.per_cond)]
+        cond_seeds = all_cond_seeds[local]
         cond = (shapes_conditions(cfg.task, cond_seeds) if cfg.task.startswith("shapes")
                 else paper_conditions(cfg.task, teacher, cond_seeds)).to(dev)
         data = None
         if cfg.positives == "data":
             from harness.trainers.common import shapes_renders
             data = shapes_renders(cfg.task, cond_seeds, seeds)
+        elif pool is not None:   # drawn for the whole batch from the step's own stream, so every rank agrees
+            labels = shapes_conditions(cfg.task, all_cond_seeds).tolist()
+            data = pool.draw(labels, step_generator(cfg.seed, i, stream=3))[local]
         loss, logs, x_img = method.loss(cond, seeds, gather=gather, local=local if gather else None, data=data)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -197,6 +207,9 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         costs = cost_report(stats, count_trainable(student) + (count_trainable(gan.disc.heads) if gan else 0),
                             ["student", "teacher (frozen)", "decoder (frozen)", "backbone (frozen)"] + (["discriminator heads"] if gan else []),
                             aux_score_net=False)
+        if pool is not None:   # the pool is part of what the extension's student cost
+            costs["teacher_pool"] = pool.meta
+            costs["extension"] = f"positives={cfg.positives}"
         teacher_meta = getattr(teacher, "asset_sha256", None)
         result["export"] = export_student(out, "student", student, {"method": "fpd", "train": to_dict(cfg),
                                           "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {}},
