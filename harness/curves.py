@@ -3,7 +3,8 @@
 Every distiller's run exports its student at 0, 10, 30, 100, 300, 1,000, 3,000, ... updates
 (`curve/step_XXXXXXX/student`, harness.train_loop.curve_points). This command scores each such point
 on a suite's validation seeds (once: a scored point is read back, so the command resumes and extends),
-groups runs that differ only in their training seed, and writes one JSON and one PNG: a line per group
+groups runs that differ only in their training seed, and writes one JSON, one PNG and a Markdown table of each
+group's start, best and last point: a line per group
 (the seeds' mean, their min-max as a band), with the 16-step and 1-step teacher and the untrained start
 as reference lines.
 
@@ -258,6 +259,45 @@ def curve_figure(result: dict, out: Path) -> Path:
     return _save(fig, out)
 
 
+# ------------------------------------------------------------------------------------------------ table
+def _fmt(p: dict | None, keys: list[str]) -> list[str]:
+    if p is None:
+        return ["—"] * len(keys)
+    out = []
+    for k in keys:
+        if k not in p["mean"]:
+            out.append("—")
+            continue
+        v, spread = p["mean"][k], (p["max"][k] - p["min"][k]) / 2
+        digits = 0 if abs(v) >= 100 else 2
+        out.append(f"{v:.{digits}f}" + (f" ± {spread:.{digits}f}" if p["seeds"] > 1 else ""))
+    return out
+
+
+def curve_table(result: dict) -> str:
+    """Markdown: per group its untrained start, its best point by the rule, its last point, and the verdict
+    (± = half the min-max range over training seeds)."""
+    keys = [k for k, *_ in SUITE_METRICS[result["suite"]]]
+    names = [t for _, t, _ in SUITE_METRICS[result["suite"]]]
+    lines = [f"{result['suite']}, {result['n']} validation samples per point (seeds {result['seeds']}); "
+             f"shared settings {result['shared_settings']}; best point: {result.get('selection_rule')}", "",
+             "| group | seeds | point | updates | " + " | ".join(names) + " | verdict |",
+             "|---" * (5 + len(names)) + "|"]
+    refs = result.get("references", {})
+    for ref, m in sorted(refs.items(), key=lambda kv: -int(kv[0].split("-")[1])):   # teacher-16 first
+        vals = [f"{m[k]:.0f}" if abs(m[k]) >= 100 else f"{m[k]:.2f}" if k in m else "—" for k in keys]
+        lines.append(f"| {ref} | | reference | | " + " | ".join(vals) + " | |")
+    for name, g in result["groups"].items():
+        pts = {p["updates"]: p for p in g["points"]}
+        seeds = max((p["seeds"] for p in g["points"]), default=0)
+        rows = [("start", pts.get(0)), ("best", pts.get(g.get("best_updates"))), ("last", pts.get(g.get("last_updates")))]
+        for i, (what, p) in enumerate(rows):
+            upd = "" if p is None else f"{p['updates']:,}"
+            lines.append(f"| {name if i == 0 else ''} | {seeds if i == 0 else ''} | {what} | {upd} | "
+                         + " | ".join(_fmt(p, keys)) + f" | {g['verdict'] if i == 0 else ''} |")
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------------------------------ driver
 def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None, batch: int = 250,
            references: bool = True, temps: list[float] | None = None, at: list[int] | None = None) -> dict:
@@ -296,6 +336,7 @@ def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None
         result["untrained_start"] = fpd_start[0]["points"][0]["mean"]
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / f"curve_{suite}.json", result)
+    (out / f"curve_{suite}.md").write_text(curve_table(result))
     result["png"] = str(curve_figure(result, out / f"curve_{suite}.png"))
     return result
 

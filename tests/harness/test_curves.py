@@ -26,7 +26,7 @@ def test_curve_scores_each_point_once_and_extends(tmp_path):
     code, _, err = _train(tmp_path / "fpd-s1", 12, tmp_path, seed=1)
     assert code == 0, err
 
-    args = ["curve", run, tmp_path / "fpd-s1", "--seeds", "1000000-1000023", "--batch", "24", "--no-references",
+    args = ["curve", run, tmp_path / "fpd-s1", "--seeds", "1000000-1000015", "--batch", "16", "--no-references",
             "--out", tmp_path / "curves"]
     code, out, err = run_console(args, cwd=tmp_path, env=ENV)
     assert code == 0, err
@@ -37,22 +37,23 @@ def test_curve_scores_each_point_once_and_extends(tmp_path):
     assert {"fid", "recall", "detector_accuracy", "classifier_accuracy"} <= set(g["points"][0]["mean"])
     assert (tmp_path / "curves" / "curve_shapes-fid.png").stat().st_size > 0
     assert "fpd: 2 seed(s), 3 points up to 12 updates" in out
+    table = (tmp_path / "curves" / "curve_shapes-fid.md").read_text()
+    assert "| fpd | 2 | start | 0 |" in table and "| last | 12 |" in table
 
     for p in (run / "curve").iterdir():          # a scored point is read back, never sampled again
         __import__("shutil").rmtree(p / "eval_shapes-fid")
-    code, _, err = _train(run, 31, tmp_path)     # extended: only the new points appear
+    code, _, err = _train(run, 30, tmp_path)     # extended: only the new point appears
     assert code == 0, err
     assert "resuming" in err and "at update 12" in err
     code, out, err = run_console(args, cwd=tmp_path, env=ENV)
     assert code == 0, err
-    assert sorted(p.name for p in (run / "curve").iterdir() if (p / "eval_shapes-fid").exists()) == ["step_0000030",
-                                                                                                       "step_0000031"]
+    assert [p.name for p in (run / "curve").iterdir() if (p / "eval_shapes-fid").exists()] == ["step_0000030"]
     res2 = json.loads((tmp_path / "curves" / "curve_shapes-fid.json").read_text())
     pts = res2["groups"]["fpd"]["points"]
-    assert [(p["updates"], p["seeds"]) for p in pts] == [(0, 2), (10, 2), (12, 2), (30, 1), (31, 1)]
+    assert [(p["updates"], p["seeds"]) for p in pts] == [(0, 2), (10, 2), (12, 2), (30, 1)]
     assert pts[1]["values"] == g["points"][1]["values"]
 
-    code, out, err = run_console(["curve", tmp_path / "fpd-s1", "--temps", "1,2", "--at", "0,12", "--seeds", "1000000-1000023",
+    code, out, err = run_console(["curve", tmp_path / "fpd-s1", "--temps", "1,2", "--at", "0,12", "--seeds", "1000000-1000015",
                                   "--batch", "24", "--no-references", "--out", tmp_path / "temps"], cwd=tmp_path, env=ENV)
     assert code == 0, err
     res3 = json.loads((tmp_path / "temps" / "curve_shapes-fid.json").read_text())

@@ -102,7 +102,7 @@ def test_data_positives_are_renders_of_each_condition():
     assert not torch.equal(imgs[0], imgs[1])
     with pytest.raises(ValueError, match="positives"):
         from methods.fpd import FPDConfig
-        FPDConfig(positives="teacher")
+        FPDConfig(positives="teachers")
 
 
 @pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped shapes teacher not built yet")
