@@ -42,11 +42,17 @@ def parse_variant(spec: str, task: str = "shapes") -> tuple[str, dict]:
     return name or body, {f.name: getattr(cfg, f.name) for f in fields(cfg) if getattr(cfg, f.name) != getattr(base, f.name)}
 
 
-def _stats(images_u8: torch.Tensor, ext, ref: dict) -> dict:
+def _stats(images_u8: torch.Tensor, ext, ref: dict, labels: torch.Tensor) -> dict:
+    """FID and object statistics, and whether each image shows its class (a target of the wrong class is FPD
+    training its student toward the wrong class, whatever its FID)."""
     from evaluators import fid_from_features
     from evaluators.shapes_stats import object_stats
-    feats = ext(images_u8)["pool"].numpy().astype(np.float64)
-    return {"fid": fid_from_features(ref["pool"], feats), **object_stats(images_u8.permute(0, 2, 3, 1).numpy())}
+    from harness.evaluate import _class_correct
+    out = ext(images_u8)
+    hwc = images_u8.permute(0, 2, 3, 1).numpy()
+    return {"fid": fid_from_features(ref["pool"], out["pool"].numpy().astype(np.float64)), **object_stats(hwc),
+            "detector_correct": float(np.mean([_class_correct(im, int(c)) for im, c in zip(hwc, labels)])),
+            "classifier_accuracy": float((out["logits"].argmax(-1) == labels).float().mean())}
 
 
 def _start_tokens(task: str, start: str, n: int, checkpoint, tok, batch: int):
@@ -105,7 +111,7 @@ def fixed_point(task: str = "shapes", ks: tuple[int, ...] = (1, 3, 12), n: int =
         ref = shapes_reference(ext)
 
         def stats(images_u8: torch.Tensor) -> dict:
-            return _stats(images_u8, ext, ref)
+            return _stats(images_u8, ext, ref, cond)
     else:
         from harness.diagnose_ceiling import _geneval_rows
 
@@ -149,13 +155,15 @@ def fixed_point(task: str = "shapes", ks: tuple[int, ...] = (1, 3, 12), n: int =
 def format_table(result: dict) -> str:
     text = result.get("task") == "shapes-t2i"
     head = ("| operator | k | overall | two objects | position | color attr. | objects per asked | tokens changed (last step) |"
-            if text else "| operator | k | FID | mean area (px) | centre spread (px) | no object | tokens changed (last step) |")
+            if text else "| operator | k | FID | detector-correct | classifier acc. | mean area (px) | centre spread (px) | no object "
+                         "| tokens changed (last step) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in result["rows"]:
         ch = r.get("token_changed_last")
         cells = ([f"{r[t]:.3f}" if t in r else "-" for t in ("overall", "two_object", "position", "color_attr")]
                  + [f"{r['objects_per_asked']:.2f}"] if text else
-                 [f"{r['fid']:.1f}", f"{r['mean_area']:.1f}", f"{r['centre_spread']:.2f}", f"{r['empty_frac']:.3f}"])
+                 [f"{r['fid']:.1f}"] + [f"{r[c]:.3f}" if c in r else "-" for c in ("detector_correct", "classifier_accuracy")]
+                 + [f"{r['mean_area']:.1f}", f"{r['centre_spread']:.2f}", f"{r['empty_frac']:.3f}"])
         lines.append(f"| {r['variant']} | {r['k']} | " + " | ".join(cells) + f" | {'-' if ch is None else f'{ch:.3f}'} |")
     return "\n".join(lines)
 

@@ -22,7 +22,8 @@ def test_fixed_point_tiny(tmp_path):
     assert rows[2:] == [("fill", 1), ("fill", 2), ("target=reveal", 1), ("target=reveal", 2)]
     assert res["rows"][2]["options"] == {"teacher_w": 0.0}
     for r in res["rows"]:
-        assert {"fid", "mean_area", "centre_spread"} <= set(r)
+        assert {"fid", "mean_area", "centre_spread", "detector_correct", "classifier_accuracy"} <= set(r)
+    assert res["rows"][0]["detector_correct"] > 0.9       # held-out renders show their class
     assert "| fill | 2 |" in stdout
 
 
