@@ -93,12 +93,13 @@ def score_point(method: str, suite: str, checkpoint: Path, seeds: str, batch: in
 def reference_scores(suite: str, seeds: str, batch: int, out: Path) -> dict:
     """teacher-16 and teacher-1 on the same seeds, scored once into the output folder."""
     from harness.evaluate import evaluate
+    from harness.io import runs_root
     refs = {}
     for steps in (16, 1):
         cache = out / "references" / f"teacher-{steps}_{suite}_{seeds}.json"
         if not cache.exists():
-            res = evaluate("teacher", suite, steps, None, seeds, batch, out=out / "references" / f"teacher-{steps}",
-                           append=False)
+            res = evaluate("teacher", suite, steps, None, seeds, batch, append=False,   # samples in the runs folder,
+                           out=runs_root() / "eval" / "curve-references" / suite / f"teacher-{steps}")   # scores in out
             write_json(cache, {"metrics": res["metrics"], "fingerprint": res["fingerprint"]["id"]})
         refs[f"teacher-{steps}"] = json.loads(cache.read_text())["metrics"]
     return refs
@@ -182,33 +183,44 @@ def choose_temperature(groups: dict[str, dict], suite: str) -> dict[str, dict]:
     return chosen
 
 
+def moves(p: dict, start: dict, suite: str) -> str:
+    """How a point differs from the start, measure by measure: 'better' / 'worse' beyond the seeds' spread."""
+    words = []
+    for key, title, good in SUITE_METRICS[suite][:3]:
+        if key not in p["mean"] or key not in start["mean"]:
+            continue
+        d, noise = p["mean"][key] - start["mean"][key], max(_spread(p, key), _spread(start, key))
+        if abs(d) > noise:
+            words.append(f"{title} {'better' if (d < 0) == (good == 'min') else 'worse'}")
+    return ", ".join(words) or "within noise on every measure"
+
+
 def verdict(points: list[dict], suite: str) -> dict:
-    """The best point by the module's rule and whether training helped, measured against the untrained start."""
+    """The best point by the module's rule and whether training helped, measured against the untrained start;
+    the verdict names how the last point moved on each headline measure."""
     start = next((p for p in points if p["updates"] == 0), None)
     trained = [p for p in points if p["updates"] > 0]
     if start is None or not trained:
         return {"best_updates": None, "verdict": "no start or no trained point scored yet"}
+    last = trained[-1]
     if suite == "shapes-fid":
-        def keeps(p):
-            return keeps_start(p, start)
-        ok = [p for p in trained if keeps(p)]
+        ok = [p for p in trained if keeps_start(p, start)]
         best = min(ok, key=lambda p: p["mean"]["fid"]) if ok else None
         noise = lambda p: max(_spread(p, "fid"), _spread(start, "fid"))  # noqa: E731
         better = best is not None and best["mean"]["fid"] < start["mean"]["fid"] - noise(best)
-        last = trained[-1]
-        worse = not keeps(last) or last["mean"]["fid"] > start["mean"]["fid"] + noise(last)
+        worse = not keeps_start(last, start) or last["mean"]["fid"] > start["mean"]["fid"] + noise(last)
         rule = (f"lowest FID among trained points with detector-correct >= the start's and recall >= "
                 f"{RECALL_KEEP} x the start's")
     else:
         best = max(trained, key=lambda p: p["mean"]["overall"])
         noise = lambda p: max(_spread(p, "overall"), _spread(start, "overall"))  # noqa: E731
         better = best["mean"]["overall"] > start["mean"]["overall"] + noise(best)
-        last = trained[-1]
         worse = last["mean"]["overall"] < start["mean"]["overall"] - noise(last)
         rule = "highest overall among trained points"
     word = "improves" if better and not worse else ("degrades" if worse else "flat")
     if better and worse:
         word = "improves, then degrades"
+    word += f"; at {last['updates']:,} against the start: {moves(last, start, suite)}"
     if max(p["seeds"] for p in points) < 2:
         word += " (one seed: no spread to measure noise by)"
     return {"best_updates": best["updates"] if best else None, "verdict": word, "rule": rule,

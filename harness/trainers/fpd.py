@@ -54,7 +54,8 @@ class FPDTrainConfig:
     drift_sets: str = "batch"
     per_cond: int = 1
     positives: str = "target"       # "data" is a control, "teacher" / "mix:α" an extension; neither is FPD (methods/fpd.py)
-    pool_per_class: int = 64         # positives=teacher|mix: 16-step teacher samples per class in the cached pool
+    pool_per_cond: int = 64          # positives=teacher|mix: 16-step teacher samples per condition in the cached pool
+    pool_captions: int = 256         # shapes-t2i with a pool: the captions it holds (the run trains on these)
     pool_dir: str = ""               # the pool's folder ("" = $FPD_CACHE_DIR/teacher-pools/<task>/<fingerprint>)
     objective: str = "drift"        # "paired" / "tokens" are controls, not FPD (methods/fpd.py)
     gan: bool = False
@@ -124,7 +125,7 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
     pool = None
     if cfg.fpd().independent_positives() and cfg.positives != "data":   # the extension's teacher samples
         from harness.teacher_pool import build_pool
-        pool = build_pool(cfg.task, cfg.pool_per_class, Path(cfg.pool_dir) if cfg.pool_dir else None)
+        pool = build_pool(cfg.task, cfg.pool_per_cond, cfg.pool_captions, Path(cfg.pool_dir) if cfg.pool_dir else None)
     paper_conditions = None
     if cfg.task not in ("shapes", "shapes-t2i"):
         from harness.trainers.paper_scale import build_paper_scale, check_data, conditions as paper_conditions
@@ -181,9 +182,10 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         if cfg.positives == "data":
             from harness.trainers.common import shapes_renders
             data = shapes_renders(cfg.task, cond_seeds, seeds)
-        elif pool is not None:   # drawn for the whole batch from the step's own stream, so every rank agrees
-            labels = shapes_conditions(cfg.task, all_cond_seeds).tolist()
-            data = pool.draw(labels, step_generator(cfg.seed, i, stream=3))[local]
+        elif pool is not None:   # the pool's conditions (the same classes; captions the pool holds), its samples
+            index = [s % pool.num_conds for s in all_cond_seeds]   # drawn for the whole batch: every rank agrees
+            cond = pool.conds[index][local].to(dev)
+            data = pool.draw(index, step_generator(cfg.seed, i, stream=3))[local]
         loss, logs, x_img = method.loss(cond, seeds, gather=gather, local=local if gather else None, data=data)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -25,7 +25,7 @@ def test_mix_shares_and_positions():
 def test_teacher_positives_train_reuse_the_pool_and_refuse_another_teacher(tmp_path):
     pool = tmp_path / "pool"
     args = ["train", "fpd", "--task", "shapes", "--steps", "3", "--set", "batch=8", "--set", "stats_every=0",
-            "--set", "positives=teacher", "--set", "pool_per_class=1", "--set", f"pool_dir={pool}"]
+            "--set", "positives=teacher", "--set", "pool_per_cond=1", "--set", f"pool_dir={pool}"]
     env = {"OMP_NUM_THREADS": "1"}
     code, out, err = run_console([*args, "--out", tmp_path / "a"], cwd=tmp_path, env=env)
     assert code == 0, err
@@ -35,6 +35,11 @@ def test_teacher_positives_train_reuse_the_pool_and_refuse_another_teacher(tmp_p
     meta = json.loads((tmp_path / "a" / "student.json").read_text())
     assert meta["costs"]["teacher_pool"]["generation_s"] == cost["generation_s"]
     assert meta["costs"]["extension"] == "positives=teacher"
+    from harness.evaluate import _class_correct
+    from harness.teacher_pool import build_pool
+    read = build_pool("shapes", 1, folder=pool)           # read back, not re-made: images[c] are samples of class c
+    u8 = ((read.images[:, 0] + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    assert sum(_class_correct(im, c) for c, im in enumerate(u8)) >= 18   # the 16-step teacher: ~0.9 correct
 
     code, _, err = run_console([*args, "--set", "seed=1", "--out", tmp_path / "b"], cwd=tmp_path, env=env)
     assert code == 0, err                                   # another run and seed: the same pool, not re-made
@@ -66,3 +71,15 @@ def test_mix_keeps_targets_for_the_first_share_of_each_set(tiny_nets, monkeypatc
     method.loss(cond, list(range(8)), data=data)
     own = (seen["y"]["f"] == 0.123).all(1).tolist()
     assert own == [False, False, True, True] * 2
+
+
+def test_text_pool_trains_on_its_captions_in_blocks(tmp_path):
+    """shapes-t2i: a pool of a few captions, blocks of one caption per drift set, a student exported."""
+    args = ["train", "fpd", "--task", "shapes-t2i", "--steps", "2", "--set", "batch=4", "--set", "stats_every=0",
+            "--set", "positives=teacher", "--set", "drift_sets=condition", "--set", "per_cond=2",
+            "--set", "pool_per_cond=2", "--set", "pool_captions=3", "--set", f"pool_dir={tmp_path / 'pool'}",
+            "--out", tmp_path / "t"]
+    code, _, err = run_console(args, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert code == 0, err
+    meta = json.loads((tmp_path / "t" / "student.json").read_text())["costs"]["teacher_pool"]
+    assert meta["conditions"] == 3 and meta["per_cond"] == 2 and meta["samples"] == 6
