@@ -7,6 +7,8 @@
 #   benchmarks/curves_shapes.sh c       # the learning-rate grids: 3 rates per method at the long budget, seed 0
 #   benchmarks/curves_shapes.sh d       # the data-free extension: teacher positives, mix:0.25, mix:0.5 (issue 37)
 #   benchmarks/curves_shapes.sh e       # probes of why students lose diversity (DiMO with more input entropy)
+#   benchmarks/curves_shapes.sh starts  # untrained students at r_init x sigma x temperature (the start's entropy)
+#   benchmarks/curves_shapes.sh temps   # sampling temperature of the one-step students, chosen by the curve's rule
 #   benchmarks/curves_shapes.sh score   # score every point made so far and draw docs/curves/
 # Re-running a queue resumes every run where it stopped (run folders under $RUNS, outside the work tree);
 # STEPS=10000 extends the long runs. HARNESS names the command (default: harness on PATH).
@@ -66,6 +68,17 @@ case "${1:-}" in
     ;;
   e)
     dimo shapes "$SHORT" dimo-sigma0.3-s0 --set seed=0 --set emb_perturb=0.3   # σ of the Meissonic config
+    ;;
+  starts)   # lr 0, one update: only point 0 (the untrained student) is scored
+    for r in 0.6 0.8 0.95 1.0; do for s in 0.0 0.1 0.3; do
+      $HARNESS train fpd --task shapes --steps 1 --set batch=32 --set stats_every=0 --set lr=0 \
+        --set r_init=$r --set emb_perturb=$s --out "$RUNS/starts/r$r-s$s"
+    done; done
+    $HARNESS curve "$RUNS"/starts/* --at 0 --temps 1,1.5 --no-references --out docs/curves/starts
+    ;;
+  temps)
+    $HARNESS curve "$RUNS/fpd-s0" "$RUNS/dimo-s0" --temps 1,1.5,3 --at 0,300,3000 --no-references \
+      --out docs/curves/temperature
     ;;
   score)   # the paper's methods and the control; then the extension beside them; then the text task
     main=(); for r in "$RUNS"/*-s[0-9]; do case $(basename "$r") in ext-*) ;; *) main+=("$r") ;; esac; done
