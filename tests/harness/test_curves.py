@@ -6,7 +6,7 @@ import json
 import pytest
 
 from harness.assets import asset_path
-from helpers import run_console
+from helpers import run_cli, run_console
 
 pytestmark = pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped networks not built yet")
 ENV = {"OMP_NUM_THREADS": "1"}
@@ -17,7 +17,7 @@ def _train(run, steps, cwd, seed=0):
                         "--set", f"seed={seed}", "--out", run], cwd=cwd, env=ENV)
 
 
-def test_curve_scores_each_point_once_and_extends(tmp_path):
+def test_curve_scores_each_point_once_and_extends(tmp_path, capsys):
     run = tmp_path / "fpd-s0"
     code, _, err = _train(run, 12, tmp_path)
     assert code == 0, err
@@ -62,9 +62,9 @@ def test_curve_scores_each_point_once_and_extends(tmp_path):
     hot = res3["groups"]["fpd @temp 2"]["points"][0]["values"]["fid"][0]
     assert hot != res3["groups"]["fpd @temp 1"]["points"][0]["values"]["fid"][0]   # really sampled hotter
 
-    code, _, err = run_console(["curve", run, "--seeds", "0-99", "--no-references"], cwd=tmp_path, env=ENV)
+    code, _, err = run_cli(["curve", run, "--seeds", "0-99", "--no-references"], capsys)   # in-process: fails early
     assert code == 2 and "validation seeds only" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_console(["curve", tmp_path / "gone"], cwd=tmp_path, env=ENV)
+    code, _, err = run_cli(["curve", tmp_path / "gone"], capsys)
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
 
 
