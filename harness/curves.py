@@ -19,7 +19,6 @@ A group whose best point is not better than its start by more than the seeds' sp
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Optional
@@ -44,17 +43,16 @@ ONE_STEP_FROM_Z_INIT = ("fpd", "dimo")
 IGNORED_KEYS = ("seed", "steps", "stats_every", "stats_n", "compile")   # change no curve (seed: the band)
 
 
-def validation_seeds(suite: str, spec: str | None) -> str:
+def validation_seeds(suite: str, spec: str | None) -> tuple[str, int]:
+    """('A-B', count) of the validation seeds a curve is scored on; a range reaching reported seeds is refused."""
+    from harness.evaluate import parse_seeds
     from harness.sampler_presets import VALIDATION_SEED_BASE
-    if spec is None:
-        return f"{VALIDATION_SEED_BASE}-{VALIDATION_SEED_BASE + DEFAULT_N[suite] - 1}"
-    m = re.fullmatch(r"(\d+)-(\d+)", spec)
-    if not m or int(m[1]) > int(m[2]):
-        raise HarnessError(f"--seeds {spec!r} is not a range like {VALIDATION_SEED_BASE}-{VALIDATION_SEED_BASE + 1999}")
-    if int(m[1]) < VALIDATION_SEED_BASE:
+    seeds = parse_seeds(spec, DEFAULT_N[suite]) if spec else list(range(VALIDATION_SEED_BASE,
+                                                                         VALIDATION_SEED_BASE + DEFAULT_N[suite]))
+    if seeds[0] < VALIDATION_SEED_BASE:
         raise HarnessError(f"--seeds {spec!r} reaches reported seeds (< {VALIDATION_SEED_BASE}); curves choose budgets "
                            f"and checkpoints, so they read validation seeds only")
-    return spec
+    return f"{seeds[0]}-{seeds[-1]}", len(seeds)
 
 
 # ------------------------------------------------------------------------------------------------ runs and points
@@ -318,7 +316,7 @@ def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None
     if suite not in SUITE_METRICS:
         raise HarnessError(f"harness curve scores {', '.join(SUITE_METRICS)}, not {suite!r}")
     task = SUITES.get_or_fail(suite).task
-    seeds = validation_seeds(suite, seeds)
+    seeds, n = validation_seeds(suite, seeds)
     runs = [read_run(r) for r in run_dirs]
     if at is not None:   # only these update counts (e.g. a temperature sweep of the start and the last point)
         runs = [{**r, "points": {k: v for k, v in r["points"].items() if k in at}} for r in runs]
@@ -334,7 +332,7 @@ def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None
         for step, ck in sorted(r["points"].items()):
             r["scores"][step] = score_point(r["method"], suite, ck, seeds, batch, r["temp"])["metrics"]
     grouped = group_runs(runs)
-    result = {"suite": suite, "seeds": seeds, "n": int(seeds.split("-")[1]) - int(seeds.split("-")[0]) + 1,
+    result = {"suite": suite, "seeds": seeds, "n": n,
               "shared_settings": grouped["shared_settings"], "selection_rule": None,
               "references": reference_scores(suite, seeds, batch, out) if references else {}, "groups": {}}
     for name, g in grouped["groups"].items():

@@ -101,6 +101,7 @@ class TrainLoop:
         self.stop_at = min(self.total_steps, int(os.environ.get("FPD_STOP_AT") or self.total_steps))
         if self.total_steps < 1:
             raise HarnessError(f"--steps must be >= 1, got {self.total_steps}")
+        self.points = set(curve_points(self.total_steps))
         if D.is_main():   # one writer per run folder: a second process on it refuses at once
             lock_folder(self.run_dir, "run")
         fresh = not (self.run_dir / "config.json").exists()
@@ -211,7 +212,7 @@ class TrainLoop:
     def export_point(self, step: int) -> None:
         """The student at update `step` as `curve/step_XXXXXXX/` (what `harness curve` scores). Written before the
         checkpoint that follows it; a resumed run re-makes the same point bit-identically."""
-        if self.point_fn is None or not D.is_main() or step not in curve_points(self.total_steps):
+        if self.point_fn is None or not D.is_main() or step not in self.points:
             return
         folder = self.run_dir / "curve" / f"step_{step:07d}"
         if not (folder / "student.json").exists():

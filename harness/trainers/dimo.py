@@ -124,10 +124,11 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
         generator_grid(sampler(gen), cfg.task, folder / f"step_{step:07d}.png")
         gen.train()
 
+    student_config = {"method": "dimo", "train": to_dict(cfg), "model": gen.cfg.to_dict() if hasattr(gen.cfg, "to_dict") else {}}
+    exported = ema.model if cfg.export_weights == "ema" else gen   # what becomes `student`
+
     def point(step: int, folder: Path) -> None:
-        export_student(folder, "student", ema.model if cfg.export_weights == "ema" else gen,
-                       {"method": "dimo", "train": to_dict(cfg), "weights": cfg.export_weights,
-                        "model": gen.cfg.to_dict() if hasattr(gen.cfg, "to_dict") else {}},
+        export_student(folder, "student", exported, {**student_config, "weights": cfg.export_weights},
                        {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
 
     loop = TrainLoop(out, cfg, {"generator": gen, "aux": aux, "ema": ema.model}, {"opt_g": opt_g, "opt_f": opt_f},
@@ -167,13 +168,9 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
         costs = cost_report(stats, count_trainable(gen, aux),
                             ["generator", "generator EMA", "auxiliary (fake) model", "teacher (frozen)", "tokenizer decoder (grids only)"],
                             aux_score_net=True)
-        model_cfg = gen.cfg.to_dict() if hasattr(gen.cfg, "to_dict") else {}
         meta = {"costs": costs, "teacher_sha256": getattr(teacher, "asset_sha256", None)}
-        final = ema.model if cfg.export_weights == "ema" else gen
-        result["export"] = export_student(out, "student", final, {"method": "dimo", "train": to_dict(cfg), "model": model_cfg,
-                                                                 "weights": cfg.export_weights}, meta)
-        result["export_raw"] = export_student(out, "student_raw", gen, {"method": "dimo", "train": to_dict(cfg), "model": model_cfg,
-                                                                      "weights": "raw"}, meta)
+        result["export"] = export_student(out, "student", exported, {**student_config, "weights": cfg.export_weights}, meta)
+        result["export_raw"] = export_student(out, "student_raw", gen, {**student_config, "weights": "raw"}, meta)
         result["costs"] = costs
     return result
 

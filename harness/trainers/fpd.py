@@ -157,9 +157,11 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         generator_grid(method.generator, cfg.task, folder / f"step_{step:07d}.png")
         student.train()
 
+    student_config = {"method": "fpd", "train": to_dict(cfg),
+                      "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {}}
+
     def point(step: int, folder: Path) -> None:
-        export_student(folder, "student", student, {"method": "fpd", "train": to_dict(cfg),
-                       "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {}},
+        export_student(folder, "student", student, student_config,
                        {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
 
     loop = TrainLoop(out, cfg, modules, optims, cfg.steps, ckpt_every=100, log_every=10, point_fn=point,
@@ -213,8 +215,7 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
             costs["teacher_pool"] = pool.meta
             costs["extension"] = f"positives={cfg.positives}"
         teacher_meta = getattr(teacher, "asset_sha256", None)
-        result["export"] = export_student(out, "student", student, {"method": "fpd", "train": to_dict(cfg),
-                                          "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {}},
+        result["export"] = export_student(out, "student", student, student_config,
                                           {"costs": costs, "teacher_sha256": teacher_meta})
         result["costs"] = costs
     return result

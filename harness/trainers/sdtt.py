@@ -103,13 +103,16 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
         generator_grid(gen, cfg.task, folder / f"step_{step:07d}_{n}step.png")
         student.train()
 
+    student_config = {"method": "sdtt", "train": to_dict(cfg),
+                      "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {},
+                      "sampler_hint": {"schedule": "proper"}}   # the step grid it was distilled on (methods/sdtt.py)
+
     def point(step: int, folder: Path) -> None:
         # the student as it stands: a one-step student only after the last round; earlier points are the
         # round's student, which `harness curve` samples in one step like every point
-        export_student(folder, "student", student, {
-            "method": "sdtt", "train": to_dict(cfg), "round": min(max(step - 1, 0) // cfg.round_steps, scfg.rounds - 1),
-            "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {},
-            "sampler_hint": {"schedule": "proper"}}, {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
+        export_student(folder, "student", student,
+                       {**student_config, "round": min(max(step - 1, 0) // cfg.round_steps, scfg.rounds - 1)},
+                       {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
 
     loop = TrainLoop(out, cfg, {"student": student, "teacher": teacher}, {"opt": opt}, cfg.steps,
                      ckpt_every=100, log_every=10, sample_every=sample_every, sample_fn=grid, desc=f"sdtt[{cfg.task}]",
@@ -131,9 +134,7 @@ def train(cfg: SDTTTrainConfig, out: Path, sample_every: int = 150) -> dict:
         costs["distill_steps_total"] = i + 1          # optimiser steps from the original teacher to this student
         name = f"student_{n_teacher // 2}step"
         exports[name] = export_student(out, name, student, {
-            "method": "sdtt", "train": to_dict(cfg), "round": k, "teacher_steps": n_teacher, "student_steps": n_teacher // 2,
-            "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {},
-            "sampler_hint": {"schedule": "proper"}},   # the step grid it was distilled on (methods/sdtt.py)
+            **student_config, "round": k, "teacher_steps": n_teacher, "student_steps": n_teacher // 2},
             {"costs": costs, "teacher_sha256": getattr(teacher, "asset_sha256", None)})
 
     def step(i: int) -> dict:
