@@ -10,6 +10,7 @@
 #   benchmarks/curves_shapes.sh starts  # untrained students at r_init x sigma x temperature (the start's entropy)
 #   benchmarks/curves_shapes.sh temps   # sampling temperature of the one-step students, chosen by the curve's rule
 #   benchmarks/curves_shapes.sh score   # score every point made so far and draw docs/curves/
+#   benchmarks/curves_shapes.sh run dimo-s1 fpd-lr1e-5-s0   # single runs by folder name (see run())
 # Re-running a queue resumes every run where it stopped (run folders under $RUNS, outside the work tree);
 # STEPS=10000 extends the long runs. HARNESS names the command (default: harness on PATH).
 set -euo pipefail
@@ -28,47 +29,44 @@ fpd()  { $HARNESS train fpd  --task "$1" --steps "$2" --precision bf16 --set bat
 dimo() { $HARNESS train dimo --task "$1" --steps "$2" --precision bf16 --set batch=32 --out "$RUNS/$3" "${@:4}" \
            && scored "$1" "$3"; }
 CONTROL=(--set positives=data --set drift_sets=condition --set per_cond=4)
+EXT=(--set drift_sets=condition --set per_cond=4)   # beyond the paper: never the FPD row
+sdtt() { $HARNESS train sdtt --task shapes --steps "$STEPS" --precision bf16 --set batch=32 \
+           --set round_steps=$((STEPS / 4)) --out "$RUNS/$1" "${@:2}" && scored shapes "$1"; }
+
+# One run by its folder name: the name fixes its settings, so a queue is a list of names.
+run() {
+  case "$1" in
+    fpd-s[0-9])                fpd shapes "$STEPS" "$1" --set seed="${1##*-s}" ;;
+    fpd-mask-negatives-s0)     fpd shapes "$SHORT" "$1" --set seed=0 --set self_pairs=mask-negatives ;;
+    fpd-none-s0)               fpd shapes "$SHORT" "$1" --set seed=0 --set self_pairs=none ;;
+    fpd-cond-s0)               fpd shapes "$SHORT" "$1" --set seed=0 --set drift_sets=condition --set per_cond=4 ;;
+    fpd-lr*-s0)                lr=${1#fpd-lr}; fpd shapes "$STEPS" "$1" --set seed=0 --set lr="${lr%-s0}" ;;
+    control-cond-s[0-9])       fpd shapes "$STEPS" "$1" --set seed="${1##*-s}" "${CONTROL[@]}" ;;
+    control-cond-lr*-s0)       lr=${1#control-cond-lr}; fpd shapes "$STEPS" "$1" --set seed=0 --set lr="${lr%-s0}" "${CONTROL[@]}" ;;
+    dimo-s[0-9])               dimo shapes "$STEPS" "$1" --set seed="${1##*-s}" ;;
+    dimo-lr*-s0)               lr=${1#dimo-lr}; dimo shapes "$STEPS" "$1" --set seed=0 --set lr="${lr%-s0}" ;;
+    dimo-sigma0.3-s0)          dimo shapes "$SHORT" "$1" --set seed=0 --set emb_perturb=0.3 ;;  # σ of the Meissonic config
+    sdtt-s[0-9])               sdtt "$1" --set seed="${1##*-s}" ;;
+    sdtt-lr*-s0)               lr=${1#sdtt-lr}; sdtt "$1" --set seed=0 --set lr="${lr%-s0}" ;;
+    ext-teacher-s[0-9])        fpd shapes "$STEPS" "$1" --set seed="${1##*-s}" --set positives=teacher "${EXT[@]}" ;;
+    ext-mix*-s[0-9])           a=${1#ext-mix}; fpd shapes "$STEPS" "$1" --set seed="${1##*-s}" --set positives=mix:"${a%-s*}" "${EXT[@]}" ;;
+    text/fpd-s0)               fpd shapes-t2i "$TEXT_STEPS" "$1" --set seed=0 ;;
+    text/dimo-s0)              dimo shapes-t2i "$TEXT_STEPS" "$1" --set seed=0 ;;
+    text/ext-teacher-s0)       fpd shapes-t2i "$TEXT_STEPS" "$1" --set seed=0 --set positives=teacher "${EXT[@]}" ;;
+    *) echo "unknown run $1" >&2; return 2 ;;
+  esac
+}
+queue() { for r in "$@"; do run "$r"; done; }
 
 case "${1:-}" in
-  a)
-    fpd shapes "$STEPS" fpd-s0 --set seed=0
-    fpd shapes "$STEPS" control-cond-s0 --set seed=0 "${CONTROL[@]}"
-    fpd shapes "$STEPS" fpd-s1 --set seed=1
-    fpd shapes "$SHORT" fpd-mask-negatives-s0 --set seed=0 --set self_pairs=mask-negatives
-    fpd shapes "$SHORT" fpd-none-s0 --set seed=0 --set self_pairs=none
-    fpd shapes "$STEPS" control-cond-s1 --set seed=1 "${CONTROL[@]}"
-    ;;
-  b)
-    dimo shapes "$STEPS" dimo-s0 --set seed=0
-    $HARNESS train sdtt --task shapes --steps "$STEPS" --precision bf16 --set batch=32 \
-      --set round_steps=$((STEPS / 4)) --set seed=0 --out "$RUNS/sdtt-s0" && scored shapes sdtt-s0
-    fpd shapes "$SHORT" fpd-cond-s0 --set seed=0 --set drift_sets=condition --set per_cond=4
-    dimo shapes "$STEPS" dimo-s1 --set seed=1
-    fpd shapes-t2i "$TEXT_STEPS" text/fpd-s0 --set seed=0
-    dimo shapes-t2i "$TEXT_STEPS" text/dimo-s0 --set seed=0
-    ;;
-  c)   # the grid's third rate of each method is its queue-a/b run (FPD 2e-4, DiMO 3e-4, SDTT 1e-3, control 2e-4)
-    fpd shapes "$STEPS" fpd-lr1e-5-s0 --set seed=0 --set lr=1e-5
-    dimo shapes "$STEPS" dimo-lr1e-5-s0 --set seed=0 --set lr=1e-5
-    fpd shapes "$STEPS" fpd-lr5e-5-s0 --set seed=0 --set lr=5e-5
-    dimo shapes "$STEPS" dimo-lr1e-4-s0 --set seed=0 --set lr=1e-4
-    fpd shapes "$STEPS" control-cond-lr5e-5-s0 --set seed=0 --set lr=5e-5 "${CONTROL[@]}"
-    fpd shapes "$STEPS" control-cond-lr6e-4-s0 --set seed=0 --set lr=6e-4 "${CONTROL[@]}"
-    for lr in 1e-4 3e-4; do
-      $HARNESS train sdtt --task shapes --steps "$STEPS" --precision bf16 --set batch=32 --set lr=$lr \
-        --set round_steps=$((STEPS / 4)) --set seed=0 --out "$RUNS/sdtt-lr$lr-s0" && scored shapes "sdtt-lr$lr-s0"
-    done
-    ;;
-  d)   # beyond the paper: never the FPD row
-    EXT=(--set drift_sets=condition --set per_cond=4)
-    fpd shapes "$STEPS" ext-teacher-s0 --set seed=0 --set positives=teacher "${EXT[@]}"
-    fpd shapes "$STEPS" ext-mix0.25-s0 --set seed=0 --set positives=mix:0.25 "${EXT[@]}"
-    fpd shapes "$STEPS" ext-teacher-s1 --set seed=1 --set positives=teacher "${EXT[@]}"
-    fpd shapes "$STEPS" ext-mix0.5-s0 --set seed=0 --set positives=mix:0.5 "${EXT[@]}"
-    ;;
-  e)
-    dimo shapes "$SHORT" dimo-sigma0.3-s0 --set seed=0 --set emb_perturb=0.3   # σ of the Meissonic config
-    ;;
+  run) shift; queue "$@" ;;
+  a) queue fpd-s0 control-cond-s0 fpd-s1 fpd-mask-negatives-s0 fpd-none-s0 control-cond-s1 ;;
+  b) queue dimo-s0 sdtt-s0 fpd-cond-s0 dimo-s1 text/fpd-s0 text/dimo-s0 ;;
+  # the grid's third rate of each method is its queue-a/b run (FPD 2e-4, DiMO 3e-4, SDTT 1e-3, control 2e-4)
+  c) queue fpd-lr1e-5-s0 dimo-lr1e-5-s0 fpd-lr5e-5-s0 dimo-lr1e-4-s0 control-cond-lr5e-5-s0 control-cond-lr6e-4-s0 \
+           sdtt-lr1e-4-s0 sdtt-lr3e-4-s0 ;;
+  d) queue ext-teacher-s0 ext-mix0.25-s0 ext-teacher-s1 ext-mix0.5-s0 text/ext-teacher-s0 ;;
+  e) queue dimo-sigma0.3-s0 ;;
   starts)   # lr 0, one update: only point 0 (the untrained student) is scored
     for r in 0.6 0.8 0.95 1.0; do for s in 0.0 0.1 0.3; do
       $HARNESS train fpd --task shapes --steps 1 --set batch=32 --set stats_every=0 --set lr=0 \
@@ -80,14 +78,25 @@ case "${1:-}" in
     $HARNESS curve "$RUNS/fpd-s0" "$RUNS/dimo-s0" --temps 1,1.5,3 --at 0,300,3000 --no-references \
       --out docs/curves/temperature
     ;;
-  score)   # the paper's methods and the control; then the extension beside them; then the text task
-    main=(); for r in "$RUNS"/*-s[0-9]; do case $(basename "$r") in ext-*) ;; *) main+=("$r") ;; esac; done
+  score)   # the paper's methods and the control; then the extension beside them; then the text task.
+    # A run whose folder is gone joins through its record (docs/curves/*/runs/NAME.json, written by every curve).
+    runs() { local recs=$1; shift; for r in "$@"; do [ -d "$r" ] && echo "$r"; done
+             for rec in "$recs"/*.json; do [ -e "$rec" ] || continue; local n; n=$(basename "$rec" .json)
+               for r in "$@"; do [ "$(basename "$r")" = "$n" ] && [ ! -d "$r" ] && echo "$rec"; done; done; }
+    names() { for rec in "$1"/*.json; do [ -e "$rec" ] && echo "$2/$(basename "$rec" .json)"; done
+              for r in "$2"/$3; do [ -d "$r" ] && echo "$r"; done; }
+    mapfile -t main < <(names docs/curves/shapes/runs "$RUNS" '*-s[0-9]' | grep -v '/ext-' | sort -u)
+    mapfile -t main < <(runs docs/curves/shapes/runs "${main[@]}")
     $HARNESS curve "${main[@]}" --suite shapes-fid --out docs/curves/shapes
-    if compgen -G "$RUNS/ext-*" > /dev/null; then
-      $HARNESS curve "$RUNS"/ext-* "$RUNS"/fpd-s[0-9] "$RUNS"/dimo-s[0-9] "$RUNS"/control-cond-s[0-9] --suite shapes-fid \
-        --out docs/curves/shapes-extension
+    mapfile -t ext < <(names docs/curves/shapes-extension/runs "$RUNS" 'ext-*-s[0-9]' | grep '/ext-' | sort -u)
+    if [ ${#ext[@]} -gt 0 ]; then
+      mapfile -t ext < <(runs docs/curves/shapes-extension/runs "${ext[@]}")
+      mapfile -t beside < <(printf '%s\n' "${main[@]}" | grep -E '/(fpd|dimo|control-cond)-s[0-9](\.json)?$')
+      $HARNESS curve "${ext[@]}" "${beside[@]}" --suite shapes-fid --out docs/curves/shapes-extension
     fi
-    if [ -d "$RUNS/text" ]; then $HARNESS curve "$RUNS"/text/* --suite shapes-geneval --out docs/curves/shapes-t2i; fi
+    mapfile -t text < <(names docs/curves/shapes-t2i/runs "$RUNS/text" '*-s[0-9]' | sort -u)
+    mapfile -t text < <(runs docs/curves/shapes-t2i/runs "${text[@]}")
+    if [ ${#text[@]} -gt 0 ]; then $HARNESS curve "${text[@]}" --suite shapes-geneval --out docs/curves/shapes-t2i; fi
     ;;
-  *) echo "usage: $0 a|b|score" >&2; exit 2 ;;
+  *) echo "usage: $0 a|b|c|d|e|starts|temps|score, or: $0 run NAME... (the names in run())" >&2; exit 2 ;;
 esac

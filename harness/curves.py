@@ -8,6 +8,10 @@ group's start, best and last point: a line per group
 (the seeds' mean, their min-max as a band), with the 16-step and 1-step teacher and the untrained start
 as reference lines.
 
+Each run's scores are also written as a run record (`OUT/runs/NAME.json`: method, settings, suite, seeds and
+every point's metrics, no weights). A record stands in for its run folder on a later call, so a curve outlives
+the folders it was scored from and a new seed can join the band of one whose folder is gone.
+
 Which point is a group's best is decided by one rule for every method, and never by FID alone, since a
 student can keep its FID while drawing the wrong class or losing its diversity:
   shapes-fid      the lowest mean FID among the trained points (> 0 updates) that keep class correctness
@@ -57,8 +61,11 @@ def validation_seeds(suite: str, spec: str | None) -> tuple[str, int]:
 
 # ------------------------------------------------------------------------------------------------ runs and points
 def read_run(run: Path) -> dict:
-    """A run folder's method, task, config and exported points {updates: checkpoint path}."""
+    """A run folder's method, task, config and exported points {updates: checkpoint path}; or a run record's
+    (a `runs/NAME.json` an earlier call wrote), whose points come already scored."""
     run = Path(run)
+    if run.suffix == ".json" and run.is_file():
+        return read_record(run)
     if not run.is_dir():
         raise HarnessError(f"run folder {run} does not exist; train one with `harness train fpd|dimo|sdtt --out {run}`")
     points = {int(p.name[5:]): p / "student" for p in sorted((run / "curve").glob("step_*"))
@@ -69,6 +76,31 @@ def read_run(run: Path) -> dict:
     meta = json.loads(points[min(points)].with_suffix(".json").read_text())
     train = meta["config"]["train"]
     return {"run": str(run), "method": meta["config"]["method"], "task": train["task"], "train": train, "points": points}
+
+
+def read_record(path: Path) -> dict:
+    try:
+        rec = json.loads(path.read_text())
+        scores = {int(k): v for k, v in rec["scores"].items()}
+        out = {"run": rec["run"], "method": rec["method"], "task": rec["task"], "train": rec["train"],
+               "points": {}, "scores": scores, "record": {"suite": rec["suite"], "seeds": rec["seeds"]},
+               "temp": rec.get("temp")}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        raise HarnessError(f"{path} is not a run record (runs/NAME.json written by `harness curve`); pass a run folder "
+                           f"or a record from a curve's runs/ folder") from None
+    return out
+
+
+def record_name(run: dict) -> str:
+    """A run record's file name: the run folder's name (and the sampling temperature, where one was asked)."""
+    name = Path(run["run"]).name
+    return name + ("" if run.get("temp") is None else f"@temp{run['temp']:g}") + ".json"
+
+
+def write_record(out: Path, run: dict, suite: str, seeds: str) -> None:
+    write_json(out / "runs" / record_name(run),
+               {"run": run["run"], "method": run["method"], "task": run["task"], "train": run["train"], "suite": suite,
+                "seeds": seeds, "temp": run.get("temp"), "scores": {str(k): v for k, v in sorted(run["scores"].items())}})
 
 
 def score_point(method: str, suite: str, checkpoint: Path, seeds: str, batch: int, temp: float | None = None) -> dict:
@@ -318,19 +350,33 @@ def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None
     task = SUITES.get_or_fail(suite).task
     seeds, n = validation_seeds(suite, seeds)
     runs = [read_run(r) for r in run_dirs]
+    for r in runs:
+        if "record" in r and r["record"] != {"suite": suite, "seeds": seeds}:
+            raise HarnessError(f"the record of {r['run']} holds {r['record']['suite']} on seeds {r['record']['seeds']}, "
+                               f"not {suite} on {seeds}; pass records scored like this curve, or the run folder")
+        if "record" in r and temps:
+            raise HarnessError(f"--temps re-samples points, and the record of {r['run']} holds scores only; "
+                               f"pass its run folder")
+    names = [record_name(r) for r in runs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise HarnessError(f"two runs are named {twice[0][:-5]!r} (a folder and its record?); pass each run once")
     if at is not None:   # only these update counts (e.g. a temperature sweep of the start and the last point)
-        runs = [{**r, "points": {k: v for k, v in r["points"].items() if k in at}} for r in runs]
+        runs = [{**r, "points": {k: v for k, v in r["points"].items() if k in at},
+                 **({"scores": {k: v for k, v in r["scores"].items() if k in at}} if "record" in r else {})}
+                for r in runs]
     wrong = [r["run"] for r in runs if r["task"] != task]
     if wrong:
         raise HarnessError(f"{wrong[0]} trained on another task than {suite}'s {task}; score it with its task's suite")
     if temps and any(r["method"] not in ONE_STEP_FROM_Z_INIT for r in runs):
         raise HarnessError(f"--temps applies to students sampled from z_init ({', '.join(ONE_STEP_FROM_Z_INIT)}); "
                            f"SDTT samples with its teacher's MaskGIT sampler")
-    runs = [{**r, "temp": t} for r in runs for t in (temps or [None])]
+    runs = [r if "record" in r else {**r, "temp": t} for r in runs for t in ([None] if "record" in r else temps or [None])]
     for r in runs:
-        r["scores"] = {}
-        for step, ck in sorted(r["points"].items()):
-            r["scores"][step] = score_point(r["method"], suite, ck, seeds, batch, r["temp"])["metrics"]
+        if "record" not in r:
+            r["scores"] = {step: score_point(r["method"], suite, ck, seeds, batch, r["temp"])["metrics"]
+                           for step, ck in sorted(r["points"].items())}
+        write_record(out, r, suite, seeds)
     grouped = group_runs(runs)
     result = {"suite": suite, "seeds": seeds, "n": n,
               "shared_settings": grouped["shared_settings"], "selection_rule": None,
@@ -354,7 +400,8 @@ def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None
 def register(app: typer.Typer) -> None:
     @app.command()
     def curve(
-        runs: list[Path] = typer.Argument(..., help="run folders of `harness train fpd|dimo|sdtt` (each exports curve points)"),
+        runs: list[Path] = typer.Argument(..., help="run folders of `harness train fpd|dimo|sdtt` (each exports curve "
+                                                    "points), or run records (runs/NAME.json) of an earlier curve"),
         suite: str = typer.Option("shapes-fid", help="shapes-fid (class runs) or shapes-geneval (text runs)"),
         out: Path = typer.Option(Path("runs/curves"), help="folder for curve_<suite>.json / .png and the teacher references"),
         seeds: Optional[str] = typer.Option(None, help="validation seed range (default: 2,000 from 1,000,000 for "

@@ -40,6 +40,15 @@ def test_curve_scores_each_point_once_and_extends(tmp_path, capsys):
     table = (tmp_path / "curves" / "curve_shapes-fid.md").read_text()
     assert "| fpd | 2 | start | 0 |" in table and "| last | 12 |" in table
 
+    record = tmp_path / "curves" / "runs" / "fpd-s0.json"   # a record stands in for its folder: the same curve
+    code, _, err = run_cli(["curve", record, tmp_path / "fpd-s1", *args[3:-1], tmp_path / "from-record"], capsys)
+    assert code == 0, err
+    assert json.loads((tmp_path / "from-record" / "curve_shapes-fid.json").read_text())["groups"]["fpd"]["points"] == g["points"]
+    code, _, err = run_cli(["curve", record, run, *args[3:]], capsys)
+    assert code == 2 and "pass each run once" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(["curve", record, "--seeds", "1000000-1000031", "--no-references"], capsys)
+    assert code == 2 and "pass records scored like this curve" in err
+
     for p in (run / "curve").iterdir():          # a scored point is read back, never sampled again
         __import__("shutil").rmtree(p / "eval_shapes-fid")
     code, _, err = _train(run, 30, tmp_path)     # extended: only the new point appears
