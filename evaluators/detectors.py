@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from evaluators.errors import EvaluatorError, MissingWeights
 
-# GenEval evaluation/object_names.txt: COCO-80 in contiguous index order (evaluators.md §2.3).
+# GenEval evaluation/object_names.txt: COCO-80 in contiguous index order (docs/references/evaluators.md §2).
 GENEVAL_CLASSES: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
     "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
@@ -36,14 +36,14 @@ GENEVAL_CLASSES: tuple[str, ...] = (
     "computer keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator",
     "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
 )
-# Detector label spellings -> GenEval's (mmdet / COCO / VOC-style variants; evaluators.md §2.3).
+# Detector label spellings -> GenEval's (mmdet / COCO / VOC-style variants; docs/references/evaluators.md §2).
 _RENAMES = {
     "mouse": "computer mouse", "remote": "tv remote", "keyboard": "computer keyboard",
     "tvmonitor": "tv", "tv monitor": "tv", "sofa": "couch", "motorbike": "motorcycle",
     "aeroplane": "airplane", "diningtable": "dining table", "pottedplant": "potted plant",
     "hair dryer": "hair drier", "doughnut": "donut", "cellphone": "cell phone",
 }
-# mmdet 2.x mask2former test config (evaluators.md §1.3).
+# mmdet 2.x test pipeline of GenEval's config `mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.py`.
 MMDET_SCALE = (1333, 800)  # (long, short) edge limits, keep_ratio
 MMDET_MEAN = (123.675, 116.28, 103.53)
 MMDET_STD = (58.395, 57.12, 57.375)
@@ -225,11 +225,11 @@ class Mask2FormerBackend:
 
     NOT GenEval's detector: the HF checkpoint (`facebook/mask2former-swin-small-coco-instance`)
     is converted from Detectron2 weights, GenEval uses OpenMMLab's own training run
-    (evaluators.md §0.2, §2.2). Scores differ at the 0.3/0.9 thresholds by an unmeasured amount,
+    (docs/references/evaluators.md §1). Scores differ at the 0.3/0.9 thresholds by an unmeasured amount,
     so results must be labelled "GenEval (HF detector)", not compared with papers.
     Pre-processing follows mmdet's test pipeline (keep-ratio resize to the 1333/800 scale,
     bilinear, mean/std, zero pad to /32) instead of the HF processor's 384² post-processing
-    (evaluators.md §2.4); post-processing is mmdet's instance_postprocess.
+    (transformers `image_processing_mask2former.py`); post-processing is mmdet's instance_postprocess.
     """
 
     name = "mask2former-hf"
@@ -282,7 +282,7 @@ class Mask2FormerBackend:
             out = self.model(pixel_values=x)
             cls_logits = out.class_queries_logits[0]
             # mmdet: upsample mask logits to the padded input, crop the padding, resize to the
-            # original size, then binarise (evaluators.md §1.3)
+            # original size, then binarise (docs/references/evaluators.md §3)
             m = F.interpolate(out.masks_queries_logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
             m = F.interpolate(m[:, :, :nh, :nw], size=(h, w), mode="bilinear", align_corners=False)[0]
             labels, scores, boxes, masks = instance_postprocess(cls_logits, m, self.max_per_image)
@@ -297,7 +297,7 @@ class MMDetBackend:
     """GenEval's reference detector through mmdet (optional extra: mmdet 2.x + mmcv-full 1.7).
 
     Official only with GenEval's pair: config `mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.py`
-    (mmdet 2.x) + checkpoint `..._20220504_001756-743b7d99.pth` (evaluators.md §1.3); a wrong
+    (mmdet 2.x) + checkpoint `..._20220504_001756-743b7d99.pth` (geneval `evaluation/download_models.sh`); a wrong
     pair silently gives near-zero scores (geneval issues #6, #21).
     """
 

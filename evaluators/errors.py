@@ -1,6 +1,6 @@
 """Exceptions the evaluators raise for problems a user can fix (missing weights, bad input files).
 
-DESIGN.md §8: bad input gets a clear one-line error naming the fix, never a deep traceback.
+docs/references/design.md §4: bad input gets a clear one-line error naming the fix, never a deep traceback.
 """
 from __future__ import annotations
 

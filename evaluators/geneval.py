@@ -1,8 +1,7 @@
 """GenEval: prompt metadata, the official correctness rules, per-image results and the summary.
 
 Reimplements djghosh13/geneval `evaluation/evaluate_images.py` (`evaluate_image`, `evaluate`,
-`relative_position`) and `evaluation/summary_scores.py` from the facts in
-shared/reference/evaluators.md §1. The rules are pure functions of the prompt metadata and a
+`relative_position`) and `evaluation/summary_scores.py`. The rules are pure functions of the prompt metadata and a
 detector's output, so any detector backend (Mask2Former, mmdet, the exact shapes detector)
 plugs in; colours are classified beforehand (evaluators.geneval_colors) for the detections
 `objects_needing_color` names.
@@ -22,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-# evaluators.md §1.1: tags of the official prompt file, in file order.
+# Tags of the official `prompts/evaluation_metadata.jsonl`, in file order.
 TAGS: tuple[str, ...] = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 # create_prompts.py / evaluate_images.py COLORS, in this order (reason strings follow it).
 COLORS: tuple[str, ...] = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white")
 RELATIONS: tuple[str, ...] = ("left of", "right of", "above", "below")
 
-# evaluators.md §1.4: constants of evaluate_images.py __main__.
+# Constants of `evaluation/evaluate_images.py` __main__.
 THRESHOLD = 0.3
 COUNTING_THRESHOLD = 0.9
 MAX_OBJECTS = 16
@@ -349,7 +348,7 @@ def summarize_geneval(rows: Iterable[Mapping]) -> dict:
 # ----------------------------------------------------------------------------- folder layout
 
 def prompt_dir(outdir: str | os.PathLike, index: int) -> Path:
-    """`<outdir>/<index:05>` (official folder name, evaluators.md §1.2)."""
+    """`<outdir>/<index:05>` (official folder name, geneval README)."""
     return Path(outdir) / f"{index:0>5}"
 
 

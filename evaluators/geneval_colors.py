@@ -1,12 +1,12 @@
 """GenEval's colour classifier: zero-shot CLIP ViT-L/14 (OpenAI weights) on grey-masked crops.
 
-As djghosh13/geneval `evaluate_images.py` (evaluators.md §1.5): per class, a clip_benchmark
+As djghosh13/geneval `evaluation/evaluate_images.py` (`evaluate`): per class, a clip_benchmark
 zero-shot classifier over the 10 GenEval colours with three templates (per-template text
 embeddings L2-normalised, averaged, re-normalised); each object is composited over a solid
 #999 image through its instance mask, cropped to its box, passed through the open_clip eval
 transform, and assigned the argmax colour.
 
-open_clip >= 2.29 builds ViT-L-14 with GELU even for OpenAI weights (evaluators.md §1.7);
+open_clip >= 2.29 builds ViT-L-14 with GELU even for OpenAI weights (mlfoundations/open_clip 84f7d2f);
 GenEval ran with QuickGELU, so `force_quick_gelu=True` always (the OpenAI weights were trained
 with it). Weights load from a local file only (`pretrained=<path>`, an open_clip state dict); nothing
 downloads. OpenAI's TorchScript `ViT-L-14.pt`, which open_clip's weights_only loading refuses, is read by

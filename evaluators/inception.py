@@ -1,9 +1,9 @@
 """Inception-v3 features for ImageNet FID / IS / P / R: torch-fidelity's `inception-v3-compat`.
 
-torch-fidelity's port reproduces the ADM TF evaluator to ~1e-3 FID (evaluators.md §0.4, §3.5):
+torch-fidelity's port reproduces the ADM TF evaluator to ~1e-3 FID (lavinal712/ADM-evaluation-suite-pytorch README):
 TF1-exact bilinear resize to 299, (x-128)/128, pool3 '2048' for FID / P / R and
-'logits_unbiased' (pool3 @ W, no bias) for IS, matching ADM's logits (evaluators.md §3.1).
-Weights never download here (no network at run time, evaluators.md §0.6): they come from an
+'logits_unbiased' (pool3 @ W, no bias) for IS, matching ADM's logits (guided-diffusion `evaluations/evaluator.py`).
+Weights never download here (no network at run time, docs/references/design.md §4): they come from an
 explicit path, $FPD_INCEPTION_WEIGHTS, or torch-fidelity's file in the torch hub cache.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
             raise MissingWeights("Inception-v3 (torch-fidelity)", WEIGHTS_FILE, WEIGHTS_URL,
                                  f"${ENV_VAR}={env!r} is not a file")
         return p
-    # Where torch-fidelity's load_state_dict_from_url would have cached it (evaluators.md §4.2).
+    # Where torch-fidelity's load_state_dict_from_url would have cached it (`feature_extractor_inceptionv3.py`).
     cached = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
     if cached.is_file():
         return cached

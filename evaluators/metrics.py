@@ -2,8 +2,8 @@
 
 Everything here takes numpy arrays of features or logits (any extractor: Inception-v3 for
 ImageNet, the shapes classifier for the shapes world) and works in float64. The definitions
-follow openai/guided-diffusion `evaluations/evaluator.py` (reference: shared/reference/
-evaluators.md §3.2), which is the community's reference for ImageNet-256 numbers.
+follow openai/guided-diffusion `evaluations/evaluator.py`, which is the community's reference for
+ImageNet-256 numbers.
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def inception_score(logits: np.ndarray, splits: int = 10, split_size: int | None
     10 splits for 50k samples; here split i is rows [i·N//splits, (i+1)·N//splits) (torch-
     fidelity's boundaries with samples_shuffle=False), identical to ADM whenever splits divides
     N, and every row is used otherwise. Pass the *unbiased* logits
-    (torch-fidelity `logits_unbiased` = pool3 @ W, no bias — evaluators.md §3.1).
+    (torch-fidelity `logits_unbiased` = pool3 @ W, no bias, as ADM's `softmax/logits/MatMul` input).
     """
     x = _as_2d(logits, "logits")
     n = x.shape[0]
@@ -176,7 +176,7 @@ def precision_recall(
     precision = fraction of fake points inside any real k-NN ball; recall = fraction of real
     points inside any fake k-NN ball; squared Euclidean distances, `<=`, k=3 (ADM). ADM
     computes distances in fp16, here float64, so expect ~1e-3 differences from ADM's numbers
-    (evaluators.md §3.5). Returns (precision, recall).
+    (lavinal712/ADM-evaluation-suite-pytorch README). Returns (precision, recall).
     """
     r, f = _as_2d(real, "real"), _as_2d(fake, "fake")
     if r.shape[1] != f.shape[1]:

@@ -1,6 +1,6 @@
 """Reference statistics (mu, sigma) and pool features from an ADM-format reference batch, cached.
 
-ADM reference batches (e.g. `VIRTUAL_imagenet256_labeled.npz`, evaluators.md §3.3) are `.npz`
+ADM reference batches (e.g. `VIRTUAL_imagenet256_labeled.npz`, guided-diffusion `evaluations/README.md`) are `.npz`
 files with `arr_0` (uint8 [N, H, W, 3] images, 10k for ImageNet-256) and/or precomputed `mu`,
 `sigma`. As ADM's `read_statistics` does, stored `mu`/`sigma` are used for FID when present
 (they are the whole-dataset statistics; the 10k images serve precision/recall); otherwise they
@@ -8,7 +8,7 @@ are computed from the images' pool features.
 
 The cache key is sha256(file content) + extractor name + extractor version, never a user-given
 name, so a changed file or a different feature network can never reuse stale statistics.
-Writes are atomic (temp file, fsync, os.replace; DESIGN.md §8).
+Writes are atomic (temp file, fsync, os.replace; docs/references/design.md §4).
 """
 from __future__ import annotations
 

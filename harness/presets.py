@@ -2,8 +2,8 @@
 
 Hyper-parameters come from the FPD paper §4 "Implementation Details" (AdamW, lr 1e-5, batch 32
 for MaskGIT and 64 for MaskGen-L, DINOv3 ViT-B/16 blocks {2,5,8,11}, bandwidths {0.02,0.05,0.2})
-and, where the paper is silent, from shared/reference/teachers.md and drift.md (r_init 0.95 and
-the 4x4 grid are from an unofficial transcription, marked UNVERIFIED there). Each preset names the
+and, where the paper is silent, from docs/references/teachers.md and drift.md (r_init 0.95 is from
+an unofficial transcription, marked UNVERIFIED there; the 4x4 grid is the paper's Table 4b). Each preset names the
 weight files it needs, where they sit under the weights folder and where to get them; nothing is
 ever downloaded by the harness.
 
@@ -176,7 +176,7 @@ IMAGENET = TaskPreset(
         steps=16, guidance=3.0, schedule="arccos", gumbel_temperature=4.5, softmax_temperature=1.0,
         guidance_ramp="linear",
         note="MaskGIT-pytorch v1 main.py defaults (w 3, r_temp 4.5, sm_temp 1); FPD's 16-step row; "
-             "which w FPD used is UNVERIFIED (teachers.md §1.4)"),
+             "which w FPD used is UNVERIFIED (docs/references/teachers.md §1.3)"),
     weights=(
         WeightFile(key="maskgit_transformer", relpath="maskgit/MaskGIT_ImageNet_256.pth",
                    description="MaskGIT-pytorch v1 transformer (174.2M params)",
@@ -213,7 +213,7 @@ T2I = TaskPreset(
         steps=16, guidance=12.0, schedule="arccos-floor", gumbel_temperature=2.0, softmax_temperature=1.0,
         guidance_ramp="cosine",
         note="1d-tokenizer README call: guidance 12, randomize_temperature 2, aesthetic 6.5, "
-             "softmax temperature annealing 0.5+0.8(1-r) (teachers.md §3.5)"),
+             "softmax temperature annealing 0.5+0.8(1-r) (MaskGen_VQ.generate)"),
     weights=(
         WeightFile(key="maskgen", relpath="maskgen/maskgen_vq_l.bin",
                    description="MaskGen-L VQ generator (~0.60B params), raw state_dict",

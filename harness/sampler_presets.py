@@ -76,7 +76,7 @@ def _published(task: str) -> dict:
     """A paper task's published teacher sampler (harness.presets), as sampler settings."""
     from harness.presets import get_preset
     d = get_preset(task).teacher_sampler
-    if d.guidance_ramp == "cosine":      # MaskGen_VQ.generate (teachers.md §3.5)
+    if d.guidance_ramp == "cosine":      # 1d-tokenizer MaskGen_VQ.generate
         return {"sampler": "maskgen", "guidance_scale": d.guidance, "randomize_temperature": d.gumbel_temperature,
                 "guidance_decay": "cosine", "softmax_temperature_annealing": True}
     # MaskGIT-pytorch v1 `sample`: linear ramp, adap_sche arccos (our "maskgit-v1")

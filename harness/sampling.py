@@ -1,4 +1,4 @@
-"""Seed-keyed, sharded, resumable sampling with streamed features (DESIGN.md §4, harness.md §6.2-6.3).
+"""Seed-keyed, sharded, resumable sampling with streamed features (docs/references/design.md §2).
 
 Sample i depends only on seed i and its condition. Work is cut into chunks of seeds; each finished
 chunk is written atomically as `<work>/shard_<first seed>.npz` holding its seeds and per-sample

@@ -1,6 +1,6 @@
 """DiMO-style distillation (Zhu et al., arXiv 2503.15457), as in yuanzhi-zhu/DiMO `train_DIMO_MaskGit.py`.
 
-Facts from shared/reference/teachers.md §2. Three networks, all copies of the teacher: the frozen
+Facts from docs/references/teachers.md §2. Three networks, all copies of the teacher: the frozen
 teacher T, the one-step generator G and the auxiliary ("fake") model F, the paper's "Aux. Score Net".
 One training step (generator first, then one aux update, `fake_rounds: 1`):
   §2.2  z_init: round(L·r_init) positions masked, the rest uniform random codes (r_init 0.6); G sees
@@ -38,7 +38,7 @@ RATIO_MODES = ("arccos", "cosine", "linear", "square")  # DiMO get_mask_code mod
 
 @dataclass(frozen=True)
 class DiMOConfig:
-    r_init: float = 0.6             # fixed_ratio 'fix_0.6'                              (teachers.md §2.2)
+    r_init: float = 0.6             # fixed_ratio 'fix_0.6'                              (§2.2)
     emb_perturb: float = 0.1        # noise_emb_perturb 'fix_0.1'
     gen_temp: float = 1.0           # sampling temperature of x_θ (train and inference)
     true_cfg: float = 2.0           # s in ℓ_u + s(ℓ_c − ℓ_u), constant (adaptive_cfg False)  (§2.3)

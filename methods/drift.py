@@ -1,5 +1,5 @@
 """The multi-bandwidth drift loss (FPD §3.3, Eq. 6-7) with the semantics of the official drifting
-code (lambertae/drifting `drift_loss.py`, as documented in shared/reference/drift.md §1.3-1.6):
+code (lambertae/drifting `drift_loss.py`; docs/references/drift.md §1):
 
 * groups: each feature key (backbone block) is an independent problem per grid cell (G cells);
   the set is the batch: N student features X, N teacher targets Y (positives).
@@ -11,7 +11,7 @@ code (lambertae/drifting `drift_loss.py`, as documented in shared/reference/drif
   column softmax over samples, combined by the geometric mean (one pass, not Sinkhorn), floored
   at 1e-6 inside the square root as the official code does.
 * cross-weighting: W⁺ = A⁺·ΣA⁻, W⁻ = A⁻·ΣA⁺, so V = W⁺Y − W⁻X (the x terms cancel).
-* each bandwidth's drift divided by its RMS over the whole batch (Z_h = λ_h, drift.md §1.6), the
+* each bandwidth's drift divided by its RMS over the whole batch (Z_h = λ_h, docs/references/drift.md §1.4), the
   normalised drifts summed over bandwidths into one goal, one MSE to sg(x̃ + ΣṼ_h); summed over keys.
 * everything in float32.
 
@@ -26,7 +26,7 @@ are independent data:
   near-zero residual stays near zero — not the official code).
 * `set_size`: the batch cut into contiguous blocks of `set_size`, each its own drift problem. The official
   code's problems are (class label × location) with `gen_per_label` samples of ONE class and positives
-  of that class (drift.md §1.5); FPD's "cyclically shifted in-batch" negatives read as one set of the
+  of that class (`train.py::feature_loss`); FPD's "cyclically shifted in-batch" negatives read as one set of the
   whole, mixed-condition batch (set_size=None). With the batch built as blocks of one condition,
   set_size = samples per condition is the official grouping. The scale and the RMS stay one scalar per key, shared
   by all sets, as the official code shares them across class groups.

@@ -33,7 +33,7 @@ from methods.ste import route_embeddings
 
 @dataclass(frozen=True)
 class FPDConfig:
-    r_init: float = 0.95             # paper §4.1 (via the unofficial transcription; teachers.md §6)
+    r_init: float = 0.95             # paper §3.2 "high"; 0.95 UNVERIFIED (docs/references/teachers.md §5)
     student_temp: float = 1.0        # sampling temperature of ẑ (gradient uses the clean softmax)
     emb_perturb: float = 0.0         # σ of DiMO's embedding noise on z_init (0: the paper's FPD has none); with r_init
                                      # and student_temp, the entropy of the student's start
@@ -58,7 +58,7 @@ class FPDConfig:
     drift_norm: str = "rms"          # per-bandwidth normaliser: "rms" (official drifting code) | "none"
     drift_sets: str = "batch"        # drift problems: "batch" (one mixed-condition set, FPD's in-batch shifts as
                                      # read here) | "condition" (one per condition block of per_cond samples: the
-                                     # official drifting code's class-label groups, drift.md §1.5)
+                                     # official drifting code's class-label groups, `train.py::feature_loss`)
     per_cond: int = 1                # samples per condition in a batch (official drifting: gen_per_label)
     positives: str = "target"        # "target": FPD's T^r(M_r(ẑ)) (the paper) | "data": independent renders of each
                                      # sample's condition, i.e. the drifting paper's setting — a CONTROL for the

@@ -2,8 +2,8 @@
 
 A frozen feature network (maps at several scales) with small trainable spectral-norm heads, hinge
 loss and DiffAugment `color,translation,cutout` on both real and fake inputs — the recipe of
-StyleGAN-XL / Projected GAN (shared/reference/drift.md §3.1). Unconditional: real images only
-shape realism; all conditional signal comes from the drift loss.
+StyleGAN-XL / Projected GAN (autonomousvision/stylegan-xl `pg_modules/`, `training/loss.py`).
+Unconditional: real images only shape realism; all conditional signal comes from the drift loss.
 """
 from __future__ import annotations
 

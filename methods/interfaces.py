@@ -1,4 +1,4 @@
-"""The small interfaces through which networks reach a method (DESIGN.md §3-4).
+"""The small interfaces through which networks reach a method (docs/references/design.md §1-2).
 
 The same FPD / DiMO / SDTT / teacher-sampler code runs on the shapes networks and on the
 paper-scale ones (MaskGIT + VQGAN + DINOv3, MaskGen-L + TA-TiTok) because each only needs:

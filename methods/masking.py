@@ -1,6 +1,6 @@
 """Mask schedules and the teacher's one-step fill, shared by the teacher sampler, FPD, DiMO and SDTT.
 
-Facts from shared/reference/teachers.md §1.4: MaskGIT-pytorch v1 `adap_sche` reveals tokens in
+Facts from docs/references/teachers.md §1.3: MaskGIT-pytorch v1 `adap_sche` reveals tokens in
 amounts proportional to arccos(r) (non-standard); Di4C / ReDi use the "proper" schedule that
 differences round(L·γ(r)) on a uniform grid, γ(r) = arccos(r)/(π/2).
 """

@@ -1,7 +1,7 @@
 """Per-sample random streams: sample i's randomness depends only on its own seed.
 
 This is what makes generation independent of batch size and process count, and lets an
-interrupted run resume by skipping finished seeds (DESIGN.md §4).
+interrupted run resume by skipping finished seeds (docs/references/design.md §2).
 """
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """SDTT (Deschenaux & Gulcehre, arXiv 2410.21035), adapted to a MaskGIT-style image teacher.
 
-SDTT as in jdeschena/sdtt `src/sdtt/core/distill/multi_round_sdtt.py` (shared/reference/teachers.md §4):
+SDTT as in jdeschena/sdtt `src/sdtt/core/distill/multi_round_sdtt.py`:
   data x0, a per-sample time t, x_t = x0 with a t-dependent fraction masked; the teacher runs TWO steps
   of the current step size dt from t; each token's target is the teacher's log p(x0) at the step in
   which it was unmasked (the last step's for tokens still masked); the student, one forward at x_t, is
   trained with KL(student ‖ teacher) on masked positions ("kl-bwd", default) or KL(teacher ‖ student)
   ("kl-fwd"); every round the student is copied into the teacher and the step count halves.
 
-Adaptations to an image teacher (teachers.md §4.3 — no public image SDTT code exists; all [INFERRED]):
+Adaptations to an image teacher (docs/references/teachers.md §4: no public image SDTT code; all [INFERRED]):
   * data = tokenizer codes of real renders (not text); conditions are class labels / captions with 10 %
     null-condition dropout (as the teacher was trained), and the teacher sees the same condition;
   * time = MaskGIT progress r ~ U(0, 1) with masked fraction γ(r) = arccos(r)/(π/2): exactly
@@ -19,7 +19,7 @@ Adaptations to an image teacher (teachers.md §4.3 — no public image SDTT code
     most confident (log p + r_temp·Gumbel·(1 − r·K/(K−1))), the sampler the students are evaluated with.
     Option "ancestral": MDLM's rule — each masked token unmasks with probability (γ(r)−γ(s))/γ(r);
   * targets are the CONDITIONAL teacher's (teacher_w 0; SDTT has no guidance); guidance is applied at
-    student sampling time (TeacherSampler, task defaults), as teachers.md §4.3 recommends;
+    student sampling time (TeacherSampler, task defaults), as docs/references/teachers.md §4 recommends;
   * rounds 16 → 8 → 4 → 2 → 1 steps (SDTT: 1024 → … → 8) with a checkpoint per round; the teacher
     gets the raw student weights (use_ema_on_growth False), the optimiser is not reset, no EMA.
 """

@@ -1,6 +1,6 @@
 """The `teacher` method: MaskGIT confidence-based multistep decoding (MaskGIT-pytorch v1 `sample`).
 
-Per step i of N (shared/reference/teachers.md §1.4):
+Per step i of N (`Trainer/vit.py::sample`; docs/references/teachers.md §1.3):
   guidance ramp   w_i = w · i/(N−1)            (N = 1: full w, as ReDi's patch of the 0/0 case)
   logits          (1 + w_i)·ℓ_c − w_i·ℓ_u
   sample          ẑ ~ softmax(sm_temp · logits)  (sm_temp multiplies: an inverse temperature)

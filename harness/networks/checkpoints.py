@@ -2,9 +2,10 @@
 
 Every loader compares each key and shape of the file with the model it builds and refuses any
 difference with one line that names the missing, unexpected and mismatched keys (the reference
-code loads everything with strict=False, so a wrong file would load silently; teachers.md §1.3).
+code loads everything with strict=False, so a wrong file would load silently; MaskGIT-pytorch v1
+`Trainer/vit.py::get_network`).
 
-Official files (shared/reference/teachers.md §1.3, §3.1, §3.4):
+Official files (docs/references/teachers.md §1.2, §3.1, §3.3):
 * `MaskGIT_ImageNet_256.pth`: torch.save({'iter', 'global_epoch', 'model_state_dict', ...}).
 * VQGAN `last.ckpt`: Lightning checkpoint, weights under 'state_dict'; `loss.*` (discriminator /
   LPIPS) keys are training-only and are the ONLY keys ignored. A `model.yaml` next to it is checked.

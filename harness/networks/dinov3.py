@@ -1,6 +1,6 @@
 """Frozen DINOv3 ViT-B/16 (or DINOv2 ViT-B/14 fallback) feature backbone for the drift loss.
 
-Facts from shared/reference/drift.md §2:
+Facts from docs/references/drift.md §2:
 * transformers `DINOv3ViTModel` (>= 4.56), id `facebook/dinov3-vitb16-pretrain-lvd1689m` (gated).
 * tokens are [CLS, registers x num_register_tokens, patches]; with output_hidden_states the model
   returns 13 states: [0] the embeddings, [k+1] the raw (pre-final-norm) output of block k. FPD's
@@ -64,7 +64,7 @@ class DinoFeatures(nn.Module):
         self.model.eval()
 
     def train(self, mode: bool = True) -> "DinoFeatures":
-        # always eval: DINOv3's train mode jitters RoPE coordinates (drift.md §2.2); a parent's
+        # always eval: DINOv3's train mode jitters RoPE coordinates (docs/references/drift.md §2.2); a parent's
         # .train() must not switch that on
         super().train(mode)
         self.model.eval()
@@ -134,7 +134,7 @@ def dino_from_config(config, cfg: DinoFeatureConfig = DinoFeatureConfig()) -> Di
 
 
 def dinov3_vitb16_config():
-    """The ViT-B/16 layout of `facebook/dinov3-vitb16-pretrain-lvd1689m` (drift.md §2.2; timm
+    """The ViT-B/16 layout of `facebook/dinov3-vitb16-pretrain-lvd1689m` (timm `eva.py`
     `vit_base_patch16_dinov3`: 768 wide, 12 blocks, 12 heads, 4 registers, no k bias, layerscale 1e-5)."""
     C, _ = _model_classes("dinov3")
     return C(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,

@@ -2,7 +2,7 @@
 
 Reads OpenAI's TorchScript `ViT-L-14.pt` or open_clip's `open_clip_pytorch_model.bin` / `.safetensors`
 (HF timm/vit_large_patch14_clip_224.openai) through `checkpoints.read_official_clip`, so neither needs
-torch.load(weights_only=False) (evaluators.md §1.7: open_clip >= 2.29 refuses the TorchScript archive).
+torch.load(weights_only=False) (open_clip >= 2.29 dropped its TorchScript path: mlfoundations/open_clip 84f7d2f).
 The model is built from open_clip's own ViT-L-14 config with every shape the file holds read from it
 (`infer_config.open_clip_config`), so a reduced fixture and the official file take the same strict path.
 QuickGELU always: the OpenAI weights were trained with it and GenEval ran with it.

@@ -3,16 +3,17 @@
 Re-implemented from the structure of bytedance/1d-tokenizer (`modeling/maskgen.py::MaskGen_VQ`,
 `modeling/tatitok.py`, `modeling/modules/blocks.py`, `modeling/quantizer/quantizer.py`) and of
 diffusers' SD3 `JointTransformerBlock`, without diffusers; attribute names follow the originals so
-`maskgen_vq_l.bin` / `tatitok_bl128_vq.bin` load key for key (shared/reference/teachers.md §3).
+`maskgen_vq_l.bin` / `tatitok_bl128_vq.bin` load key for key.
 
 Differences from the reference on purpose:
 * masking is NEVER done inside `forward` (the reference re-masks its input whenever
-  `model.training` is True, teachers.md §2.7); callers mask explicitly.
+  `model.training` is True, `modeling/maskgen.py::forward`); callers mask explicitly.
 * images are exchanged in [-1, 1] (TA-TiTok itself works in [0, 1]).
 
-Conditioning (teachers.md §3.4): `cond` is CLIP token ids [B, 77]. MaskGen consumes the CLIP text
-transformer's penultimate tokens [B, 77, 768] (no ln_final) and the pooled, projected EOT feature
-[B, 768] concatenated with a sinusoid of aesthetic_score*100 (micro-condition, 6.5 at sampling).
+Conditioning (`modeling/maskgen.py::open_clip_text_encoding`): `cond` is CLIP token ids [B, 77].
+MaskGen consumes the CLIP text transformer's penultimate tokens [B, 77, 768] (no ln_final) and the
+pooled, projected EOT feature [B, 768] concatenated with a sinusoid of aesthetic_score*100
+(micro-condition, 6.5 at sampling).
 The TA-TiTok decoder consumes the final tokens after ln_final [B, 77, 768]. The empty caption ""
 is the null condition.
 """
@@ -268,7 +269,7 @@ class TATiTok(nn.Module):
 
 @dataclass(frozen=True)
 class MaskGenConfig:
-    """`configs/infer/MaskGen/maskgen_vq_l.yaml` (teachers.md §3.3)."""
+    """1d-tokenizer `configs/infer/MaskGen/maskgen_vq_l.yaml`."""
     num_tokens: int = 128
     codebook_size: int = 8192
     condition_num_classes: int = 1000   # unused slots kept for checkpoint compatibility
@@ -548,7 +549,7 @@ class MaskGenTokenizer(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
-# MaskGen sampler (MaskGen_VQ.generate; teachers.md §3.5)
+# MaskGen sampler (1d-tokenizer `modeling/maskgen.py::MaskGen_VQ.generate`)
 # ----------------------------------------------------------------------------------------------
 
 

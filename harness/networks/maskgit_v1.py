@@ -1,8 +1,8 @@
-"""MaskGIT-pytorch v1 `MaskTransformer`: the ImageNet-256 teacher of FPD (shared/reference/teachers.md §1.2).
+"""MaskGIT-pytorch v1 `MaskTransformer`: the ImageNet-256 teacher of FPD (`Network/transformer.py`).
 
 Re-implemented with the official attribute names (`tok_emb`, `pos_emb`, `first_layer`,
 `transformer.layers.{i}.{0,1}.{norm,fn}`, `last_layer`, `bias`) so `MaskGIT_ImageNet_256.pth`
-['model_state_dict'] loads key for key (teachers.md §1.3).
+['model_state_dict'] loads key for key (docs/references/teachers.md §1.2).
 
 Vocabulary (2026 rows): 0..1023 VQ codes, 1024 [MASK], 1025..2024 classes (label + 1025),
 2025 the null class used for classifier-free guidance. The class token is the LAST position.
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 @dataclass(frozen=True)
 class MaskGITConfig:
-    """MaskGIT-pytorch v1 `Trainer/vit.py::get_network` values (teachers.md §1.2).
+    """MaskGIT-pytorch v1 `Trainer/vit.py::get_network` values.
 
     heads=16: every trainer passes 16 although the constructor default is 8, and the checkpoint
     shapes cannot tell the two apart (nn.MultiheadAttention.in_proj_weight is [3d, d] either way).

@@ -1,6 +1,7 @@
 """The paper-scale discriminator of FPD's optional GAN: StyleGAN-XL's projected discriminator.
 
-Facts from shared/reference/drift.md §3.1 (autonomousvision/stylegan-xl @ 4241ff9):
+Facts from autonomousvision/stylegan-xl @ 4241ff9 (`pg_modules/{projector,discriminator}.py`,
+`feature_networks/pretrained_builder.py`, `train.py`):
 * two frozen pretrained timm feature networks, `deit_base_distilled_patch16_224` (block outputs
   2, 5, 8, 11, the cls and dist tokens dropped, DPT "reassemble" convs to 4 scales) and
   `tf_efficientnet_lite0` (the ends of blocks[0:2], [2:3], [3:5], [5:]: strides 4 to 32);
@@ -27,7 +28,7 @@ from torch.nn.utils import spectral_norm
 from harness.errors import HarnessError
 
 EFFNET, DEIT = "tf_efficientnet_lite0", "deit_base_distilled_patch16_224"
-EFFNET_TAPS = (1, 2, 4, 6)            # last block of each StyleGAN-XL layer (drift.md §3.1 `_make_efficientnet`)
+EFFNET_TAPS = (1, 2, 4, 6)            # last block of each layer (stylegan-xl `_make_efficientnet`)
 DEIT_HOOKS = (2, 5, 8, 11)
 DEIT_HEADS = 12                       # qkv is [3d, d] whatever the head count: the official value
 NORM = {EFFNET: ((0.5,) * 3, (0.5,) * 3), DEIT: ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}

@@ -1,7 +1,7 @@
 """The taming-transformers VQGAN (f=16, 1024 codes, 256-d) that MaskGIT-pytorch v1 uses as its tokenizer.
 
 Re-implemented from the module structure of taming `VQModel` + `diffusionmodules/model.py`
-(shared/reference/teachers.md §1.1); every submodule keeps the official attribute name so the
+(as vendored in valeoai/Maskgit-pytorch v1 `Network/Taming/`); every submodule keeps the official attribute name so the
 state_dict of `VQGAN/last.ckpt` loads key for key. Images are in [-1, 1] (MaskGIT-pytorch v1
 `Trainer/vit.py`: x = 2x - 1); codes are [B, 16, 16] in raster (h, w) order, flattened to [B, 256].
 Satisfies `methods.interfaces.Tokenizer`.
@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 @dataclass(frozen=True)
 class VQGANConfig:
-    """`model.yaml` values of the MaskGIT-pytorch VQGAN (teachers.md §1.1; re-counted to 72.142M params)."""
+    """`model.yaml` values of the MaskGIT-pytorch VQGAN (docs/references/teachers.md §1.1)."""
     embed_dim: int = 256
     n_embed: int = 1024
     z_channels: int = 256

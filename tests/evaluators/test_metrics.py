@@ -130,7 +130,7 @@ def test_precision_recall_matches_torch_fidelity():
 
     rng = np.random.default_rng(5)
     real, fake = rng.normal(size=(150, 6)), rng.normal(size=(110, 6)) + 0.3
-    # torch-fidelity: features_1 = generated, features_2 = real (evaluators.md §4.1)
+    # torch-fidelity: features_1 = generated, features_2 = real (torch-fidelity `metric_prc.py`)
     ref = calculate_precision_recall_full(torch.from_numpy(fake), torch.from_numpy(real), 3)
     assert precision_recall(real, fake, k=3) == pytest.approx(ref)
 

@@ -1,4 +1,4 @@
-"""The drift field against a plain float64 re-implementation of the formula (drift.md §1.3-1.6)."""
+"""The drift field against a plain float64 re-implementation of the formula (docs/references/drift.md §1)."""
 import numpy as np
 import pytest
 import torch

@@ -3,7 +3,7 @@ import torch
 
 from methods.masking import maskgit_v1_schedule, proper_arccos_schedule, remask
 
-# shared/reference/teachers.md §1.4 (re-computed values of MaskGIT-pytorch v1 adap_sche and the Di4C/ReDi schedule)
+# docs/references/teachers.md §1.3 (re-computed values of MaskGIT-pytorch v1 adap_sche and the Di4C/ReDi schedule)
 V1 = {16: [1, 6, 9, 10, 12, 14, 15, 16, 18, 19, 20, 21, 22, 23, 25, 25], 8: [1, 18, 26, 32, 38, 43, 48, 50],
       4: [1, 59, 87, 109], 2: [1, 255], 1: [256]}
 PROPER = {16: [10, 10, 11, 10, 11, 11, 11, 11, 12, 13, 14, 14, 17, 19, 24, 58], 8: [20, 21, 22, 22, 25, 28, 36, 82],

@@ -28,7 +28,7 @@ def test_maskgen_l_is_about_0_60b_parameters():
     per_block = _count(two) - _count(one)
     assert per_block == 37_779_456                  # diffusers JointTransformerBlock(1024, 16 heads)
     assert _count(full) == _count(two) + 14 * per_block
-    assert 0.60e9 < _count(full) < 0.61e9           # ≈ 604M (teachers.md §3.3; paper: 0.6B)
+    assert 0.60e9 < _count(full) < 0.61e9           # ≈ 604M (docs/references/teachers.md §3.2; paper: 0.6B)
     sd = full.state_dict()
     assert "lm_head.weight" in sd and sd["embeddings.weight"].shape == (9194, 1024)
     assert "blocks.15.attn.to_add_out.weight" not in sd and "blocks.14.ff_context.net.2.weight" in sd
@@ -149,7 +149,7 @@ def test_tatitok_decoder_round_trip_at_real_widths(clip, tmp_path):
 
 
 def test_sampler_reveal_counts_match_the_reference():
-    # teachers.md §3.5: tokens revealed per step for S = 16 / 8 / 4 / 2 on 128 tokens
+    # docs/references/teachers.md §3.4: tokens revealed per step for S = 16 / 8 / 4 / 2 on 128 tokens
     want = {16: [6, 5, 5, 5, 5, 6, 5, 6, 6, 7, 6, 8, 8, 9, 13, 28], 8: [11, 10, 11, 11, 13, 14, 17, 41],
             4: [21, 22, 27, 58], 2: [43, 85]}
     for steps, counts in want.items():
