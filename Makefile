@@ -3,11 +3,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# --no-cache-dir: the registry's torch bundles CUDA (a 6.1 GB venv); no second copy of what pip downloads is left
-# in ~/.cache/pip (stop 31's CI ran out of disk in this install). A CPU torch wheel alone does not shrink it: the
-# registry's torchvision is built against CUDA torch and its ops fail to load beside a +cpu torch (measured).
+# --no-cache-dir: the registry's torch bundles CUDA (a 6 GB venv), so no second copy of the wheels is kept in
+# ~/.cache/pip, where a small CI disk would fill. A CPU torch alone would not shrink it: the registry's torchvision
+# is built against the CUDA torch and its ops fail to load beside a +cpu one (measured).
 
-.PHONY: quickstart test bench install clean
+.PHONY: quickstart test lint bench install clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

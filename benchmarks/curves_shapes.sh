@@ -46,6 +46,7 @@ run() {
     dimo-s[0-9])               dimo shapes "$STEPS" "$1" --set seed="${1##*-s}" ;;
     dimo-lr*-s0)               lr=${1#dimo-lr}; dimo shapes "$STEPS" "$1" --set seed=0 --set lr="${lr%-s0}" ;;
     dimo-sigma0.3-s0)          dimo shapes "$SHORT" "$1" --set seed=0 --set emb_perturb=0.3 ;;  # σ of the Meissonic config
+    dimo-cfg1-s0)              dimo shapes "$SHORT" "$1" --set seed=0 --set true_cfg=1.0 ;;  # the teacher's own w=1 sampler
     sdtt-s[0-9])               sdtt "$1" --set seed="${1##*-s}" ;;
     sdtt-lr*-s0)               lr=${1#sdtt-lr}; sdtt "$1" --set seed=0 --set lr="${lr%-s0}" ;;
     ext-teacher-s[0-9])        fpd shapes "$STEPS" "$1" --set seed="${1##*-s}" --set positives=teacher "${EXT[@]}" ;;
@@ -66,7 +67,7 @@ case "${1:-}" in
   c) queue fpd-lr1e-5-s0 dimo-lr1e-5-s0 fpd-lr5e-5-s0 dimo-lr1e-4-s0 control-cond-lr5e-5-s0 control-cond-lr6e-4-s0 \
            sdtt-lr1e-4-s0 sdtt-lr3e-4-s0 ;;
   d) queue ext-teacher-s0 ext-mix0.25-s0 ext-teacher-s1 ext-mix0.5-s0 text/ext-teacher-s0 ;;
-  e) queue dimo-sigma0.3-s0 ;;
+  e) queue dimo-sigma0.3-s0 dimo-cfg1-s0 ;;
   starts)   # lr 0, one update: only point 0 (the untrained student) is scored
     for r in 0.6 0.8 0.95 1.0; do for s in 0.0 0.1 0.3; do
       $HARNESS train fpd --task shapes --steps 1 --set batch=32 --set stats_every=0 --set lr=0 \

@@ -10,28 +10,10 @@ from typing import List, Optional
 import typer
 
 from harness.errors import HarnessError
+from harness.registry import METHODS, TRAINERS, load_plugins
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reference harness for one-step distillation of discrete diffusion image generators (FPD).")
-
-TRAINERS = {
-    "tokenizer": ("harness.trainers.tokenizer", "TokenizerTrainConfig", "train", ("shapes",)),
-    "teacher": ("harness.trainers.teacher", "TeacherTrainConfig", "train", ("shapes", "shapes-t2i")),
-    "classifier": ("harness.trainers.evaluator_nets", "ClassifierTrainConfig", "train_classifier", ("shapes",)),
-    "backbone": ("harness.trainers.evaluator_nets", "BackboneTrainConfig", "train_backbone", ("shapes",)),
-    "fpd": ("harness.trainers.fpd", "FPDTrainConfig", "train", ("shapes", "shapes-t2i", "imagenet", "t2i")),
-    "dimo": ("harness.trainers.dimo", "DiMOTrainConfig", "train", ("shapes", "shapes-t2i", "imagenet", "t2i")),
-    "sdtt": ("harness.trainers.sdtt", "SDTTTrainConfig", "train", ("shapes", "shapes-t2i")),
-}
-SHIPPABLE = {"tokenizer", "teacher", "classifier", "backbone"}
-
-
-def load_trainer(kind: str):
-    """(config dataclass, train function) of a TRAINERS entry, imported on first use."""
-    import importlib
-    mod_name, cfg_name, fn_name, _ = TRAINERS[kind]
-    mod = importlib.import_module(mod_name)
-    return getattr(mod, cfg_name), getattr(mod, fn_name)
 
 
 def _echo_json(obj) -> None:
@@ -41,7 +23,6 @@ def _echo_json(obj) -> None:
 DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when torch sees a GPU, else cpu)"
 PRECISION_HELP = ("fp32 or bf16: bf16 autocast of the network forwards, losses in float32 "
                   "(default: bf16 for imagenet / t2i on a GPU, as the official code; fp32 otherwise)")
-AMP_TRAINERS = ("fpd", "dimo", "sdtt")   # the others train shapes networks (the teacher has its own `--set amp=`)
 
 
 def _configure_device(device: Optional[str], precision: Optional[str]) -> None:
@@ -58,7 +39,7 @@ def train(
     set_: List[str] = typer.Option([], "--set", help="config override key=value, repeatable (e.g. --set lr=1e-4)"),
     ship: bool = typer.Option(False, help="write the trained network into the package's shipped assets"),
     device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
-    precision: Optional[str] = typer.Option(None, help=PRECISION_HELP + f"; {', '.join(AMP_TRAINERS)} only"),
+    precision: Optional[str] = typer.Option(None, help=PRECISION_HELP + "; distillers only"),
     stop_at: Optional[int] = typer.Option(None, help="stop at this step of the --steps schedule (checkpointed); "
                                                      "re-run without it to continue"),
 ):
@@ -68,17 +49,19 @@ def train(
     from harness.config import apply_overrides, did_you_mean, task_defaults
     from harness.io import runs_root
     _configure_device(device, precision)
-    if precision and kind not in AMP_TRAINERS:
-        raise HarnessError(f"--precision applies to {', '.join(AMP_TRAINERS)}, not {kind}"
-                           + (" (the teacher trainer: --set amp=bf16|none)" if kind == "teacher" else ""))
     if kind not in TRAINERS:
         raise HarnessError(f"unknown trainer {kind!r}{did_you_mean(kind, TRAINERS)}; choose one of: {', '.join(TRAINERS)}")
-    tasks = TRAINERS[kind][3]
-    if task not in tasks:
-        raise HarnessError(f"unknown task {task!r} for `train {kind}`{did_you_mean(task, tasks)}; choose one of: {', '.join(tasks)}")
-    if ship and kind not in SHIPPABLE:
-        raise HarnessError(f"--ship applies to {', '.join(sorted(SHIPPABLE))}, not {kind}")
-    cls, fn = load_trainer(kind)
+    trainer = TRAINERS[kind]
+    if precision and not trainer.amp:
+        amp = ", ".join(k for k, t in TRAINERS.items() if t.amp)
+        raise HarnessError(f"--precision applies to {amp}, not {kind}"
+                           + (" (the teacher trainer: --set amp=bf16|none)" if kind == "teacher" else ""))
+    if task not in trainer.tasks:
+        raise HarnessError(f"unknown task {task!r} for `train {kind}`{did_you_mean(task, trainer.tasks)}; "
+                           f"choose one of: {', '.join(trainer.tasks)}")
+    if ship and not trainer.shippable:
+        raise HarnessError(f"--ship applies to {', '.join(k for k, t in TRAINERS.items() if t.shippable)}, not {kind}")
+    cls, fn = trainer.load()
     cfg = apply_overrides(task_defaults(cls, task), list(set_))
     if steps is not None:
         if steps < 1:
@@ -90,7 +73,7 @@ def train(
         os.environ["FPD_STOP_AT"] = str(stop_at)   # read by TrainLoop, like FPD_CKPT_EVERY: it changes no update
     out = out or runs_root() / f"{kind}-{task}"
     try:
-        result = fn(cfg, out, ship=ship) if kind in SHIPPABLE else fn(cfg, out)
+        result = fn(cfg, out, ship=ship) if trainer.shippable else fn(cfg, out)
     finally:
         if stop_at is not None:   # one command's piece, not the process's (tests call the CLI in-process)
             os.environ.pop("FPD_STOP_AT", None)
@@ -110,7 +93,7 @@ def _parse_steps(spec: str) -> list[int]:
 
 @app.command()
 def sample(
-    method: str = typer.Option("teacher", help="teacher, fpd, dimo or sdtt"),
+    method: str = typer.Option("teacher", help=f"{', '.join(METHODS)}"),
     task: str = typer.Option("shapes", help="shapes or shapes-t2i (imagenet / t2i with official weights)"),
     steps: int = typer.Option(16, help="network evaluations per sample (1 for one-step students)"),
     out: Path = typer.Option(Path("grid.png"), help="PNG file for the labelled grid"),
@@ -135,7 +118,7 @@ def sample(
 
 @app.command("eval")
 def eval_(
-    method: str = typer.Option(..., help="teacher, fpd, dimo or sdtt"),
+    method: str = typer.Option(..., help=f"{', '.join(METHODS)}"),
     suite: str = typer.Option(..., help="shapes-fid, shapes-geneval, imagenet256, geneval"),
     steps: str = typer.Option("1", help="step count(s), comma-separated for a sweep: 16,8,4,2,1"),
     checkpoint: Optional[Path] = typer.Option(None, help="student checkpoint (without extension)"),
@@ -200,6 +183,7 @@ def main() -> None:
     except ImportError:
         LeaderboardError = HarnessError
     try:
+        load_plugins()   # methods registered outside the package ($FPD_HARNESS_PLUGINS)
         rc = app(standalone_mode=False)
         if isinstance(rc, int) and rc:
             sys.exit(rc)

@@ -43,7 +43,6 @@ SUITE_METRICS = {
                        ("position", "position", "max"), ("color_attr", "colour attribution", "max")],
 }
 DEFAULT_N = {"shapes-fid": 2000, "shapes-geneval": 4 * 148}
-ONE_STEP_FROM_Z_INIT = ("fpd", "dimo")
 IGNORED_KEYS = ("seed", "steps", "stats_every", "stats_n", "compile")   # change no curve (seed: the band)
 
 
@@ -75,7 +74,22 @@ def read_run(run: Path) -> dict:
                            f"exported them, or has not started: re-run its `harness train` command")
     meta = json.loads(points[min(points)].with_suffix(".json").read_text())
     train = meta["config"]["train"]
-    return {"run": str(run), "method": meta["config"]["method"], "task": train["task"], "train": train, "points": points}
+    return {"run": str(run), "method": meta["config"]["method"], "task": train["task"], "train": train, "points": points,
+            "cost": run_cost(run)}
+
+
+def run_cost(run: Path) -> dict | None:
+    """What one update cost the finished run (its export's measured s/update), and what it paid once before
+    training (a teacher pool's generation); None while the run has not finished."""
+    final = run / "student.json"
+    if not final.exists():
+        final = next(iter(sorted(run.glob("student_*step.json"))), final)
+    if not final.exists():
+        return None
+    costs = json.loads(final.read_text()).get("costs") or {}
+    if costs.get("sec_per_step") is None:
+        return None
+    return {"sec_per_update": costs["sec_per_step"], "once_s": (costs.get("teacher_pool") or {}).get("generation_s", 0.0)}
 
 
 def read_record(path: Path) -> dict:
@@ -84,7 +98,7 @@ def read_record(path: Path) -> dict:
         scores = {int(k): v for k, v in rec["scores"].items()}
         out = {"run": rec["run"], "method": rec["method"], "task": rec["task"], "train": rec["train"],
                "points": {}, "scores": scores, "record": {"suite": rec["suite"], "seeds": rec["seeds"]},
-               "temp": rec.get("temp")}
+               "temp": rec.get("temp"), "cost": rec.get("cost")}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         raise HarnessError(f"{path} is not a run record (runs/NAME.json written by `harness curve`); pass a run folder "
                            f"or a record from a curve's runs/ folder") from None
@@ -100,7 +114,7 @@ def record_name(run: dict) -> str:
 def write_record(out: Path, run: dict, suite: str, seeds: str) -> None:
     write_json(out / "runs" / record_name(run),
                {"run": run["run"], "method": run["method"], "task": run["task"], "train": run["train"], "suite": suite,
-                "seeds": seeds, "temp": run.get("temp"), "scores": {str(k): v for k, v in sorted(run["scores"].items())}})
+                "seeds": seeds, "temp": run.get("temp"), "cost": run.get("cost"), "scores": {str(k): v for k, v in sorted(run["scores"].items())}})
 
 
 def score_point(method: str, suite: str, checkpoint: Path, seeds: str, batch: int, temp: float | None = None) -> dict:
@@ -138,7 +152,7 @@ def reference_scores(suite: str, seeds: str, batch: int, out: Path) -> dict:
 # ------------------------------------------------------------------------------------------------ groups
 def config_label(method: str, task: str, train: dict) -> dict:
     """The run's settings that differ from its trainer's defaults for the task (the seed and budget aside)."""
-    from harness.cli import load_trainer
+    from harness.registry import load_trainer
     from harness.config import task_defaults, to_dict
     cls, _ = load_trainer(method)
     base = to_dict(task_defaults(cls, task))
@@ -175,7 +189,14 @@ def summarize(group: dict, suite: str) -> dict:
                        "mean": {k: float(np.mean([m[k] for m in ms])) for k in keys},
                        "min": {k: float(np.min([m[k] for m in ms])) for k in keys},
                        "max": {k: float(np.max([m[k] for m in ms])) for k in keys}})
-    return {"points": points, **verdict(points, suite)}
+    costs = [r["cost"] for r in group["runs"] if r.get("cost")]
+    cost = {k: float(np.mean([c[k] for c in costs])) for k in ("sec_per_update", "once_s")} if costs else None
+    return {"points": points, "cost": cost, **verdict(points, suite)}
+
+
+def cost_at(cost: dict | None, updates: int) -> float | None:
+    """Seconds of training a point cost: its updates at the run's measured rate, plus what was paid once."""
+    return None if cost is None else updates * cost["sec_per_update"] + cost["once_s"]
 
 
 def _spread(p: dict, k: str) -> float:
@@ -318,24 +339,27 @@ def _fmt(p: dict | None, keys: list[str]) -> list[str]:
 
 def curve_table(result: dict) -> str:
     """Markdown: per group its untrained start, its best point by the rule, its last point, and the verdict
-    (± = half the min-max range over training seeds)."""
+    (± = half the min-max range over training seeds; train s = the point's updates at the runs' measured s/update,
+    plus what was paid once, e.g. a teacher pool)."""
     keys = [k for k, *_ in SUITE_METRICS[result["suite"]]]
     names = [t for _, t, _ in SUITE_METRICS[result["suite"]]]
     lines = [f"{result['suite']}, {result['n']} validation samples per point (seeds {result['seeds']}); "
              f"shared settings {result['shared_settings']}; best point: {result.get('selection_rule')}", "",
-             "| group | seeds | point | updates | " + " | ".join(names) + " | verdict |",
-             "|---" * (5 + len(names)) + "|"]
+             "| group | seeds | point | updates | train s | " + " | ".join(names) + " | verdict |",
+             "|---" * (6 + len(names)) + "|"]
     refs = result.get("references", {})
     for ref, m in sorted(refs.items(), key=lambda kv: -int(kv[0].split("-")[1])):   # teacher-16 first
         vals = [f"{m[k]:.0f}" if abs(m[k]) >= 100 else f"{m[k]:.2f}" if k in m else "—" for k in keys]
-        lines.append(f"| {ref} | | reference | | " + " | ".join(vals) + " | |")
+        lines.append(f"| {ref} | | reference | | | " + " | ".join(vals) + " | |")
     for name, g in result["groups"].items():
         pts = {p["updates"]: p for p in g["points"]}
         seeds = max((p["seeds"] for p in g["points"]), default=0)
         rows = [("start", pts.get(0)), ("best", pts.get(g.get("best_updates"))), ("last", pts.get(g.get("last_updates")))]
         for i, (what, p) in enumerate(rows):
             upd = "" if p is None else f"{p['updates']:,}"
-            lines.append(f"| {name if i == 0 else ''} | {seeds if i == 0 else ''} | {what} | {upd} | "
+            spent = None if p is None or not p["updates"] else cost_at(g.get("cost"), p["updates"])
+            spent = "" if spent is None else f"{spent:,.0f}"
+            lines.append(f"| {name if i == 0 else ''} | {seeds if i == 0 else ''} | {what} | {upd} | {spent} | "
                          + " | ".join(_fmt(p, keys)) + f" | {g['verdict'] if i == 0 else ''} |")
     return "\n".join(lines) + "\n"
 
@@ -343,7 +367,7 @@ def curve_table(result: dict) -> str:
 # ------------------------------------------------------------------------------------------------ driver
 def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None, batch: int = 250,
            references: bool = True, temps: list[float] | None = None, at: list[int] | None = None) -> dict:
-    from harness.registry import SUITES
+    from harness.registry import METHODS, SUITES
     import harness.evaluate  # noqa: F401  (registers the suites)
     if suite not in SUITE_METRICS:
         raise HarnessError(f"harness curve scores {', '.join(SUITE_METRICS)}, not {suite!r}")
@@ -368,9 +392,10 @@ def curves(run_dirs: list[Path], suite: str, out: Path, seeds: str | None = None
     wrong = [r["run"] for r in runs if r["task"] != task]
     if wrong:
         raise HarnessError(f"{wrong[0]} trained on another task than {suite}'s {task}; score it with its task's suite")
-    if temps and any(r["method"] not in ONE_STEP_FROM_Z_INIT for r in runs):
-        raise HarnessError(f"--temps applies to students sampled from z_init ({', '.join(ONE_STEP_FROM_Z_INIT)}); "
-                           f"SDTT samples with its teacher's MaskGIT sampler")
+    from_z_init = [m for m, rec in METHODS.items() if rec.from_z_init]
+    if temps and any(r["method"] not in from_z_init for r in runs):
+        raise HarnessError(f"--temps applies to students sampled from z_init ({', '.join(from_z_init)}); "
+                           f"the others sample with their teacher's MaskGIT sampler")
     runs = [r if "record" in r else {**r, "temp": t} for r in runs for t in ([None] if "record" in r else temps or [None])]
     for r in runs:
         if "record" not in r:

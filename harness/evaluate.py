@@ -1,6 +1,6 @@
 """`harness eval`: named suites with a protocol id and version; results JSON + a leaderboard row.
 
-Suites (DESIGN.md §6):
+Suites (docs/references/design.md §3):
   shapes-fid@1      class-conditional shapes, N samples (seed i -> class i mod 24), FID / IS / P / R on
                     the shapes classifier's features against held-out renders, plus the share of
                     samples the exact detector judges correct (shape and colour).
@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -27,18 +25,9 @@ from harness import distributed as D
 from harness.errors import HarnessError
 from harness.fingerprint import claim_folder, fingerprint
 from harness.io import lock_folder, runs_root, write_json
-from harness.registry import SUITES
+from harness.registry import SUITES, Suite, method_label
 from harness.tasks import shapes as S
 from harness.tasks.shapes_data import class_dataset
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    protocol: str
-    task: str                       # the shapes task whose generators it scores
-    default_n: int
-    run: Callable                   # (generator, seeds, work_dir, batch) -> (metrics, extra)
 
 
 def _classifier():
@@ -272,7 +261,6 @@ def checkpoint_path(gen) -> Path | None:
     return Path(ck).with_suffix(".safetensors") if ck else None
 
 
-LABELS = {"teacher": "Teacher (multistep)", "fpd": "FPD", "dimo": "DiMO-style", "sdtt": "SDTT"}
 
 
 def append_leaderboard(result: dict, checkpoint: Path | None) -> dict:
@@ -281,7 +269,7 @@ def append_leaderboard(result: dict, checkpoint: Path | None) -> dict:
     costs = desc.get("costs") or {}
     row = measured_row(result["suite"], result["method"], result["steps"],
                        {k: [float(v)] for k, v in result["metrics"].items()},
-                       label=f"{LABELS.get(result['method'], result['method'])}, {result['steps']} step(s)"
+                       label=f"{method_label(result['method'])}, {result['steps']} step(s)"
                              + (f" [{result['variant']}, beyond the paper]" if result["variant"].startswith("extension:")
                                 else ""),
                        provenance=provenance(desc, checkpoint, result["wall_time_s"]),

@@ -18,12 +18,16 @@ import numpy as np
 import typer
 
 from harness.errors import HarnessError
+from harness.registry import METHODS, distillers
 
-LABELS = {"teacher": "Teacher", "fpd": "FPD", "dimo": "DiMO-style", "sdtt": "SDTT"}
-ONE_STEP = ("fpd", "dimo", "sdtt")
 DEFAULT_METRIC = {"shapes-fid": "fid", "imagenet256": "fid", "shapes-geneval": "overall", "geneval": "overall"}
 LOWER_IS_BETTER = {"fid"}
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def plot_label(method: str) -> str:
+    m = METHODS.get(method)
+    return (m.plot_label or m.label) if m else method
 
 
 def _figure(w: float, h: float):
@@ -62,8 +66,8 @@ def parse_student(spec: str) -> tuple[str, str]:
     """'fpd' or 'fpd:soft+gan' -> (method, variant); FPD's main estimator 'ste' is the unnamed variant."""
     from harness.reproduce import VARIANT_OVERRIDES
     method, _, variant = spec.strip().partition(":")
-    if method not in ONE_STEP:
-        raise HarnessError(f"--methods: unknown one-step method {method!r}; choose from {', '.join(ONE_STEP)}")
+    if method not in distillers():
+        raise HarnessError(f"--methods: unknown one-step method {method!r}; choose from {', '.join(distillers())}")
     if variant and (method != "fpd" or variant not in VARIANT_OVERRIDES):
         raise HarnessError(f"--methods: unknown variant {spec!r}; FPD's are "
                            + ", ".join(f"fpd:{v}" for v in VARIANT_OVERRIDES))
@@ -97,7 +101,7 @@ def collect_panels(task: str, teacher_steps: list[int], students: list[tuple[str
             note(f"note: skipping {spec}: no checkpoint at {ck.with_suffix('.safetensors')} ({how})")
             continue
         shown = variant or ("STE" if m == "fpd" and run is not None else "")
-        panels.append((f"{LABELS.get(m, m)}{' ' + shown if shown else ''}, 1 step", _build(m, task, 1, ck)))
+        panels.append((f"{plot_label(m)}{' ' + shown if shown else ''}, 1 step", _build(m, task, 1, ck)))
     return panels
 
 
@@ -213,7 +217,7 @@ def _plot(ax, series: dict[str, list[dict]], x: str) -> None:
         err = np.array([[p["value"] - p["interval"][0], p["interval"][1] - p["value"]] if p["interval"] else [0, 0]
                         for p in pts]).T
         style = dict(ls="--", marker="o", color="0.35") if method == "teacher" else dict(ls="-", marker="*", ms=10, color=f"C{i}")
-        ax.errorbar(xs, ys, yerr=err if err.any() else None, capsize=2, label=LABELS.get(method, method), **style)
+        ax.errorbar(xs, ys, yerr=err if err.any() else None, capsize=2, label=plot_label(method), **style)
         if method == "teacher" or len(pts) > 1:
             for p in pts:
                 ax.annotate(str(p["steps"]), (p[x], p["value"]), textcoords="offset points", xytext=(3, 3), fontsize=6)
@@ -264,7 +268,7 @@ def register(app: typer.Typer) -> None:
     def grid(task: str = typer.Option("shapes", help="shapes or shapes-t2i"),
              out: Optional[Path] = typer.Option(None, help="PNG path (default runs/figures/grid-<task>.png)"),
              teacher_steps: str = typer.Option("16,8,4,1", help="teacher step counts, one panel each"),
-             methods: str = typer.Option(",".join(ONE_STEP), help="one-step students to add when their checkpoint "
+             methods: str = typer.Option(",".join(distillers()), help="one-step students to add when their checkpoint "
                                          "exists: fpd, dimo, sdtt, or with --run an FPD variant such as fpd:soft"),
              run: Optional[Path] = typer.Option(None, help="take the students from this `harness reproduce` folder "
                                                 "(default: `harness train`'s runs/<method>-<task>)"),

@@ -1,6 +1,7 @@
 """Build a method's Generator for a task: the `teacher` sampler or a distilled student checkpoint.
 
-Registered in harness.registry.METHODS; `harness sample` and `harness eval` only go through here.
+Each harness.registry.Method names its builder here; `harness sample` and `harness eval` only go through
+build_generator.
 """
 from __future__ import annotations
 
@@ -89,8 +90,7 @@ def _load_student(method: str, task: str, checkpoint: str | Path | None):
     return teacher.eval(), tok, meta, path
 
 
-@METHODS.register("teacher")
-def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict | None = None):
+def teacher_generator(method: str, task: str, steps: int = 16, checkpoint=None, options: dict | None = None):
     from harness.sampler_presets import build_teacher_sampler, settings_for, teacher_preset
     networks = network_ids(task)
     if checkpoint is None:
@@ -114,8 +114,9 @@ def teacher_generator(task: str, steps: int = 16, checkpoint=None, options: dict
     return gen
 
 
-def _one_step(method: str, task: str, steps: int, checkpoint, options: dict | None):
-    """A distilled one-step student (FPD, DiMO) sampled from z_init as it was trained."""
+def one_step_generator(method: str, task: str, steps: int = 1, checkpoint=None, options: dict | None = None):
+    """A distilled one-step student (FPD, DiMO, any harness.trainers.one_step distiller) sampled from z_init
+    as it was trained."""
     if steps != 1:
         raise HarnessError(f"{method} is a one-step generator; use --steps 1 (got {steps})")
     student, tok, meta, path = _load_student(method, task, checkpoint)
@@ -129,18 +130,7 @@ def _one_step(method: str, task: str, steps: int, checkpoint, options: dict | No
     return gen
 
 
-@METHODS.register("fpd")
-def fpd_generator(task: str, steps: int = 1, checkpoint=None, options: dict | None = None):
-    return _one_step("fpd", task, steps, checkpoint, options)
-
-
-@METHODS.register("dimo")
-def dimo_generator(task: str, steps: int = 1, checkpoint=None, options: dict | None = None):
-    return _one_step("dimo", task, steps, checkpoint, options)
-
-
-@METHODS.register("sdtt")
-def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | None = None):
+def sdtt_generator(method: str, task: str, steps: int = 4, checkpoint=None, options: dict | None = None):
     """SDTT students sample with the teacher's MaskGIT multistep sampler at their distilled step count."""
     ck = checkpoint or (runs_root() / f"sdtt-{task}" / f"student_{steps}step")
     student, tok, meta, path = _load_student("sdtt", task, ck)
@@ -156,9 +146,9 @@ def sdtt_generator(task: str, steps: int = 4, checkpoint=None, options: dict | N
 def build_generator(method: str, task: str, steps: int, checkpoint=None, options: dict | None = None):
     if steps < 1:
         raise HarnessError(f"--steps must be >= 1, got {steps}")
-    builder = METHODS.get_or_fail(method)
+    m = METHODS.get_or_fail(method)
     TASKS.get_or_fail(task)
-    gen = builder(task, steps=steps, checkpoint=checkpoint, options=options)
+    gen = m.build(task, steps, checkpoint, options)
     if D.precision(task) == "bf16":   # another arithmetic, another generator: it enters the fingerprint
         gen.describe = {**getattr(gen, "describe", {}), "precision": "bf16"}
     return OnHost(gen)

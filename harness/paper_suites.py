@@ -219,6 +219,6 @@ def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | P
 
 
 def register_suites() -> None:
-    from harness.evaluate import Suite
+    from harness.registry import Suite
     SUITES["imagenet256"] = Suite("imagenet256", "imagenet256-adm@1", PAPER_SUITES["imagenet256"], 50_000, run_imagenet256)
     SUITES["geneval"] = Suite("geneval", "geneval@1", PAPER_SUITES["geneval"], 553 * IMAGES_PER_PROMPT, run_geneval)

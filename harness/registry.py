@@ -1,7 +1,17 @@
-"""Registries: a new method, task or suite is one registered object, not edits in five places."""
+"""Registries: a new method, task or suite is one registered object, not edits in five places.
+
+A method is one `Method` record: its label, how `harness train` trains it and how `harness sample` / `eval`
+build its generator. A one-step distiller whose algorithm is one file under methods/ (a `Config` dataclass and
+a `Distiller` with `loss(cond, seeds)`) needs no trainer of its own: `distiller="methods.x"` trains it with
+harness.trainers.one_step. Methods outside the package register themselves from the modules named in
+$FPD_HARNESS_PLUGINS (comma-separated), imported when the command line starts.
+"""
 from __future__ import annotations
 
+import importlib
+import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 from harness.config import did_you_mean
 from harness.errors import HarnessError
@@ -25,8 +35,112 @@ class Registry(dict):
 
 
 METHODS = Registry("method")
+TRAINERS = Registry("trainer")
 TASKS = Registry("task")
 SUITES = Registry("suite")
+SHAPES_TASKS = ("shapes", "shapes-t2i")
+ALL_TASKS = ("shapes", "shapes-t2i", "imagenet", "t2i")
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """What `harness train NAME` runs: a config dataclass and a train(cfg, out) function, as 'module:Config:fn'
+    (imported on first use), or a one-step distiller's methods/ module trained by harness.trainers.one_step."""
+    name: str
+    spec: str = ""
+    tasks: tuple = SHAPES_TASKS
+    amp: bool = False                  # --precision (bf16 autocast) applies
+    shippable: bool = False            # --ship writes the network into the package's assets
+    distiller: str = ""
+
+    def load(self):
+        """(config dataclass, train function(cfg, out[, ship]))."""
+        if self.distiller:   # by name, like every trainer here: the registry imports no trainer
+            return importlib.import_module("harness.trainers.one_step").trainer_for(self.name, self.distiller)
+        mod_name, cfg_name, fn_name = self.spec.split(":")
+        mod = importlib.import_module(mod_name)
+        return getattr(mod, cfg_name), getattr(mod, fn_name)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A generator `harness sample` / `eval` can build, and how `harness train` makes it."""
+    name: str
+    label: str                         # leaderboard rows and tables
+    generator: str = "harness.generators:one_step_generator"   # 'module:fn'(method, task, steps, checkpoint, options)
+    trainer: str = ""                  # 'module:Config:fn' of its trainer ...
+    distiller: str = ""                # ... or the methods/ module of a one-step distiller (harness.trainers.one_step)
+    tasks: tuple = ALL_TASKS
+    default_steps: int = 1             # network evaluations per sample when none is asked
+    from_z_init: bool = True           # a one-step student sampled from z_init (r_init, temp, emb_perturb)
+    plot_label: str = ""               # figure legends (default: label)
+    amp: bool = True                   # `harness train --precision bf16` applies to its trainer
+    student_file: str = "student"      # what its run folder exports ({steps}: the distilled step count); "" = none
+    shippable: bool = False
+
+    def build(self, task: str, steps: int, checkpoint=None, options: dict | None = None):
+        mod_name, fn_name = self.generator.split(":")
+        return getattr(importlib.import_module(mod_name), fn_name)(self.name, task, steps, checkpoint, options)
+
+
+def register_method(m: Method) -> Method:
+    """One line registers a method: its generator and (with trainer= or distiller=) `harness train NAME`."""
+    METHODS[m.name] = m
+    if m.trainer or m.distiller:
+        TRAINERS[m.name] = Trainer(m.name, m.trainer, m.tasks, m.amp, m.shippable, m.distiller)
+    return m
+
+
+def load_trainer(kind: str):
+    """(config dataclass, train function) of a registered trainer."""
+    return TRAINERS.get_or_fail(kind).load()
+
+
+def distillers() -> list[str]:
+    """The methods whose generator is a trained student (every method but the teacher)."""
+    return [name for name, m in METHODS.items() if m.student_file]
+
+
+def method_label(method: str) -> str:
+    return METHODS[method].label if method in METHODS else method
+
+
+def load_plugins() -> None:
+    """Import the modules named in $FPD_HARNESS_PLUGINS, each registering its methods (one-line error if one is missing)."""
+    for mod in filter(None, (m.strip() for m in os.environ.get("FPD_HARNESS_PLUGINS", "").split(","))):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+            raise HarnessError(f"FPD_HARNESS_PLUGINS names {mod!r}, which is not importable; put its folder on "
+                               f"PYTHONPATH or unset the variable") from None
+
+
+for _t in (Trainer("tokenizer", "harness.trainers.tokenizer:TokenizerTrainConfig:train", ("shapes",), shippable=True),
+           Trainer("classifier", "harness.trainers.evaluator_nets:ClassifierTrainConfig:train_classifier", ("shapes",),
+                   shippable=True),
+           Trainer("backbone", "harness.trainers.evaluator_nets:BackboneTrainConfig:train_backbone", ("shapes",),
+                   shippable=True)):
+    TRAINERS[_t.name] = _t
+# One line per method. The teacher trains only on the shapes tasks (paper-scale teachers load official weights),
+# and its trainer has its own precision switch (--set amp=).
+register_method(Method("teacher", "Teacher (multistep)", "harness.generators:teacher_generator",
+                       "harness.trainers.teacher:TeacherTrainConfig:train", tasks=SHAPES_TASKS, default_steps=16,
+                       from_z_init=False, plot_label="Teacher", amp=False, student_file="", shippable=True))
+register_method(Method("fpd", "FPD", trainer="harness.trainers.fpd:FPDTrainConfig:train"))
+register_method(Method("dimo", "DiMO-style", trainer="harness.trainers.dimo:DiMOTrainConfig:train"))
+register_method(Method("sdtt", "SDTT", "harness.generators:sdtt_generator", "harness.trainers.sdtt:SDTTTrainConfig:train",
+                       tasks=SHAPES_TASKS, default_steps=4, from_z_init=False, student_file="student_{steps}step"))
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    protocol: str
+    task: str                       # the task whose generators it scores
+    default_n: int
+    run: Callable                   # (generator, seeds, work_dir, batch) -> (metrics, extra)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def budget_overrides(kind: str, train_steps: int | None) -> list[str]:
 def trainer_fields(kind: str) -> frozenset[str]:
     import dataclasses
 
-    from harness.cli import load_trainer
+    from harness.registry import load_trainer
     return frozenset(f.name for f in dataclasses.fields(load_trainer(kind)[0]))
 
 
@@ -176,7 +176,7 @@ def _seed_range(suite: str, seed: int, method: str, n: int | None) -> str | None
 
 def run_job(job: Job) -> None:
     if job.kind == "train":
-        from harness.cli import load_trainer
+        from harness.registry import load_trainer
         from harness.config import apply_overrides, task_defaults
         from harness import distributed as D
         cls, train_fn = load_trainer(job.args["kind"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.reproduce import Job
 
 
 def _costs(result: dict) -> dict:
@@ -22,13 +21,13 @@ def _fingerprints(results: list[dict]) -> dict:
     return {"fingerprints": [f["id"] for f in fps], "generator": fps[0]["generator"]} if fps else {}
 
 
-def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None = None) -> list[dict]:
-    """One leaderboard row per (suite, group), from the per-seed results.json files.
+def aggregate(jobs: list, budget: dict | None = None, ledger: Path | None = None) -> list[dict]:
+    """One leaderboard row per (suite, group), from the per-seed results.json files of `jobs` (harness.reproduce.Job).
 
     `budget` (train_steps, n, set, train_precision) goes into each row's label, eval block and provenance. `ledger` (a JSON file in the run folder)
     remembers what was appended, so re-running a finished reproduce appends nothing new; a group that
     gained seeds appends a newer row, which supersedes the older one (latest row per key)."""
-    from harness.evaluate import LABELS
+    from harness.registry import method_label
     from harness.io import write_json
     from leaderboards.store import append_row, measured_row, provenance
     budget = {k: v for k, v in (budget or {}).items() if v is not None}
@@ -58,7 +57,7 @@ def aggregate(jobs: list[Job], budget: dict | None = None, ledger: Path | None =
                  else f"{len(results)} seed{plural}{budget_text}")
         for variant, ablation in variants:
             row = measured_row(suite, r0["method"], r0["steps"], per_seed,
-                               label=f"{LABELS.get(r0['method'], r0['method'])}, {r0['steps']} step(s) "
+                               label=f"{method_label(r0['method'])}, {r0['steps']} step(s) "
                                      f"[reproduce, {count}]",
                                provenance=provenance({"reproduce": group, "training_seeds": seeds, **budget}, None,
                                                      sum(r["wall_time_s"] for r in results)),

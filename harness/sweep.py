@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.io import write_json
+from harness.registry import METHODS, distillers
 
 SUITE_OF = {"shapes": ("shapes-fid", "fid", min), "shapes-t2i": ("shapes-geneval", "overall", max)}
 SWEEPABLE = {"w": float, "r_temp": float, "sm_temp": float, "schedule": str, "anneal_gumbel": lambda x: x.lower() in ("1", "true"),
@@ -111,7 +112,6 @@ def choose_from_sweeps(files: list[Path]) -> dict:
         "tables": [str(f) for f in files]}
 
 
-DISTILLERS = {"fpd": "student", "dimo": "student", "sdtt": "student_{steps}step"}
 
 
 def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list[str], train_steps: int,
@@ -120,12 +120,12 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     each student on validation seeds: the protocol that gives every distiller the same tuning budget."""
     import dataclasses
 
-    from harness.cli import load_trainer
+    from harness.registry import load_trainer
     from harness.config import apply_overrides, task_defaults
     from harness.evaluate import evaluate
     from harness.train_loop import logged_figures
-    if kind not in DISTILLERS:
-        raise HarnessError(f"sweep {kind!r}: choose one of {', '.join(DISTILLERS)} (or `sweep teacher`)")
+    if kind not in distillers():
+        raise HarnessError(f"sweep {kind!r}: choose one of {', '.join(distillers())} (or `sweep teacher`)")
     suite, metric, best_of, seed_list = _suite_and_seeds(kind, task, seeds)
     cls, train_fn = load_trainer(kind)
     keys = list(grid)
@@ -140,7 +140,7 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
         name = ",".join(f"{k}={v}" for k, v in combo.items()) or "base"
         out = root / name
         train_fn(cfg, out)
-        ck = out / DISTILLERS[kind].format(steps=eval_steps)
+        ck = out / METHODS[kind].student_file.format(steps=eval_steps)
         res = evaluate(kind, suite, eval_steps, ck, seeds=seeds, batch=batch, append=False)
         rows.append({"settings": combo, "run_dir": str(out), "metrics": res["metrics"],
                      "fingerprint": res["fingerprint"]["id"], "train_sec_per_step": logged_figures(out)[1]})
@@ -220,7 +220,7 @@ def register(app) -> None:
         if write_preset:
             _store_best(result, write_preset)
 
-    for kind in DISTILLERS:
+    for kind in distillers():
         _register_distiller(sw, kind)
     app.add_typer(sw, name="sweep")
 

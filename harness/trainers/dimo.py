@@ -28,8 +28,8 @@ from methods.rng import SeedStreams
 @dataclass(frozen=True)
 class DiMOTrainConfig:
     task: str = "shapes"
-    # shapes defaults from the [2/5] fair protocol (docs/fpd-diagnosis.md): 400 updates, lr chosen among
-    # 3e-5 / 1e-4 / 3e-4 / 1e-3 on validation seeds (DiMO-1 FID 1781 / 1624 / 1255 / 1315).
+    # shapes defaults: the budget and lr chosen on validation seeds by the fair protocol (docs/fpd-diagnosis.md,
+    # which holds the grid).
     steps: int = 400                 # shapes: 150 GFLOP/update at batch 64, 75 at 32 (benchmarks/bench_update_cost.py)
     batch: int = 64                  # DiMO: 64 per GPU x 2 GPUs
     lr: float = 3e-4                 # generator_lr; DiMO 1e-5 on MaskGIT (30k steps) — the small shapes run takes larger steps

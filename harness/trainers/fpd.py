@@ -24,9 +24,8 @@ from methods.rng import SeedStreams
 @dataclass(frozen=True)
 class FPDTrainConfig:
     task: str = "shapes"
-    # shapes defaults from the [2/5] fair protocol (docs/fpd-diagnosis.md): 400 updates, lr chosen among
-    # 1e-5 / 5e-5 / 2e-4 / 6e-4 on validation seeds (FID 1637 / 1498 / 1466 / 1638). Paper: lr 1e-5 for
-    # MaskGIT / MaskGen-L (the paper-scale presets keep it); the small shapes teacher takes a larger step.
+    # shapes defaults: the budget and lr chosen on validation seeds by the fair protocol (docs/fpd-diagnosis.md,
+    # which holds the grid); paper: lr 1e-5 for MaskGIT / MaskGen-L, kept by the paper-scale presets.
     steps: int = 400
     batch: int = 64
     lr: float = 2e-4

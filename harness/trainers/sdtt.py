@@ -3,7 +3,7 @@
 Data: tokenizer codes of real renders with their conditions (SDTT is data-based). Rounds of
 `round_steps` optimiser steps: round k distils the start/2^k-step teacher into a start/2^(k+1)-step
 student; at its end the student is exported as `<out>/student_<N>step.safetensors/.json` (what
-`harness eval --method sdtt --steps N` loads) and copied into the teacher (teachers.md §4.2). The
+`harness eval --method sdtt --steps N` loads) and copied into the teacher (jdeschena/sdtt `_student_to_teacher`). The
 teacher is a checkpointed module, so a resumed run continues in the right round with the right teacher.
 """
 from __future__ import annotations
@@ -27,8 +27,8 @@ from methods.sdtt import SDTT, SDTTConfig
 @dataclass(frozen=True)
 class SDTTTrainConfig:
     task: str = "shapes"
-    # shapes defaults from the [2/5] fair protocol (docs/fpd-diagnosis.md): 400 updates in 4 rounds, lr chosen
-    # among 3e-5 / 1e-4 / 3e-4 / 1e-3 on validation seeds (SDTT-1 FID 2115 / 1704 / 1449 / 1138).
+    # shapes defaults: the budget (4 rounds) and lr chosen on validation seeds by the fair protocol
+    # (docs/fpd-diagnosis.md, which holds the grid).
     steps: int = 400                 # total = round_steps x rounds (a smaller --steps stops early); shapes: 76 GFLOP/update at batch 64
     round_steps: int = 100           # SDTT grow_dt_every (10k on OpenWebText)
     batch: int = 64                  # SDTT README: 128 global

@@ -2,7 +2,8 @@
 
 Objective: the paper's Eq. 2, cross-entropy on masked positions, with MaskGIT-pytorch v1's
 per-sample arccos masking (r ~ U(0,1), p_mask = arccos(r)/(π/2), Bernoulli per token), label
-smoothing 0.1 and 10 % condition dropout to the null class / empty caption (teachers.md §1.2).
+smoothing 0.1 and 10 % condition dropout to the null class / empty caption (`Trainer/vit.py`:
+`get_mask_code`, `train_one_epoch`; `main.py --drop-label 0.1`).
 
 Second-wave recipe (what changed from the first wave, all recorded in the shipped asset's JSON):
 width 192 (from 128) and batch 128 (from 96), as the calibration prototype that drew the world;
@@ -54,13 +55,12 @@ class TeacherTrainConfig:
                                   # (192x4, batch 128, text); off by default (needs a C++ compiler, ~30 s warm-up)
     seed: int = 0
     tag_mix: str = ""             # text task: training-scene tag weights, e.g. "color_attr:2,counting:1.5" (unnamed
-                                  # tags weigh 1; "" = uniform over GenEval's six tags, the recipe up to v9)
-    ema: float = 0.0              # EMA decay of the weights that ship and are scored (0 = off, the recipe up to v11);
+                                  # tags weigh 1; "" = uniform over GenEval's six tags)
+    ema: float = 0.0              # EMA decay of the weights that ship and are scored (0 = off);
                                   # DiMO's warm-up min(decay, (1+i)/(10+i)). EDM2 (Karras et al. 2024) finds sample
                                   # quality moves with the averaging length even where the loss does not.
     init: str = ""                # "" = random init; "shipped" = start from the shipped teacher of the task;
-                                  # or a teacher run folder. A run folder does not survive between sessions
-                                  # here (only the repository does), so a long run continues from what shipped.
+                                  # or a teacher run folder (a long recipe can continue from what shipped).
 
     def __post_init__(self):
         if self.lr_schedule not in ("constant", "cosine"):

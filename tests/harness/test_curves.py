@@ -39,6 +39,7 @@ def test_curve_scores_each_point_once_and_extends(tmp_path, capsys):
     assert "fpd: 2 seed(s), 3 points up to 12 updates" in out
     table = (tmp_path / "curves" / "curve_shapes-fid.md").read_text()
     assert "| fpd | 2 | start | 0 |" in table and "| last | 12 |" in table
+    assert g["cost"]["sec_per_update"] > 0 and g["cost"]["once_s"] == 0   # what a point cost: updates x s/update
 
     record = tmp_path / "curves" / "runs" / "fpd-s0.json"   # a record stands in for its folder: the same curve
     code, _, err = run_cli(["curve", record, tmp_path / "fpd-s1", *args[3:-1], tmp_path / "from-record"], capsys)
