@@ -13,6 +13,7 @@ backward + optimiser part. `--precision bf16` runs the networks' forwards under 
 torch.compile of student and teacher was tried (2026-12-01) and not kept: 0.867 s/step with bf16 vs 0.745
 without, and the fp32 compiled step fails (dynamo's wrapper has no len()).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.flops import (common_args, count_flops, device_of, emit, env_info, flops_by_module,  # noqa: E402
-                              rss_peak_mb, shapes_networks, summary, sync)
+from benchmarks.flops import (
+    common_args,
+    count_flops,
+    device_of,
+    emit,
+    env_info,
+    flops_by_module,  # noqa: E402
+    rss_peak_mb,
+    shapes_networks,
+    summary,
+    sync,
+)
 
 
 def make_step(nets: dict, batch: int, device, precision: str = "fp32", task: str = "shapes"):
@@ -38,15 +49,17 @@ def make_step(nets: dict, batch: int, device, precision: str = "fp32", task: str
     from harness.trainers.fpd import FPDTrainConfig
     from methods.fpd import FPD
     from methods.rng import SeedStreams
+
     cfg = FPDTrainConfig()
     backbone = FrozenBackbone(nets["backbone"], tuple(cfg.blocks), cfg.grid or None, cfg.token_norm)
     student = copy.deepcopy(nets["teacher"]).train().requires_grad_(True)
     _name_networks(nets, student)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    wrap = lambda m: m   # noqa: E731
+    wrap = lambda m: m  # noqa: E731
     if precision == "bf16":
         from harness.precision import Autocast
-        wrap = lambda m: Autocast(m, device.type)   # noqa: E731
+
+        wrap = lambda m: Autocast(m, device.type)  # noqa: E731
     fpd = FPD(wrap(student), wrap(nets["teacher"]), wrap(nets["tok"]), wrap(backbone), cfg.fpd())
 
     def loss_fn(i: int):
@@ -58,6 +71,7 @@ def make_step(nets: dict, batch: int, device, precision: str = "fp32", task: str
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
         opt.step()
+
     return loss_fn, update, sum(p.numel() for p in student.parameters()), cfg
 
 
@@ -78,14 +92,16 @@ def _split(by_module: dict[str, int]) -> dict[str, float]:
     kernels, pooling). The counter has no module attribution for the backward: it runs through the student
     (weights and inputs) and, on the student branch only, through the decoder and backbone (inputs)."""
     total = by_module.get("Global", 0) or 1
-    share = {n: sum(v for k, v in by_module.items() if "." not in k and k.startswith(f"{n}:")) / total
-             for n in NETWORKS}
+    share = {
+        n: sum(v for k, v in by_module.items() if "." not in k and k.startswith(f"{n}:")) / total for n in NETWORKS
+    }
     share["other"] = max(0.0, 1.0 - sum(share.values()))
     return {k: round(v, 4) for k, v in share.items()}
 
 
 def worker(args) -> dict:
     import torch
+
     dev = device_of(args.cpu)
     rss0 = rss_peak_mb()
     if dev.type == "cuda":
@@ -113,16 +129,28 @@ def worker(args) -> dict:
     split = None if args.precision == "bf16" else _split(flops_by_module(lambda: loss_fn(i + 1)))
     s = summary(tot)
     flops = f_fwd + f_bwd
-    return {"networks": nets["which"], **env_info(dev), "batch": args.batch, "trainable_params": trainable,
-            "precision": args.precision,
-            "config": {k: v for k, v in cfg.fpd().to_dict().items()},
-            "sec_per_step": s, "loss_s": summary(fwd)["median_s"], "backward_opt_s": summary(bwd)["median_s"],
-            "flops_per_step": flops, "flops_loss": f_fwd, "flops_backward_opt": f_bwd, "forward_flops_by_network": split,
-            "achieved_flops_per_s": flops / s["median_s"], "samples_per_s": args.batch / s["median_s"],
-            "peak_memory_mb": peak,
-            "peak_memory_kind": "cuda max_memory_allocated" if dev.type == "cuda"
-            else "RSS high-water mark growth after imports (fresh process)",
-            "rss_high_water_mb": rss_peak_mb()}
+    return {
+        "networks": nets["which"],
+        **env_info(dev),
+        "batch": args.batch,
+        "trainable_params": trainable,
+        "precision": args.precision,
+        "config": {k: v for k, v in cfg.fpd().to_dict().items()},
+        "sec_per_step": s,
+        "loss_s": summary(fwd)["median_s"],
+        "backward_opt_s": summary(bwd)["median_s"],
+        "flops_per_step": flops,
+        "flops_loss": f_fwd,
+        "flops_backward_opt": f_bwd,
+        "forward_flops_by_network": split,
+        "achieved_flops_per_s": flops / s["median_s"],
+        "samples_per_s": args.batch / s["median_s"],
+        "peak_memory_mb": peak,
+        "peak_memory_kind": "cuda max_memory_allocated"
+        if dev.type == "cuda"
+        else "RSS high-water mark growth after imports (fresh process)",
+        "rss_high_water_mb": rss_peak_mb(),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -132,10 +160,17 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="bf16: the networks under autocast")
-    ap.add_argument("--task", choices=("shapes", "shapes-t2i"), default="shapes",
-                    help="which shipped teacher (and student) the step uses: class or text task")
-    ap.add_argument("--in-process", action="store_true",
-                    help="no fresh subprocess (tests, debugging): peak memory then includes the caller's")
+    ap.add_argument(
+        "--task",
+        choices=("shapes", "shapes-t2i"),
+        default="shapes",
+        help="which shipped teacher (and student) the step uses: class or text task",
+    )
+    ap.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no fresh subprocess (tests, debugging): peak memory then includes the caller's",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -143,11 +178,20 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     if args.in_process:
         return emit({"task": args.task, **worker(args), "fresh_process": False}, "fpd_step", args.out_dir)
-    flags = [f"--batch={args.batch}", f"--steps={args.steps}", f"--warmup={args.warmup}", f"--precision={args.precision}",
-             f"--task={args.task}"]
+    flags = [
+        f"--batch={args.batch}",
+        f"--steps={args.steps}",
+        f"--warmup={args.warmup}",
+        f"--precision={args.precision}",
+        f"--task={args.task}",
+    ]
     flags += ["--random"] * args.random + ["--cpu"] * args.cpu
-    p = subprocess.run([sys.executable, __file__, "--worker", *flags], capture_output=True, text=True,
-                       env={**os.environ, "FPD_NO_PROGRESS": "1"})
+    p = subprocess.run(
+        [sys.executable, __file__, "--worker", *flags],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FPD_NO_PROGRESS": "1"},
+    )
     if p.returncode:
         sys.exit(f"bench_fpd_step worker failed:\n{p.stderr[-3000:]}")
     rec = {"task": args.task, **json.loads(p.stdout.strip().splitlines()[-1]), "fresh_process": True}

@@ -10,6 +10,7 @@ torch.utils.flop_counter.FlopCounterMode, and report peak memory: torch.cuda.max
 on CPU the growth of the RSS high-water mark (ru_maxrss) from just after imports, so networks, optimiser
 state and activations all count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,21 @@ def build(random: bool, dev):
     from harness.networks.shapes_backbone import FrozenBackbone, ShapesBackbone
     from harness.networks.shapes_transformer import ShapesMaskTransformer, TransformerConfig
     from harness.networks.shapes_vq import ShapesVQ, VQConfig
+
     which = "random"
     if not random:
         try:
             from harness.trainers.evaluator_nets import load_backbone
             from harness.trainers.teacher import load_shipped as load_teacher
             from harness.trainers.tokenizer import load_shipped as load_tokenizer
+
             tok, teacher, net = load_tokenizer(), load_teacher("shapes"), load_backbone()
             which = "shipped"
         except Exception as e:  # noqa: BLE001 - any missing asset: fall back, and say so
             which = f"random (shipped unavailable: {type(e).__name__})"
     if which != "shipped":
         import torch
+
         torch.manual_seed(0)
         tok = ShapesVQ(VQConfig(channels=48, codebook_size=256, code_dim=32)).eval().requires_grad_(False)
         teacher = ShapesMaskTransformer(TransformerConfig()).eval().requires_grad_(False)
@@ -61,10 +65,12 @@ def make_step(method: str, tok, teacher, backbone, batch: int, dev):
 
     from harness.trainers.common import shapes_conditions
     from methods.rng import SeedStreams
+
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     if method == "fpd":
         from harness.trainers.fpd import FPDTrainConfig
         from methods.fpd import FPD
+
         cfg = FPDTrainConfig()
         opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         fpd = FPD(student, teacher, tok, backbone, cfg.fpd())
@@ -76,9 +82,11 @@ def make_step(method: str, tok, teacher, backbone, batch: int, dev):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
             opt.step()
+
         return step, sum(p.numel() for p in student.parameters() if p.requires_grad)
     from harness.trainers.dimo import DiMOTrainConfig
     from methods.dimo import EMA, DiMO, freeze_embeddings
+
     cfg = DiMOTrainConfig()
     dcfg = cfg.dimo()
     aux = copy.deepcopy(teacher).train().requires_grad_(True)
@@ -104,12 +112,14 @@ def make_step(method: str, tok, teacher, backbone, batch: int, dev):
         opt_f.zero_grad(set_to_none=True)
         loss_f.backward()
         opt_f.step()
+
     return step, sum(p.numel() for p in gp + fp)
 
 
 def worker(args) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
+
     cuda = torch.cuda.is_available() and not args.cpu
     dev = torch.device("cuda" if cuda else "cpu")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -126,15 +136,24 @@ def worker(args) -> dict:
         step(i)
     sync()
     sec = (time.perf_counter() - t0) / args.steps
-    cpu = (time.process_time() - c0) / args.steps      # CPU seconds: robust to other jobs on a shared machine
+    cpu = (time.process_time() - c0) / args.steps  # CPU seconds: robust to other jobs on a shared machine
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _rss_mb() - rss0
     with FlopCounterMode(display=False) as fc:
         step(args.warmup + args.steps)
     flops = fc.get_total_flops()
-    return {"method": args.worker, "networks": which, "device": torch.cuda.get_device_name() if cuda else "cpu",
-            "threads": torch.get_num_threads(), "sec_per_step": sec, "cpu_sec_per_step": cpu, "peak_memory_mb": peak,
-            "peak_memory_kind": "cuda max_memory_allocated" if cuda else "RSS high-water mark growth after imports",
-            "flops_per_step": flops, "achieved_flops_per_s": flops / sec, "trainable_params": trainable}
+    return {
+        "method": args.worker,
+        "networks": which,
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "threads": torch.get_num_threads(),
+        "sec_per_step": sec,
+        "cpu_sec_per_step": cpu,
+        "peak_memory_mb": peak,
+        "peak_memory_kind": "cuda max_memory_allocated" if cuda else "RSS high-water mark growth after imports",
+        "flops_per_step": flops,
+        "achieved_flops_per_s": flops / sec,
+        "trainable_params": trainable,
+    }
 
 
 def main() -> None:
@@ -154,23 +173,48 @@ def main() -> None:
     flags += ["--random"] * args.random + ["--cpu"] * args.cpu
     res = {}
     for m in ("fpd", "dimo"):
-        p = subprocess.run([sys.executable, __file__, "--worker", m, *flags], capture_output=True, text=True, check=False,
-                           env={**os.environ, "FPD_NO_PROGRESS": "1"})
+        p = subprocess.run(
+            [sys.executable, __file__, "--worker", m, *flags],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "FPD_NO_PROGRESS": "1"},
+        )
         if p.returncode:
             sys.exit(f"{m} worker failed:\n{p.stderr[-3000:]}")
         res[m] = json.loads(p.stdout.strip().splitlines()[-1])
     f, d = res["fpd"], res["dimo"]
-    keys = ("sec_per_step", "cpu_sec_per_step", "peak_memory_mb", "flops_per_step", "achieved_flops_per_s", "trainable_params")
+    keys = (
+        "sec_per_step",
+        "cpu_sec_per_step",
+        "peak_memory_mb",
+        "flops_per_step",
+        "achieved_flops_per_s",
+        "trainable_params",
+    )
     from benchmarks.flops import emit
-    emit({"task": "shapes", "batch": args.batch, "timed_steps": args.steps,
-                      "networks": f["networks"], "device": f["device"], "threads": f["threads"],
-                      "fpd": {k: f[k] for k in keys},
-                      "dimo": {k: d[k] for k in keys},
-                      "ratio_dimo_over_fpd": {"sec_per_step": d["sec_per_step"] / f["sec_per_step"],
-                                              "cpu_sec_per_step": d["cpu_sec_per_step"] / max(f["cpu_sec_per_step"], 1e-9),
-                                              "peak_memory": d["peak_memory_mb"] / max(f["peak_memory_mb"], 1e-9),
-                                              "flops_per_step": d["flops_per_step"] / max(f["flops_per_step"], 1)},
-                      "peak_memory_kind": f["peak_memory_kind"]}, "fpd_vs_dimo", args.out_dir)   # printed and appended to results/
+
+    emit(
+        {
+            "task": "shapes",
+            "batch": args.batch,
+            "timed_steps": args.steps,
+            "networks": f["networks"],
+            "device": f["device"],
+            "threads": f["threads"],
+            "fpd": {k: f[k] for k in keys},
+            "dimo": {k: d[k] for k in keys},
+            "ratio_dimo_over_fpd": {
+                "sec_per_step": d["sec_per_step"] / f["sec_per_step"],
+                "cpu_sec_per_step": d["cpu_sec_per_step"] / max(f["cpu_sec_per_step"], 1e-9),
+                "peak_memory": d["peak_memory_mb"] / max(f["peak_memory_mb"], 1e-9),
+                "flops_per_step": d["flops_per_step"] / max(f["flops_per_step"], 1),
+            },
+            "peak_memory_kind": f["peak_memory_kind"],
+        },
+        "fpd_vs_dimo",
+        args.out_dir,
+    )  # printed and appended to results/
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ raw  = student forward on a pre-made z_init + decoder forward on pre-made tokens
 overhead % = (full − raw) / raw. Full and raw calls alternate so load drifts on a busy machine hit
 both alike; medians are compared (`overhead_pct`), and the median of per-round ratios
 (`overhead_pct_paired`); `overhead_pct_cpu` compares process CPU time, which neighbours on a shared
-machine disturb far less than wall time (with several intra-op threads it also counts their spinning). The breakdown times each non-network part on its own so a
+machine disturb far less than wall time (with several intra-op threads it also counts their spinning). The breakdown
+times each non-network part on its own so a
 regression points at its cause (per-sample RNG loops in methods.rng.SeedStreams, the Gumbel draw, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +25,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.flops import (class_conditions, common_args, count_flops, device_of, emit, env_info,  # noqa: E402
-                              fpd_student, shapes_networks, summary, sync, time_calls)
+from benchmarks.flops import (
+    class_conditions,
+    common_args,
+    count_flops,
+    device_of,
+    emit,
+    env_info,  # noqa: E402
+    fpd_student,
+    shapes_networks,
+    summary,
+    sync,
+    time_calls,
+)
 
 
 def alternate(fns: dict, repeats: int, warmup: int, device) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -52,13 +65,14 @@ def parts(gen, cond, seeds, z0, z_hat, logits, repeats: int, warmup: int, device
     from methods.fpd import z_init
     from methods.interfaces import to_uint8
     from methods.rng import SeedStreams, sample_categorical
+
     m = gen.model
     L, K = m.num_tokens, m.codebook_size
     img = gen.tokenizer.decode(z_hat, cond)
     pieces = {
         "seed_streams_init": lambda: SeedStreams(seeds, device),
         "z_init_draws": lambda: z_init(SeedStreams(seeds, device), L, K, m.mask_id, gen.r_init),
-        "uniform_draw": lambda: SeedStreams(seeds, device).rand(L),          # one uniform per position
+        "uniform_draw": lambda: SeedStreams(seeds, device).rand(L),  # one uniform per position
         "sample_inverse_cdf": lambda: sample_categorical(logits / gen.temp, torch.rand(logits.shape[:-1])),
         "to_uint8": lambda: to_uint8(img),
     }
@@ -82,6 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from methods.fpd import z_init
     from methods.rng import SeedStreams
+
     dev = device_of(args.cpu)
     nets = shapes_networks(args.random, dev)
     gen, src = fpd_student(nets, args.random, dev)
@@ -95,8 +110,13 @@ def main(argv: list[str] | None = None) -> dict:
         def raw():
             m(z0, cond)
             return tok.decode(z_hat, cond)
-        fns = {"full": lambda: gen.generate(cond, seeds), "raw": raw,
-               "raw_student": lambda: m(z0, cond), "raw_decoder": lambda: tok.decode(z_hat, cond)}
+
+        fns = {
+            "full": lambda: gen.generate(cond, seeds),
+            "raw": raw,
+            "raw_student": lambda: m(z0, cond),
+            "raw_decoder": lambda: tok.decode(z_hat, cond),
+        }
         t, c = alternate(fns, args.repeats, args.warmup, dev)
         breakdown = parts(gen, cond, seeds, z0, z_hat, logits, args.repeats, args.warmup, dev)
         _, full_flops = count_flops(fns["full"])
@@ -108,16 +128,36 @@ def main(argv: list[str] | None = None) -> dict:
     cpu_full, cpu_raw = statistics.median(c["full"]), statistics.median(c["raw"])
     overhead_ms = 1e3 * (full - raw)
     b = args.batch
-    rec = {"task": "shapes", "batch": b, "networks": nets["which"], "student_source": src, **env_info(dev),
-           "full": {**s["full"], "ms_per_image": 1e3 * full / b, "flops_per_batch": full_flops,
-                    "achieved_flops_per_s": full_flops / full},
-           "raw": {**s["raw"], "ms_per_image": 1e3 * raw / b, "flops_per_batch": raw_flops,
-                   "achieved_flops_per_s": raw_flops / raw},
-           "raw_student_ms": 1e3 * s["raw_student"]["median_s"], "raw_decoder_ms": 1e3 * s["raw_decoder"]["median_s"],
-           "overhead_pct": 100 * (full - raw) / raw, "overhead_pct_paired": 100 * paired, "overhead_ms": overhead_ms,
-           "overhead_pct_cpu": 100 * (cpu_full - cpu_raw) / cpu_raw, "cpu_ms": {"full": 1e3 * cpu_full, "raw": 1e3 * cpu_raw},
-           "target_pct": 5.0, "within_target": 100 * paired <= 5.0,
-           "breakdown_ms": breakdown, "breakdown_sum_ms": sum(breakdown.values())}
+    rec = {
+        "task": "shapes",
+        "batch": b,
+        "networks": nets["which"],
+        "student_source": src,
+        **env_info(dev),
+        "full": {
+            **s["full"],
+            "ms_per_image": 1e3 * full / b,
+            "flops_per_batch": full_flops,
+            "achieved_flops_per_s": full_flops / full,
+        },
+        "raw": {
+            **s["raw"],
+            "ms_per_image": 1e3 * raw / b,
+            "flops_per_batch": raw_flops,
+            "achieved_flops_per_s": raw_flops / raw,
+        },
+        "raw_student_ms": 1e3 * s["raw_student"]["median_s"],
+        "raw_decoder_ms": 1e3 * s["raw_decoder"]["median_s"],
+        "overhead_pct": 100 * (full - raw) / raw,
+        "overhead_pct_paired": 100 * paired,
+        "overhead_ms": overhead_ms,
+        "overhead_pct_cpu": 100 * (cpu_full - cpu_raw) / cpu_raw,
+        "cpu_ms": {"full": 1e3 * cpu_full, "raw": 1e3 * cpu_raw},
+        "target_pct": 5.0,
+        "within_target": 100 * paired <= 5.0,
+        "breakdown_ms": breakdown,
+        "breakdown_sum_ms": sum(breakdown.values()),
+    }
     return emit(rec, "overhead", args.out_dir)
 
 

@@ -1,6 +1,7 @@
 """FPD vs DiMO at MaskGIT scale with random weights: step time, peak memory and FLOPs per step (one JSON line).
 
-    python benchmarks/bench_paper_scale.py                      # GPU: MaskGIT v1 (24 blocks) + taming VQGAN + DINOv3 ViT-B/16, batch 32, bf16
+    python benchmarks/bench_paper_scale.py                      # GPU: MaskGIT v1 (24 blocks) + taming VQGAN + DINOv3
+    ViT-B/16, batch 32, bf16
     python benchmarks/bench_paper_scale.py --small --cpu        # seconds: depth 2, narrow 64-px VQGAN and DINOv3
 
 The networks are the harness's paper-scale modules at their official configs (harness/networks), randomly
@@ -15,6 +16,7 @@ CPU. FLOPs: torch.utils.flop_counter (matmuls, convolutions, attention; forward 
 Each mode runs in a fresh process so its peak memory is its own (GPU: max_memory_allocated; CPU: growth of
 the RSS high-water mark after imports); `--in-process` (tests) shares one process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,13 +44,28 @@ def build(args, device):
     from harness.networks.maskgit_v1 import MaskGITConfig, MaskGITTransformer
     from harness.networks.vqgan_taming import TamingVQGAN, VQGANConfig
     from harness.trainers.fpd import FPDTrainConfig
+
     torch.manual_seed(args.seed)
     cfg = FPDTrainConfig.preset("imagenet")
     teacher = MaskGITTransformer(MaskGITConfig(depth=args.depth))
-    vcfg = VQGANConfig(ch=32, ch_mult=(1, 1, 2), resolution=64) if args.small else VQGANConfig()   # small: 16x16 codes -> 64 px
-    dcfg = (DINOv3ViTConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=12, num_attention_heads=4,
-                            num_register_tokens=4, patch_size=16) if args.small else dinov3_vitb16_config())
-    dino = dino_from_config(dcfg, DinoFeatureConfig(blocks=tuple(cfg.blocks), grid=cfg.grid or 4, token_norm=cfg.token_norm))
+    vcfg = (
+        VQGANConfig(ch=32, ch_mult=(1, 1, 2), resolution=64) if args.small else VQGANConfig()
+    )  # small: 16x16 codes -> 64 px
+    dcfg = (
+        DINOv3ViTConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=12,
+            num_attention_heads=4,
+            num_register_tokens=4,
+            patch_size=16,
+        )
+        if args.small
+        else dinov3_vitb16_config()
+    )
+    dino = dino_from_config(
+        dcfg, DinoFeatureConfig(blocks=tuple(cfg.blocks), grid=cfg.grid or 4, token_norm=cfg.token_norm)
+    )
     return tuple(m.to(device).eval().requires_grad_(False) for m in (teacher, TamingVQGAN(vcfg), dino))
 
 
@@ -57,16 +74,18 @@ def make_step(mode: str, nets, args, device, amp):
     import torch
 
     from methods.rng import SeedStreams
+
     teacher, vq, dino = nets
     b = args.batch
 
     def conds(i: int, offset: int = 0):
         seeds = SeedStreams.derive(args.seed, i, range(offset, offset + b))
-        return torch.tensor([s % 1000 for s in seeds], device=device), seeds   # ImageNet: seed -> class
+        return torch.tensor([s % 1000 for s in seeds], device=device), seeds  # ImageNet: seed -> class
 
     if mode == "fpd":
         from harness.trainers.fpd import FPDTrainConfig
         from methods.fpd import FPD
+
         cfg = FPDTrainConfig.preset("imagenet")
         student = copy.deepcopy(teacher).train().requires_grad_(True)
         opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -78,11 +97,13 @@ def make_step(mode: str, nets, args, device, amp):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
             opt.step()
+
         return step, sum(p.numel() for p in student.parameters())
     if mode == "dimo":
         from harness.trainers.dimo import DiMOTrainConfig
         from methods.dimo import EMA, DiMO, freeze_embeddings
-        cfg = DiMOTrainConfig(task="imagenet", lr=1e-5, fake_lr=1e-5)   # DiMO's MaskGIT run
+
+        cfg = DiMOTrainConfig(task="imagenet", lr=1e-5, fake_lr=1e-5)  # DiMO's MaskGIT run
         dcfg = cfg.dimo()
         gen, aux = (copy.deepcopy(teacher).train().requires_grad_(True) for _ in range(2))
         freeze_embeddings(gen, dcfg.frozen)
@@ -104,13 +125,18 @@ def make_step(mode: str, nets, args, device, amp):
             opt_f.zero_grad(set_to_none=True)
             loss_f.backward()
             opt_f.step()
+
         return step, sum(p.numel() for p in gp + fp)
     if mode == "teacher":
         from harness.sampler_presets import build_teacher_sampler, teacher_preset
-        gen, _ = build_teacher_sampler(amp(teacher), amp(vq), args.steps, teacher_preset("imagenet")["settings"], device=device)
+
+        gen, _ = build_teacher_sampler(
+            amp(teacher), amp(vq), args.steps, teacher_preset("imagenet")["settings"], device=device
+        )
     elif mode == "student":
         from harness.trainers.fpd import FPDTrainConfig
         from methods.fpd import OneStepStudent
+
         gen = OneStepStudent(amp(teacher), amp(vq), FPDTrainConfig.preset("imagenet").r_init, device=device)
     else:
         raise SystemExit(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
@@ -121,9 +147,10 @@ def worker(mode: str, args) -> dict:
     import torch
 
     from harness.precision import Autocast
+
     device = device_of(args.cpu)
     rss0 = rss_peak_mb()
-    if device.type == "cuda":   # TF32 left as the trainers leave it (off for matmuls): the steps they run
+    if device.type == "cuda":  # TF32 left as the trainers leave it (off for matmuls): the steps they run
         torch.cuda.reset_peak_memory_stats(device)
     amp = (lambda m: Autocast(m, device.type)) if args.precision == "bf16" else (lambda m: m)
     nets = build(args, device)
@@ -139,8 +166,13 @@ def worker(mode: str, args) -> dict:
         times.append(time.perf_counter() - t0)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else rss_peak_mb() - rss0
     s = summary(times)
-    out = {"sec_per_step": s, "step_time_s": s["median_s"], "images_per_s": args.batch / s["median_s"],
-           "peak_memory_mb": peak, "trainable_params": trainable}
+    out = {
+        "sec_per_step": s,
+        "step_time_s": s["median_s"],
+        "images_per_s": args.batch / s["median_s"],
+        "peak_memory_mb": peak,
+        "trainable_params": trainable,
+    }
     if args.flops:
         _, flops = count_flops(lambda: step(args.warmup + args.iters))
         out.update(flops_per_step=flops, achieved_tflops=flops / s["median_s"] / 1e12)
@@ -149,11 +181,21 @@ def worker(mode: str, args) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common_args(ap)   # --random is implied: the weights are always random here
+    common_args(ap)  # --random is implied: the weights are always random here
     ap.add_argument("--modes", default="fpd,dimo,teacher,student", help=f"comma list of {', '.join(MODES)}")
-    ap.add_argument("--small", "--tiny", dest="small", action="store_true",
-                    help="CPU smoke run: depth 2, narrow 64-px VQGAN and DINOv3, batch 1 (token shapes stay real)")
-    ap.add_argument("--batch", type=int, default=None, help="images per step (default 32, the paper's MaskGIT batch; 1 with --small)")
+    ap.add_argument(
+        "--small",
+        "--tiny",
+        dest="small",
+        action="store_true",
+        help="CPU smoke run: depth 2, narrow 64-px VQGAN and DINOv3, batch 1 (token shapes stay real)",
+    )
+    ap.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="images per step (default 32, the paper's MaskGIT batch; 1 with --small)",
+    )
     ap.add_argument("--depth", type=int, default=None, help="transformer depth (default 24; 2 with --small)")
     ap.add_argument("--steps", type=int, default=None, help="teacher sampling steps (default 16; 2 with --small)")
     ap.add_argument("--iters", type=int, default=None, help="timed iterations (default 5; 1 with --small)")
@@ -161,7 +203,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--precision", choices=["fp32", "bf16"], default=None, help="default bf16 on a GPU, fp32 on CPU")
     ap.add_argument("--no-flops", dest="flops", action="store_false", help="skip the FLOP-counting step")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--in-process", action="store_true", help="all modes in this process (tests); peak memory then accumulates")
+    ap.add_argument(
+        "--in-process", action="store_true", help="all modes in this process (tests); peak memory then accumulates"
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     small = args.small
@@ -182,18 +226,31 @@ def main(argv: list[str] | None = None) -> dict:
     results = {m: run_mode(m, args) for m in modes}
     if "teacher" in results:
         results["teacher"]["teacher_steps"] = args.steps
-    rec = {"task": "imagenet", "networks": "random", "scale": "small" if small else "maskgit",
-           "config": {"batch": args.batch, "depth": args.depth, "precision": args.precision,
-                      "vqgan": "ch 32, 64 px" if small else "taming f16, 256 px",
-                      "dinov3": "width 64, 12 blocks" if small else "ViT-B/16"},
-           **env_info(device), "modes": results,
-           "peak_memory_kind": "cuda max_memory_allocated" if device.type == "cuda" else
-           "RSS high-water growth after imports" + (" (one process: accumulates over modes)" if args.in_process else ""),
-           "fresh_process": not args.in_process}
+    rec = {
+        "task": "imagenet",
+        "networks": "random",
+        "scale": "small" if small else "maskgit",
+        "config": {
+            "batch": args.batch,
+            "depth": args.depth,
+            "precision": args.precision,
+            "vqgan": "ch 32, 64 px" if small else "taming f16, 256 px",
+            "dinov3": "width 64, 12 blocks" if small else "ViT-B/16",
+        },
+        **env_info(device),
+        "modes": results,
+        "peak_memory_kind": "cuda max_memory_allocated"
+        if device.type == "cuda"
+        else "RSS high-water growth after imports"
+        + (" (one process: accumulates over modes)" if args.in_process else ""),
+        "fresh_process": not args.in_process,
+    }
     if "fpd" in results and "dimo" in results:
         f, d = results["fpd"], results["dimo"]
-        rec["ratio_dimo_over_fpd"] = {"step_time": d["step_time_s"] / f["step_time_s"],
-                                      "peak_memory": d["peak_memory_mb"] / max(f["peak_memory_mb"], 1e-9)}
+        rec["ratio_dimo_over_fpd"] = {
+            "step_time": d["step_time_s"] / f["step_time_s"],
+            "peak_memory": d["peak_memory_mb"] / max(f["peak_memory_mb"], 1e-9),
+        }
         if args.flops:
             rec["ratio_dimo_over_fpd"]["flops_per_step"] = d["flops_per_step"] / max(f["flops_per_step"], 1)
     return emit(rec, "paper_scale", args.out_dir)
@@ -204,8 +261,12 @@ def run_mode(mode: str, args) -> dict:
         return worker(mode, args)
     flags = [f"--{k}={getattr(args, k)}" for k in ("batch", "depth", "steps", "iters", "warmup", "precision", "seed")]
     flags += ["--small"] * args.small + ["--cpu"] * args.cpu + ["--no-flops"] * (not args.flops)
-    p = subprocess.run([sys.executable, __file__, f"--worker={mode}", *flags], capture_output=True, text=True,
-                       env={**os.environ, "FPD_NO_PROGRESS": "1"})
+    p = subprocess.run(
+        [sys.executable, __file__, f"--worker={mode}", *flags],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FPD_NO_PROGRESS": "1"},
+    )
     if p.returncode:
         raise SystemExit(f"bench_paper_scale {mode} worker failed:\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])

@@ -7,6 +7,7 @@ The slice: FPD-1 and DiMO-1 on shapes-fid for --seeds training seeds (2 x seeds 
 evaluations), at --train-steps updates and --n samples. Rows go to a throw-away leaderboard. Run it on an
 otherwise idle machine: another heavy process on the same cores makes both numbers meaningless.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,22 @@ def harness_bin() -> str:
 
 def run_once(workers: int, args, tmp: Path) -> float:
     root = tmp / f"jobs{workers}"
-    cmd = [harness_bin(), "reproduce", "--seeds", str(args.seeds), "--train-steps", str(args.train_steps),
-           "--n", str(args.n), "--only", "shapes-fid:fpd-1,shapes-fid:dimo-1", "--jobs", str(workers),
-           "--root", str(root)]
+    cmd = [
+        harness_bin(),
+        "reproduce",
+        "--seeds",
+        str(args.seeds),
+        "--train-steps",
+        str(args.train_steps),
+        "--n",
+        str(args.n),
+        "--only",
+        "shapes-fid:fpd-1,shapes-fid:dimo-1",
+        "--jobs",
+        str(workers),
+        "--root",
+        str(root),
+    ]
     env = {**os.environ, "FPD_LEADERBOARD_DIR": str(tmp / f"lb{workers}"), "FPD_NO_PROGRESS": "1"}
     t0 = time.perf_counter()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -52,12 +66,22 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         walls = {w: run_once(w, args, Path(tmp)) for w in counts}
     base = walls[counts[0]]
-    return emit({"cpu_count": os.cpu_count(), "slice": {"methods": ["fpd", "dimo"], "suite": "shapes-fid",
-                                                        "seeds": args.seeds, "train_steps": args.train_steps,
-                                                        "n": args.n},
-                 "wall_s": {str(w): round(t, 1) for w, t in walls.items()},
-                 "speedup_over_first": {str(w): round(base / t, 3) for w, t in walls.items()}},
-                "reproduce_jobs", args.out_dir)
+    return emit(
+        {
+            "cpu_count": os.cpu_count(),
+            "slice": {
+                "methods": ["fpd", "dimo"],
+                "suite": "shapes-fid",
+                "seeds": args.seeds,
+                "train_steps": args.train_steps,
+                "n": args.n,
+            },
+            "wall_s": {str(w): round(t, 1) for w, t in walls.items()},
+            "speedup_over_first": {str(w): round(base / t, 3) for w, t in walls.items()},
+        },
+        "reproduce_jobs",
+        args.out_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ MaskGIT's linear ramp, so step 0 is one pass and later steps two); the hooks cou
 evaluations actually run. The ideal speedup is teacher FLOPs / student FLOPs per image; measured /
 ideal says how much of it survives the sampler's non-network work.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.flops import (CallCounter, class_conditions, common_args, count_flops, device_of, emit,  # noqa: E402
-                              env_info, fpd_student, shapes_networks, summary, time_calls)
+from benchmarks.flops import (
+    CallCounter,
+    class_conditions,
+    common_args,
+    count_flops,
+    device_of,
+    emit,  # noqa: E402
+    env_info,
+    fpd_student,
+    shapes_networks,
+    summary,
+    time_calls,
+)
 
 
 def measure(gen, model, cond, seeds, repeats: int, warmup: int, device) -> dict:
@@ -30,10 +42,16 @@ def measure(gen, model, cond, seeds, repeats: int, warmup: int, device) -> dict:
         counter.close()
     s = summary(times)
     b = len(seeds)
-    return {"steps": gen.steps, "sec_per_batch": s, "images_per_s": b / s["median_s"],
-            "ms_per_image": 1e3 * s["median_s"] / b, "flops_per_image": flops / b,
-            "achieved_flops_per_s": flops / s["median_s"], "network_calls": counter.calls,
-            "network_evals_per_image": counter.rows / b}
+    return {
+        "steps": gen.steps,
+        "sec_per_batch": s,
+        "images_per_s": b / s["median_s"],
+        "ms_per_image": 1e3 * s["median_s"] / b,
+        "flops_per_image": flops / b,
+        "achieved_flops_per_s": flops / s["median_s"],
+        "network_calls": counter.calls,
+        "network_evals_per_image": counter.rows / b,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -48,6 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from harness.registry import TASKS
     from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
+
     dev = device_of(args.cpu)
     nets = shapes_networks(args.random, dev)
     student, student_src = fpd_student(nets, args.random, dev)
@@ -59,10 +78,19 @@ def main(argv: list[str] | None = None) -> dict:
         t = measure(teacher, nets["teacher"], cond, seeds, args.repeats, args.warmup, dev)
     speedup = s["images_per_s"] / t["images_per_s"]
     ideal = t["flops_per_image"] / s["flops_per_image"]
-    rec = {"task": "shapes", "batch": args.batch, "networks": nets["which"], "student_source": student_src,
-           **env_info(dev), "teacher_sampler": teacher.cfg.to_dict(), "student": s, "teacher": t,
-           "speedup_student_over_teacher": speedup, "flop_ratio_ideal": ideal,
-           "speedup_over_ideal": speedup / ideal}
+    rec = {
+        "task": "shapes",
+        "batch": args.batch,
+        "networks": nets["which"],
+        "student_source": student_src,
+        **env_info(dev),
+        "teacher_sampler": teacher.cfg.to_dict(),
+        "student": s,
+        "teacher": t,
+        "speedup_student_over_teacher": speedup,
+        "flop_ratio_ideal": ideal,
+        "speedup_over_ideal": speedup / ideal,
+    }
     return emit(rec, "sampling", args.out_dir)
 
 

@@ -20,6 +20,7 @@ the rest of each loss (sampling, STE, masking, small kernels), backward, optimis
 (distiller, setting) goes to benchmarks/results/update_cost.jsonl; a table is printed at the end.
 Both settings of a distiller run back to back in one process, so their ratio survives a busy machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from benchmarks.flops import (common_args, count_flops, device_of, emit, env_info, shapes_networks,  # noqa: E402
-                              summary, sync)
+from benchmarks.flops import (
+    common_args,
+    count_flops,
+    device_of,
+    emit,
+    env_info,
+    shapes_networks,  # noqa: E402
+    summary,
+    sync,
+)
 
 SETTINGS = {"before": {"batch": 64, "precision": "fp32"}, "after": {"batch": 32, "precision": "bf16"}}
 DISTILLERS = ("fpd", "control", "dimo", "sdtt")
 CONTROL = {"positives": "data", "drift_sets": "condition", "per_cond": 4}
-SDTT_TRAIN_RENDERS = 512   # the trainer tokenises 8000; an update indexes a batch of them, so fewer cost the same
+SDTT_TRAIN_RENDERS = 512  # the trainer tokenises 8000; an update indexes a batch of them, so fewer cost the same
 
 
 class Clock:
@@ -57,7 +66,7 @@ class Clock:
 
     @contextmanager
     def part(self, name: str):
-        sync(self.device)   # a GPU's queued work belongs to the part that queued it
+        sync(self.device)  # a GPU's queued work belongs to the part that queued it
         self._child.append(0.0)
         t0 = time.perf_counter()
         try:
@@ -71,10 +80,12 @@ class Clock:
 
     def wrap(self, name: str, fn):
         """fn timed as `name`, tagged '(no grad)' when called outside autograd (a frozen use of the network)."""
+
         @functools.wraps(fn)
         def timed(*args, **kwargs):
             with self.part(name if torch.is_grad_enabled() else f"{name} (no grad)"):
                 return fn(*args, **kwargs)
+
         return timed
 
 
@@ -104,10 +115,12 @@ class Timed(nn.Module):
 def _net(module, name: str, clock: Clock, methods: tuple[str, ...] = ()):
     """The network as a trainer hands it to its method (D.amp: Autocast under bf16), timed."""
     from harness import distributed as D
+
     return Timed(D.amp(module, "shapes"), name, clock, methods)
 
 
 # ---------------------------------------------------------------- one update per distiller, as its trainer runs it
+
 
 def fpd_update(nets: dict, batch: int, dev, clock: Clock, **overrides):
     """harness/trainers/fpd.py's step (one process, no GAN); `overrides` make the data-positives control."""
@@ -116,14 +129,19 @@ def fpd_update(nets: dict, batch: int, dev, clock: Clock, **overrides):
     from harness.trainers.fpd import FPDTrainConfig
     from methods.fpd import FPD, condition_leaders
     from methods.rng import SeedStreams
+
     cfg = dataclasses.replace(FPDTrainConfig(), batch=batch, stats_every=0, **overrides)
     torch.manual_seed(cfg.seed)
     backbone = FrozenBackbone(nets["backbone"], tuple(cfg.blocks), cfg.grid or None, cfg.token_norm)
     student = copy.deepcopy(nets["teacher"]).train().requires_grad_(True)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    method = FPD(_net(student, "student", clock), _net(nets["teacher"], "teacher", clock),
-                 _net(nets["tok"], "tokenizer", clock, ("decode", "decode_embeddings")),
-                 _net(backbone, "backbone", clock, ("features",)), cfg.fpd())
+    method = FPD(
+        _net(student, "student", clock),
+        _net(nets["teacher"], "teacher", clock),
+        _net(nets["tok"], "tokenizer", clock, ("decode", "decode_embeddings")),
+        _net(backbone, "backbone", clock, ("features",)),
+        cfg.fpd(),
+    )
 
     def step(i: int) -> None:
         with clock.part("conditions + data renders"):
@@ -137,8 +155,9 @@ def fpd_update(nets: dict, batch: int, dev, clock: Clock, **overrides):
             opt.zero_grad(set_to_none=True)
             loss.backward()
         with clock.part("optimizer (clip + AdamW)"):
-            float(torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip))   # the trainer logs it: a sync
+            float(torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip))  # the trainer logs it: a sync
             opt.step()
+
     return step, {k: v for k, v in dataclasses.asdict(cfg).items() if k in ("batch", *overrides)}
 
 
@@ -147,6 +166,7 @@ def dimo_update(nets: dict, batch: int, dev, clock: Clock):
     from harness.trainers.dimo import DiMOTrainConfig, _nan_to_num_grads, conditions
     from methods.dimo import EMA, DiMO, freeze_embeddings
     from methods.rng import SeedStreams
+
     cfg = dataclasses.replace(DiMOTrainConfig(), batch=batch)
     dcfg = cfg.dimo()
     torch.manual_seed(cfg.seed)
@@ -160,8 +180,13 @@ def dimo_update(nets: dict, batch: int, dev, clock: Clock):
     fake_lr = cfg.fake_lr or cfg.lr
     opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
     opt_f = torch.optim.Adam(f_params, lr=fake_lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
-    method = DiMO(_net(gen, "generator", clock), _net(aux, "aux", clock), _net(nets["teacher"], "teacher", clock),
-                  _net(nets["tok"], "tokenizer", clock), dcfg)
+    method = DiMO(
+        _net(gen, "generator", clock),
+        _net(aux, "aux", clock),
+        _net(nets["teacher"], "teacher", clock),
+        _net(nets["tok"], "tokenizer", clock),
+        dcfg,
+    )
 
     def step(i: int) -> None:
         with clock.part("conditions + lr"):
@@ -192,6 +217,7 @@ def dimo_update(nets: dict, batch: int, dev, clock: Clock):
         with clock.part("aux optimizer (Adam)"):
             _nan_to_num_grads(f_params)
             opt_f.step()
+
     return step, {"batch": cfg.batch}
 
 
@@ -201,9 +227,10 @@ def sdtt_update(nets: dict, batch: int, dev, clock: Clock):
     from harness.trainers.sdtt import SDTTTrainConfig, real_tokens
     from methods.rng import SeedStreams
     from methods.sdtt import SDTT
+
     cfg = dataclasses.replace(SDTTTrainConfig(), batch=batch)
     torch.manual_seed(cfg.seed)
-    teacher = copy.deepcopy(nets["teacher"])   # SDTT's teacher is a trained module (rounds copy into it)
+    teacher = copy.deepcopy(nets["teacher"])  # SDTT's teacher is a trained module (rounds copy into it)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     method = SDTT(_net(student, "student", clock), _net(teacher, "teacher", clock), cfg.sdtt())
@@ -225,6 +252,7 @@ def sdtt_update(nets: dict, batch: int, dev, clock: Clock):
         with clock.part("optimizer (clip + AdamW)"):
             float(torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip))
             opt.step()
+
     return step, {"batch": cfg.batch, "round": 0, "teacher_steps": cfg.start_steps}
 
 
@@ -236,15 +264,18 @@ def build(distiller: str, nets: dict, batch: int, dev, clock: Clock):
 
 # ---------------------------------------------------------------- measurement
 
+
 def measure(distiller: str, setting: str, nets: dict, dev, args) -> dict:
     from harness import distributed as D
+
     s = SETTINGS[setting]
-    D.configure(dev.type, s["precision"])   # what `--precision` sets; D.amp reads it when the update is built
+    D.configure(dev.type, s["precision"])  # what `--precision` sets; D.amp reads it when the update is built
     clock = Clock(dev)
     step, config = build(distiller, nets, s["batch"], dev, clock)
     # drift_loss is a plain function FPD.loss calls by its module-level name: wrapping it there is the only
     # way to time the drift kernel without editing methods/fpd.py (restored below)
     import methods.fpd as fpd_module
+
     drift_loss = fpd_module.drift_loss
     fpd_module.drift_loss = clock.wrap("drift loss", drift_loss)
     try:
@@ -257,7 +288,7 @@ def measure(distiller: str, setting: str, nets: dict, dev, args) -> dict:
             step(i)
             sync(dev)
             wall.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)   # CPU seconds: steadier than wall time on a shared machine
+            cpu.append(time.process_time() - c0)  # CPU seconds: steadier than wall time on a shared machine
             for k, v in clock.times.items():
                 parts[k].append(v)
         _, flops = count_flops(lambda: step(args.warmup + args.steps))
@@ -266,10 +297,19 @@ def measure(distiller: str, setting: str, nets: dict, dev, args) -> dict:
         D.configure(None, None)
     sec = summary(wall)
     breakdown = {k: statistics.median(v) for k, v in sorted(parts.items(), key=lambda kv: -statistics.median(kv[1]))}
-    return {"distiller": distiller, "setting": setting, "precision": s["precision"], "config": config,
-            "sec_per_update": sec, "cpu_sec_per_update": statistics.median(cpu), "flops_per_update": flops,
-            "achieved_flops_per_s": flops / sec["median_s"], "samples_per_s": s["batch"] / sec["median_s"],
-            "breakdown_s": breakdown, "breakdown_share": {k: v / sum(breakdown.values()) for k, v in breakdown.items()}}
+    return {
+        "distiller": distiller,
+        "setting": setting,
+        "precision": s["precision"],
+        "config": config,
+        "sec_per_update": sec,
+        "cpu_sec_per_update": statistics.median(cpu),
+        "flops_per_update": flops,
+        "achieved_flops_per_s": flops / sec["median_s"],
+        "samples_per_s": s["batch"] / sec["median_s"],
+        "breakdown_s": breakdown,
+        "breakdown_share": {k: v / sum(breakdown.values()) for k, v in breakdown.items()},
+    }
 
 
 def table(rows: list[dict], top: int) -> str:
@@ -280,13 +320,17 @@ def table(rows: list[dict], top: int) -> str:
         s = r["sec_per_update"]["median_s"]
         speed = f"{base[r['distiller']] / s:.2f}" if r["setting"] != "before" and r["distiller"] in base else ""
         setting = f"{r['setting']} ({r['config']['batch']}, {r['precision']})"
-        out.append(f"{r['distiller']:<9} {setting:<17} {s:>9.3f} {r['cpu_sec_per_update']:>7.3f}"
-                   f" {r['flops_per_update'] / 1e9:>7.2f} {r['achieved_flops_per_s'] / 1e9:>8.1f} {speed:>8}")
+        out.append(
+            f"{r['distiller']:<9} {setting:<17} {s:>9.3f} {r['cpu_sec_per_update']:>7.3f}"
+            f" {r['flops_per_update'] / 1e9:>7.2f} {r['achieved_flops_per_s'] / 1e9:>8.1f} {speed:>8}"
+        )
     out.append(f"\ntop {top} parts of one update (median s, share):")
     for r in rows:
         parts = list(r["breakdown_s"].items())[:top]
-        out.append(f"  {r['distiller']} {r['setting']}: "
-                   + ", ".join(f"{k} {v:.3f} ({r['breakdown_share'][k]:.0%})" for k, v in parts))
+        out.append(
+            f"  {r['distiller']} {r['setting']}: "
+            + ", ".join(f"{k} {v:.3f} ({r['breakdown_share'][k]:.0%})" for k, v in parts)
+        )
     return "\n".join(out)
 
 
@@ -297,23 +341,37 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--steps", type=int, default=5, help="timed updates per (distiller, setting); median reported")
     ap.add_argument("--distillers", default=",".join(DISTILLERS), help=f"comma-separated subset of {DISTILLERS}")
     ap.add_argument("--top", type=int, default=5, help="parts per update shown in the printed table")
-    ap.add_argument("--contention", default="none stated",
-                    help="what else ran on the machine meanwhile (recorded with the numbers; the load average is too)")
+    ap.add_argument(
+        "--contention",
+        default="none stated",
+        help="what else ran on the machine meanwhile (recorded with the numbers; the load average is too)",
+    )
     args = ap.parse_args(argv)
     bad = set(args.distillers.split(",")) - set(DISTILLERS)
     if bad:
         ap.error(f"unknown distillers {sorted(bad)}; choose from {DISTILLERS}")
-    torch.set_num_threads(1)   # as the training runs use (OMP_NUM_THREADS=1 must come from the command line)
+    torch.set_num_threads(1)  # as the training runs use (OMP_NUM_THREADS=1 must come from the command line)
     dev = device_of(args.cpu)
     nets = shapes_networks(args.random, dev, backbone=True)
-    common = {"task": "shapes", "networks": nets["which"], **env_info(dev), "warmup": args.warmup,
-              "timed_updates": args.steps, "contention": args.contention}
+    common = {
+        "task": "shapes",
+        "networks": nets["which"],
+        **env_info(dev),
+        "warmup": args.warmup,
+        "timed_updates": args.steps,
+        "contention": args.contention,
+    }
     rows = []
     for distiller in args.distillers.split(","):
-        for setting in SETTINGS:   # back to back: the before/after ratio sees the same machine load
+        for setting in SETTINGS:  # back to back: the before/after ratio sees the same machine load
             load = os.getloadavg()[0]
-            rows.append(emit({**common, "load_avg_1min": load, **measure(distiller, setting, nets, dev, args)},
-                             "update_cost", args.out_dir))
+            rows.append(
+                emit(
+                    {**common, "load_avg_1min": load, **measure(distiller, setting, nets, dev, args)},
+                    "update_cost",
+                    args.out_dir,
+                )
+            )
     print(table(rows, args.top))
     return rows
 

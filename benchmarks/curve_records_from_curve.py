@@ -7,6 +7,7 @@ A curve JSON keeps, per group, its run folders and each point's per-seed values 
 fewer runs reached belongs to the first of them (the runs of a group are listed in name order, seed 0 first,
 and every such shortfall in the committed curves is a later seed stopped early).
 """
+
 import json
 import sys
 from pathlib import Path
@@ -25,9 +26,16 @@ def main(curve_json: str, task: str) -> None:
             for p in g["points"]:
                 if i < len(next(iter(p["values"].values()))):
                     scores[str(p["updates"])] = {k: v[i] for k, v in p["values"].items()}
-            rec = {"run": run, "method": g["method"], "task": task, "suite": cur["suite"], "seeds": cur["seeds"],
-                   "temp": None, "train": {**cur["shared_settings"], **g["settings"], "seed": seed, "task": task},
-                   "scores": scores}
+            rec = {
+                "run": run,
+                "method": g["method"],
+                "task": task,
+                "suite": cur["suite"],
+                "seeds": cur["seeds"],
+                "temp": None,
+                "train": {**cur["shared_settings"], **g["settings"], "seed": seed, "task": task},
+                "scores": scores,
+            }
             (out / f"{Path(run).name}.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
             print(f"{name}: {Path(run).name}, {len(scores)} points up to {max(map(int, scores))}")
 

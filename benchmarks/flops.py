@@ -4,6 +4,7 @@ FLOPs come from torch.utils.flop_counter.FlopCounterMode, which counts matmuls, 
 attention (forward and backward) — the work a roofline cares about; elementwise ops, sampling and
 numpy code count as zero, so "achieved FLOP/s" is a lower bound on the machine's busy-ness.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,13 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 1, device: torch.device | None = None,
-               clock: Callable[[], float] = time.perf_counter) -> list[float]:
+def time_calls(
+    fn: Callable[[], Any],
+    repeats: int,
+    warmup: int = 1,
+    device: torch.device | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[float]:
     """Seconds of `repeats` calls of fn (after `warmup` untimed calls), each synchronised. `clock` is wall
     time by default; time.process_time gives CPU seconds, steadier on a shared machine."""
     dev = device or torch.device("cpu")
@@ -92,30 +98,40 @@ def device_of(cpu: bool = False) -> torch.device:
 
 def env_info(device: torch.device) -> dict:
     """Where the numbers came from: they mean little without the machine and thread count."""
-    return {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
-            "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__}
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+    }
 
 
 # ---------------------------------------------------------------- networks
 
-def shapes_networks(random: bool, device: torch.device, task: str = "shapes", classifier: bool = False,
-                    backbone: bool = False) -> dict:
+
+def shapes_networks(
+    random: bool, device: torch.device, task: str = "shapes", classifier: bool = False, backbone: bool = False
+) -> dict:
     """The shipped shapes networks (teacher, tokenizer, optionally classifier / drift backbone), or random
     networks of the same architecture with `random` (or when a shipped asset is missing — then `which` says so)."""
     from harness.networks.shapes_transformer import ShapesMaskTransformer, TransformerConfig
     from harness.networks.shapes_vq import ShapesVQ, VQConfig
     from harness.tasks import shapes as S
+
     nets: dict[str, Any] = {"which": "random"}
     if not random:
         try:
             from harness.trainers.teacher import load_shipped as load_teacher
             from harness.trainers.tokenizer import load_shipped as load_tokenizer
+
             nets["tok"], nets["teacher"] = load_tokenizer(), load_teacher(task)
             if classifier:
                 from harness.trainers.evaluator_nets import load_classifier
+
                 nets["classifier"] = load_classifier()[0]
             if backbone:
                 from harness.trainers.evaluator_nets import load_backbone
+
                 nets["backbone"] = load_backbone()
             nets["which"] = "shipped"
         except Exception as e:  # noqa: BLE001 - a missing asset falls back to random nets, and says so
@@ -123,14 +139,24 @@ def shapes_networks(random: bool, device: torch.device, task: str = "shapes", cl
     if nets["which"] != "shipped":
         torch.manual_seed(0)
         nets["tok"] = ShapesVQ(VQConfig(channels=48))
-        nets["teacher"] = ShapesMaskTransformer(TransformerConfig(
-            cond="class" if task == "shapes" else "text", num_classes=S.NUM_CLASSES, text_vocab=len(S.CAPTION_VOCAB),
-            text_len=S.CAPTION_LEN, width=128, depth=4, heads=4))
+        nets["teacher"] = ShapesMaskTransformer(
+            TransformerConfig(
+                cond="class" if task == "shapes" else "text",
+                num_classes=S.NUM_CLASSES,
+                text_vocab=len(S.CAPTION_VOCAB),
+                text_len=S.CAPTION_LEN,
+                width=128,
+                depth=4,
+                heads=4,
+            )
+        )
         if classifier:
             from evaluators.shapes_classifier import ShapesClassifier
+
             nets["classifier"] = ShapesClassifier()
         if backbone:
             from harness.networks.shapes_backbone import ShapesBackbone
+
             nets["backbone"] = ShapesBackbone()
     for k, v in nets.items():
         if isinstance(v, torch.nn.Module):
@@ -142,22 +168,28 @@ def fpd_student(nets: dict, random: bool, device: torch.device, checkpoint: str 
     """(OneStepStudent, source): the trained FPD student when present (and not --random), else the teacher's
     weights under the one-step sampler — the same architecture and cost, which is all a speed benchmark needs."""
     from methods.fpd import OneStepStudent
+
     ck = Path(checkpoint) if checkpoint else ROOT / "runs" / "fpd-shapes" / "student"
     if not random and nets["which"] == "shipped" and ck.with_suffix(".safetensors").exists():
         from harness.io import load_weights
         import copy
+
         sd, meta = load_weights(ck)
         student = copy.deepcopy(nets["teacher"])
         student.load_state_dict(sd)
         train = meta["config"]["train"]
-        return OneStepStudent(student.to(device), nets["tok"], r_init=train["r_init"], temp=train["student_temp"],
-                              device=device), str(ck)
-    return OneStepStudent(nets["teacher"], nets["tok"], r_init=0.95, device=device), "teacher weights (untrained student)"
+        return OneStepStudent(
+            student.to(device), nets["tok"], r_init=train["r_init"], temp=train["student_temp"], device=device
+        ), str(ck)
+    return OneStepStudent(
+        nets["teacher"], nets["tok"], r_init=0.95, device=device
+    ), "teacher weights (untrained student)"
 
 
 def class_conditions(batch: int, device: torch.device) -> tuple[torch.Tensor, list[int]]:
     """Conditions and seeds as `harness eval --suite shapes-fid` makes them (seed i -> class i mod 24)."""
     from harness.tasks import shapes as S
+
     seeds = list(range(batch))
     return torch.tensor([s % S.NUM_CLASSES for s in seeds], device=device), seeds
 
@@ -178,6 +210,7 @@ class CallCounter:
 
 
 # ---------------------------------------------------------------- output
+
 
 def emit(record: dict, name: str, out_dir: str | Path | None = None) -> dict:
     """Print ONE JSON line and append it to <out_dir>/<name>.jsonl (default benchmarks/results)."""

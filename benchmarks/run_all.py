@@ -8,6 +8,7 @@ run too when present; their line is appended to benchmarks/results/<name>.jsonl 
 write one. stdout carries only the benchmarks' JSON lines; progress and failures go to stderr.
 Until the shipped teacher exists, `--random` is implied (random networks of the same architecture).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,15 +25,31 @@ TEACHER_ASSET = ROOT / "harness" / "assets" / "teacher_shapes.safetensors"
 
 # name -> (script, full-size flags, quick flags, takes our common flags --random/--out-dir)
 BENCHES: dict[str, tuple[str, list[str], list[str], bool]] = {
-    "sampling": ("bench_sampling.py", ["--batch=64", "--repeats=3", "--teacher-steps=16"],
-                 ["--batch=2", "--repeats=1", "--warmup=0", "--teacher-steps=2"], True),
-    "eval_throughput": ("bench_eval_throughput.py", ["--batch=250", "--repeats=3", "--n-detect=200"],
-                        ["--batch=4", "--repeats=1", "--warmup=0", "--n-detect=4"], True),
+    "sampling": (
+        "bench_sampling.py",
+        ["--batch=64", "--repeats=3", "--teacher-steps=16"],
+        ["--batch=2", "--repeats=1", "--warmup=0", "--teacher-steps=2"],
+        True,
+    ),
+    "eval_throughput": (
+        "bench_eval_throughput.py",
+        ["--batch=250", "--repeats=3", "--n-detect=200"],
+        ["--batch=4", "--repeats=1", "--warmup=0", "--n-detect=4"],
+        True,
+    ),
     "overhead": ("bench_overhead.py", ["--batch=64", "--repeats=7"], ["--batch=2", "--repeats=1", "--warmup=0"], True),
-    "fpd_step": ("bench_fpd_step.py", ["--batch=64", "--steps=3", "--warmup=1"],
-                 ["--batch=2", "--steps=1", "--warmup=0"], True),
-    "fpd_vs_dimo": ("bench_fpd_vs_dimo.py", ["--batch=64", "--steps=3", "--warmup=1"],
-                    ["--batch=2", "--steps=1", "--warmup=0"], True),
+    "fpd_step": (
+        "bench_fpd_step.py",
+        ["--batch=64", "--steps=3", "--warmup=1"],
+        ["--batch=2", "--steps=1", "--warmup=0"],
+        True,
+    ),
+    "fpd_vs_dimo": (
+        "bench_fpd_vs_dimo.py",
+        ["--batch=64", "--steps=3", "--warmup=1"],
+        ["--batch=2", "--steps=1", "--warmup=0"],
+        True,
+    ),
     "paper_scale": ("bench_paper_scale.py", [], ["--modes=student", "--no-flops"], True),
 }
 
@@ -40,6 +57,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str], bool]] = {
 def _has_cuda() -> bool:
     try:
         import torch
+
         return torch.cuda.is_available()
     except ImportError:
         return False
@@ -68,8 +86,9 @@ def run_one(name: str, argv: list[str], timeout: float, out_dir: Path) -> tuple[
     before = _jsonl_mtimes(out_dir)
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                           env={**os.environ, "FPD_NO_PROGRESS": "1"})
+        p = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, "FPD_NO_PROGRESS": "1"}
+        )
     except subprocess.TimeoutExpired:
         return None, f"timed out after {timeout:.0f} s"
     wall = time.perf_counter() - t0
@@ -88,7 +107,9 @@ def run_one(name: str, argv: list[str], timeout: float, out_dir: Path) -> tuple[
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: tiniest sizes")
-    ap.add_argument("--random", action="store_true", help="random networks (implied while the teacher asset is missing)")
+    ap.add_argument(
+        "--random", action="store_true", help="random networks (implied while the teacher asset is missing)"
+    )
     ap.add_argument("--only", default="", help=f"comma list of: {', '.join(BENCHES)}")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per benchmark")
     ap.add_argument("--out-dir", default=str(HERE / "results"), help="folder for the <name>.jsonl files")
@@ -99,22 +120,30 @@ def main(argv: list[str] | None = None) -> list[dict]:
         sys.exit(f"error: unknown benchmark {bad[0]!r}; choose from {', '.join(BENCHES)}")
     random = args.random or not TEACHER_ASSET.exists()
     if random and not args.random:
-        print(f"note: {TEACHER_ASSET.relative_to(ROOT)} missing; benchmarking random networks of the same "
-              "architecture (--random)", file=sys.stderr)
+        print(
+            f"note: {TEACHER_ASSET.relative_to(ROOT)} missing; benchmarking random networks of the same "
+            "architecture (--random)",
+            file=sys.stderr,
+        )
     out_dir, cuda, t_all, records = Path(args.out_dir), _has_cuda(), time.perf_counter(), []
     for name in names:
         cmd = command(name, args.quick, random, out_dir, cuda)
         if cmd is None:
             print(f"[{name}] skipped: {BENCHES[name][0]} not present", file=sys.stderr)
             continue
-        print(f"[{name}] {' '.join(Path(c).name if i < 2 else c for i, c in enumerate(cmd))}", file=sys.stderr, flush=True)
+        print(
+            f"[{name}] {' '.join(Path(c).name if i < 2 else c for i, c in enumerate(cmd))}", file=sys.stderr, flush=True
+        )
         rec, status = run_one(name, cmd, args.timeout, out_dir)
         print(f"[{name}] {status}", file=sys.stderr, flush=True)
         if rec is not None:
             print(json.dumps(rec), flush=True)
             records.append(rec)
-    print(f"{len(records)}/{len(names)} benchmarks in {time.perf_counter() - t_all:.0f} s; "
-          f"lines appended under {out_dir}", file=sys.stderr)
+    print(
+        f"{len(records)}/{len(names)} benchmarks in {time.perf_counter() - t_all:.0f} s; "
+        f"lines appended under {out_dir}",
+        file=sys.stderr,
+    )
     if len(records) < len([n for n in names if (HERE / BENCHES[n][0]).exists()]):
         sys.exit(1)
     return records

@@ -1,6 +1,7 @@
 """What `harness reproduce --scale shapes` will cost on this machine, from jobs already measured (nothing is run).
 
-    python benchmarks/study_estimate.py --measured runs/s13-t1 runs/s13-t2 [--train-steps 200] [--seeds 3] [--budget-min 150]
+    python benchmarks/study_estimate.py --measured runs/s13-t1 runs/s13-t2 [--train-steps 200] [--seeds 3]
+    [--budget-min 150]
 
 Each --measured folder is a `harness reproduce --root` that ran part of the study (e.g. with --only). Every job of the
 full plan is costed from the most specific measurement there is:
@@ -12,6 +13,7 @@ full plan is costed from the most specific measurement there is:
     cell's, marked "assumed" (cells differ: a GAN cell trains a discriminator, a pixel-space cell skips the backbone).
 It prints the cost per job family, the total, and the number of updates per distiller that would fit --budget-min.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from harness.reproduce import plan  # noqa: E402
 
 
-SEED = re.compile(r" seed (\d+)$")   # how a reproduce job's name ends
+SEED = re.compile(r" seed (\d+)$")  # how a reproduce job's name ends
 
 
 def family(name: str) -> str:
@@ -42,9 +44,9 @@ def stand_ins(name: str) -> list[tuple[str, str]]:
     parts = name.split()
     if parts[1] != "fpd":
         return []
-    at = 3 if parts[0] == "train" else 2          # where the variant sits in the job's name
+    at = 3 if parts[0] == "train" else 2  # where the variant sits in the job's name
     variants = (["ste+gan"] if parts[at].endswith("+gan") else []) + ["main"]
-    return [(" ".join(parts[:at] + [v] + parts[at + 1:]), v) for v in variants]
+    return [(" ".join(parts[:at] + [v] + parts[at + 1 :]), v) for v in variants]
 
 
 def lookup(table: dict, fam: str) -> tuple[list | None, str]:
@@ -70,7 +72,7 @@ def measurements(roots: list[Path]) -> tuple[dict, dict]:
             raise SystemExit(f"{root} has no timing.jsonl: pass the --root of a `harness reproduce` run")
         records = [json.loads(line) for line in timing.read_text().splitlines()]
         seeds = 1 + max((int(m.group(1)) for r in records if (m := SEED.search(r["job"]))), default=0)
-        jobs = {j.name: j for j in plan(seeds, root, 1)}   # job names -> run folders (the layout is the plan's)
+        jobs = {j.name: j for j in plan(seeds, root, 1)}  # job names -> run folders (the layout is the plan's)
         for rec in records:
             fam = family(rec["job"])
             if rec["kind"] == "eval":
@@ -91,6 +93,7 @@ def teacher_seconds() -> dict:
     """{(suite, steps): wall seconds} of the live teacher rows made with the shipped teachers."""
     from harness.assets import TEACHER_ASSETS, asset_sha256
     from leaderboards.store import latest, read_rows
+
     out = {}
     for suite, task in (("shapes-fid", "shapes"), ("shapes-geneval", "shapes-t2i")):
         sha = asset_sha256(TEACHER_ASSETS[task])
@@ -119,7 +122,9 @@ def estimate(roots: list[Path], seeds: int, train_steps: int) -> dict:
         else:
             a = job.args
             if a["method"] == "teacher":
-                sec = 0.0 if (a["suite"] == "shapes-geneval" and a["seed"] > 0) else teacher.get((a["suite"], a["steps"]))
+                sec = (
+                    0.0 if (a["suite"] == "shapes-geneval" and a["seed"] > 0) else teacher.get((a["suite"], a["steps"]))
+                )
                 how = "leaderboard row"
             else:
                 got, how = lookup(evals, fam)
@@ -152,15 +157,26 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"| {key} | {count} | {sec / 60:.1f} | {', '.join(sorted(hows))} |")
     total = sum(line[3] for line in est["lines"]) / 60
     fit = (args.budget_min * 60 - est["fixed_s"]) / est["per_update_s"] if est["per_update_s"] else float("nan")
-    print(f"\ntotal ≈ {total:.1f} min for {len(est['lines'])} jobs at {args.train_steps} updates, {args.seeds} seeds "
-          f"(fixed part {est['fixed_s'] / 60:.1f} min: evaluations and start-ups); "
-          f"{args.budget_min:.0f} min fits ≈ {fit:.0f} updates per distiller")
+    print(
+        f"\ntotal ≈ {total:.1f} min for {len(est['lines'])} jobs at {args.train_steps} updates, {args.seeds} seeds "
+        f"(fixed part {est['fixed_s'] / 60:.1f} min: evaluations and start-ups); "
+        f"{args.budget_min:.0f} min fits ≈ {fit:.0f} updates per distiller"
+    )
     if est["missing"]:
         print(f"not costed (no measurement): {len(est['missing'])} jobs, e.g. {est['missing'][0]!r}")
     from harness.io import append_jsonl
-    rec = {"bench": "study_estimate", "measured": [str(m) for m in args.measured], "seeds": args.seeds,
-           "train_steps": args.train_steps, "total_min": round(total, 1), "fixed_min": round(est["fixed_s"] / 60, 1),
-           "fits_updates": round(fit), "budget_min": args.budget_min, "missing": len(est["missing"])}
+
+    rec = {
+        "bench": "study_estimate",
+        "measured": [str(m) for m in args.measured],
+        "seeds": args.seeds,
+        "train_steps": args.train_steps,
+        "total_min": round(total, 1),
+        "fixed_min": round(est["fixed_s"] / 60, 1),
+        "fits_updates": round(fit),
+        "budget_min": args.budget_min,
+        "missing": len(est["missing"]),
+    }
     append_jsonl(args.out, rec)
     return rec
 

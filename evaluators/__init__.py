@@ -2,6 +2,7 @@
 detector backends. Only light (numpy/scipy) modules are imported here; torch-backed pieces
 (evaluators.features, .inception, .detectors, .geneval_colors, .reference_stats) are imported
 where they are used."""
+
 from evaluators.geneval import read_geneval_metadata, score_geneval, summarize_geneval
 from evaluators.metrics import (
     feature_stats,

@@ -9,6 +9,7 @@ Backends: "mask2former-hf" (transformers, no mmcv build; NOT GenEval's weights),
 "mmdet" (the reference, optional extra), and "shapes-exact" registered from
 evaluators/shapes_detector.py.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -25,23 +26,102 @@ from evaluators.errors import EvaluatorError, MissingWeights
 
 # GenEval evaluation/object_names.txt: COCO-80 in contiguous index order (docs/references/evaluators.md §2).
 GENEVAL_CLASSES: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
-    "bed", "dining table", "toilet", "tv", "laptop", "computer mouse", "tv remote",
-    "computer keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator",
-    "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "computer mouse",
+    "tv remote",
+    "computer keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 )
 # Detector label spellings -> GenEval's (mmdet / COCO / VOC-style variants; docs/references/evaluators.md §2).
 _RENAMES = {
-    "mouse": "computer mouse", "remote": "tv remote", "keyboard": "computer keyboard",
-    "tvmonitor": "tv", "tv monitor": "tv", "sofa": "couch", "motorbike": "motorcycle",
-    "aeroplane": "airplane", "diningtable": "dining table", "pottedplant": "potted plant",
-    "hair dryer": "hair drier", "doughnut": "donut", "cellphone": "cell phone",
+    "mouse": "computer mouse",
+    "remote": "tv remote",
+    "keyboard": "computer keyboard",
+    "tvmonitor": "tv",
+    "tv monitor": "tv",
+    "sofa": "couch",
+    "motorbike": "motorcycle",
+    "aeroplane": "airplane",
+    "diningtable": "dining table",
+    "pottedplant": "potted plant",
+    "hair dryer": "hair drier",
+    "doughnut": "donut",
+    "cellphone": "cell phone",
 }
 # mmdet 2.x test pipeline of GenEval's config `mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.py`.
 MMDET_SCALE = (1333, 800)  # (long, short) edge limits, keep_ratio
@@ -107,22 +187,28 @@ def get_detector(name: str, **kwargs) -> DetectorBackend:
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def geneval_class_names(labels: Sequence[str]) -> list[str]:
     """Map a detector's 80 COCO labels (by index) to GenEval's names, checking the order.
 
     GenEval indexes detector output by position, so a checkpoint with another label set or
     order (e.g. a 133-class panoptic one) would silently give wrong classes.
     """
-    names = [_RENAMES.get(str(n).strip().lower().replace("_", " "), str(n).strip().lower().replace("_", " "))
-             for n in labels]
+    names = [
+        _RENAMES.get(str(n).strip().lower().replace("_", " "), str(n).strip().lower().replace("_", " ")) for n in labels
+    ]
     if len(names) != len(GENEVAL_CLASSES):
-        raise EvaluatorError(f"detector has {len(names)} classes, GenEval needs the 80 COCO thing classes; "
-                             "use a COCO *instance* checkpoint (not panoptic)")
+        raise EvaluatorError(
+            f"detector has {len(names)} classes, GenEval needs the 80 COCO thing classes; "
+            "use a COCO *instance* checkpoint (not panoptic)"
+        )
     bad = [(i, a, b) for i, (a, b) in enumerate(zip(names, GENEVAL_CLASSES)) if a != b]
     if bad:
         i, a, b = bad[0]
-        raise EvaluatorError(f"detector label {i} is {a!r}, GenEval expects {b!r} ({len(bad)} mismatches); "
-                             "use a COCO-80 instance checkpoint in the standard order")
+        raise EvaluatorError(
+            f"detector label {i} is {a!r}, GenEval expects {b!r} ({len(bad)} mismatches); "
+            "use a COCO-80 instance checkpoint in the standard order"
+        )
     return names
 
 
@@ -169,8 +255,9 @@ def mask_to_box(masks: torch.Tensor) -> torch.Tensor:
     return boxes
 
 
-def instance_postprocess(class_logits: torch.Tensor, mask_logits: torch.Tensor,
-                         max_per_image: int = MAX_PER_IMAGE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def instance_postprocess(
+    class_logits: torch.Tensor, mask_logits: torch.Tensor, max_per_image: int = MAX_PER_IMAGE
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """mmdet MaskFormerFusionHead.instance_postprocess for one image.
 
     class_logits [Q, C+1] (last = no-object), mask_logits [Q, H, W] at the output resolution.
@@ -219,6 +306,7 @@ def _check_requested(class_names: Sequence[str] | None, known: Sequence[str]) ->
 
 # ----------------------------------------------------------------------------- transformers
 
+
 @register_detector("mask2former-hf")
 class Mask2FormerBackend:
     """Mask2Former Swin-S COCO instance through transformers, with mmdet's pre/post-processing.
@@ -235,15 +323,22 @@ class Mask2FormerBackend:
     name = "mask2former-hf"
     official = False
 
-    def __init__(self, model_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                 scale: tuple[int, int] = MMDET_SCALE, max_per_image: int = MAX_PER_IMAGE) -> None:
+    def __init__(
+        self,
+        model_dir: str | os.PathLike | None = None,
+        device: str | torch.device = "cpu",
+        scale: tuple[int, int] = MMDET_SCALE,
+        max_per_image: int = MAX_PER_IMAGE,
+    ) -> None:
         src = model_dir or os.environ.get("FPD_MASK2FORMER_DIR")
         d = Path(src).expanduser() if src else None
         if d is None or not (d / "config.json").is_file():
-            raise MissingWeights("Mask2Former (HF)", "config.json + model.safetensors",
-                                 "https://huggingface.co/facebook/mask2former-swin-small-coco-instance",
-                                 "download the repository to a local dir and pass model_dir= or set "
-                                 "$FPD_MASK2FORMER_DIR")
+            raise MissingWeights(
+                "Mask2Former (HF)",
+                "config.json + model.safetensors",
+                "https://huggingface.co/facebook/mask2former-swin-small-coco-instance",
+                "download the repository to a local dir and pass model_dir= or set $FPD_MASK2FORMER_DIR",
+            )
         from transformers import AutoImageProcessor, Mask2FormerForUniversalSegmentation
 
         self.device = torch.device(device)
@@ -255,7 +350,9 @@ class Mask2FormerBackend:
             proc = AutoImageProcessor.from_pretrained(str(d))
             # the checkpoint's own normalisation (HF stores it in [0,1] units; equals mmdet's)
             if getattr(proc, "image_mean", None) is not None:
-                mean = tuple(255.0 * v for v in proc.image_mean) if max(proc.image_mean) <= 1 else tuple(proc.image_mean)
+                mean = (
+                    tuple(255.0 * v for v in proc.image_mean) if max(proc.image_mean) <= 1 else tuple(proc.image_mean)
+                )
                 std = tuple(255.0 * v for v in proc.image_std) if max(proc.image_std) <= 1 else tuple(proc.image_std)
         self.mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32, device=self.device).view(3, 1, 1)
@@ -292,6 +389,7 @@ class Mask2FormerBackend:
 
 # ----------------------------------------------------------------------------- mmdet
 
+
 @register_detector("mmdet")
 class MMDetBackend:
     """GenEval's reference detector through mmdet (optional extra: mmdet 2.x + mmcv-full 1.7).
@@ -304,19 +402,25 @@ class MMDetBackend:
     name = "mmdet"
     official = True
 
-    def __init__(self, config: str | os.PathLike, checkpoint: str | os.PathLike,
-                 device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, config: str | os.PathLike, checkpoint: str | os.PathLike, device: str | torch.device = "cpu"
+    ) -> None:
         try:
             from mmdet.apis import inference_detector, init_detector
         except ImportError as e:
-            raise EvaluatorError(f"mmdet is not importable ({e}); install the optional extra "
-                                 "`pip install fpd-harness[mmdet]` (GenEval used mmdet 2.x + mmcv-full 1.7) "
-                                 "or use the 'mask2former-hf' detector") from None
+            raise EvaluatorError(
+                f"mmdet is not importable ({e}); install the optional extra "
+                "`pip install fpd-harness[mmdet]` (GenEval used mmdet 2.x + mmcv-full 1.7) "
+                "or use the 'mask2former-hf' detector"
+            ) from None
         if not Path(checkpoint).is_file():
-            raise MissingWeights("GenEval Mask2Former (mmdet)", "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth",
-                                 "https://download.openmmlab.com/mmdetection/v2.0/mask2former/"
-                                 "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco/"
-                                 "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco_20220504_001756-743b7d99.pth")
+            raise MissingWeights(
+                "GenEval Mask2Former (mmdet)",
+                "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth",
+                "https://download.openmmlab.com/mmdetection/v2.0/mask2former/"
+                "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco/"
+                "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco_20220504_001756-743b7d99.pth",
+            )
         self._infer = inference_detector
         self.model = init_detector(str(config), str(checkpoint), device=str(device))
         labels = getattr(self.model, "CLASSES", None) or self.model.dataset_meta["classes"]

@@ -2,6 +2,7 @@
 
 docs/references/design.md §4: bad input gets a clear one-line error naming the fix, never a deep traceback.
 """
+
 from __future__ import annotations
 
 
@@ -15,6 +16,4 @@ class MissingWeights(EvaluatorError):
     def __init__(self, what: str, filename: str, url: str, hint: str = "") -> None:
         self.what, self.filename, self.url = what, filename, url
         extra = f"; {hint}" if hint else ""
-        super().__init__(
-            f"{what} weights not found: download {filename} from {url} and pass its path{extra}"
-        )
+        super().__init__(f"{what} weights not found: download {filename} from {url} and pass its path{extra}")

@@ -6,6 +6,7 @@ statistics are keyed by them (see evaluators.reference_stats). Extractors regist
 by name: `@register_extractor("inception-v3-compat")`; the shapes classifier registers
 "shapes-classifier" from evaluators/shapes_classifier.py.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -61,9 +62,7 @@ def get_extractor(name: str, **kwargs) -> FeatureExtractor:
             if e.name != _PROVIDERS[name]:
                 raise
     if name not in _REGISTRY:
-        raise EvaluatorError(
-            f"unknown feature extractor {name!r}; choose one of {available_extractors()}"
-        )
+        raise EvaluatorError(f"unknown feature extractor {name!r}; choose one of {available_extractors()}")
     return _REGISTRY[name](**kwargs)
 
 
@@ -72,8 +71,10 @@ def check_uint8_images(images: torch.Tensor) -> None:
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
     if images.dtype != torch.uint8:
-        raise TypeError(f"images must be uint8 in [0, 255], got {images.dtype}; convert with "
-                        "(x.clamp(0, 1) * 255).round().to(torch.uint8)")
+        raise TypeError(
+            f"images must be uint8 in [0, 255], got {images.dtype}; convert with "
+            "(x.clamp(0, 1) * 255).round().to(torch.uint8)"
+        )
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be [B, 3, H, W], got {tuple(images.shape)}")
 
@@ -87,7 +88,7 @@ def run_extractor(extractor: FeatureExtractor, images_nhwc, batch_size: int = 25
         raise ValueError(f"expected uint8 images [N, H, W, 3], got {arr.dtype} {arr.shape}")
     out: dict[str, list] = {}
     for i in range(0, arr.shape[0], batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(arr[i:i + batch_size])).permute(0, 3, 1, 2)
+        batch = torch.from_numpy(np.ascontiguousarray(arr[i : i + batch_size])).permute(0, 3, 1, 2)
         feats = extractor(batch.contiguous())
         for key, val in feats.items():
             out.setdefault(key, []).append(val.detach().double().cpu().numpy())

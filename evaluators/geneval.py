@@ -9,6 +9,7 @@ plugs in; colours are classified beforehand (evaluators.geneval_colors) for the 
 A detection is a dict: {"class": str, "box": [x1, y1, x2, y2] (pixels), "score": float,
 "color": str (only where a colour clause needs it), "mask": optional, ignored here}.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,6 +37,7 @@ POSITION_THRESHOLD = 0.1
 
 
 # ----------------------------------------------------------------------------- metadata
+
 
 def _check_metadata(obj: object) -> str | None:
     """Return a description of what is wrong with one metadata object, or None if valid."""
@@ -109,13 +111,14 @@ def read_geneval_metadata(path: str | os.PathLike) -> list[dict]:
 
 # ----------------------------------------------------------------------------- rules
 
+
 def compute_iou(box_a: Sequence[float], box_b: Sequence[float]) -> float:
     """IoU with the official +1 pixel area convention (only used when max_overlap < 1)."""
+
     def area(b):
         return max(b[2] - b[0] + 1, 0) * max(b[3] - b[1] + 1, 0)
 
-    inter = area([max(box_a[0], box_b[0]), max(box_a[1], box_b[1]),
-                  min(box_a[2], box_b[2]), min(box_a[3], box_b[3])])
+    inter = area([max(box_a[0], box_b[0]), max(box_a[1], box_b[1]), min(box_a[2], box_b[2]), min(box_a[3], box_b[3])])
     union = area(box_a) + area(box_b) - inter
     return inter / union if union else 0.0
 
@@ -160,8 +163,7 @@ def filter_detections(
     return out
 
 
-def relative_position(box_a: Sequence[float], box_b: Sequence[float],
-                      margin: float = POSITION_THRESHOLD) -> set[str]:
+def relative_position(box_a: Sequence[float], box_b: Sequence[float], margin: float = POSITION_THRESHOLD) -> set[str]:
     """Relations of A relative to B, factoring in object sizes (official `relative_position`).
 
     offset = centre_a - centre_b; each axis shrinks by margin·(dim_a + dim_b) towards 0; if
@@ -206,8 +208,9 @@ def objects_needing_color(metadata: Mapping, detections: Sequence[Mapping], **fi
     return sorted(set(need))
 
 
-def evaluate_objects(objects: Mapping[str, Sequence[Mapping]], metadata: Mapping,
-                     margin: float = POSITION_THRESHOLD) -> tuple[bool, str]:
+def evaluate_objects(
+    objects: Mapping[str, Sequence[Mapping]], metadata: Mapping, margin: float = POSITION_THRESHOLD
+) -> tuple[bool, str]:
     """Official `evaluate` on already-filtered objects (class -> detections sorted by score).
 
     include clauses are ANDed, exclude clauses ORed; colour and position are judged on the
@@ -229,8 +232,10 @@ def evaluate_objects(objects: Mapping[str, Sequence[Mapping]], metadata: Mapping
                 colors = []
                 for d in found:
                     if d.get("color") is None:
-                        raise ValueError(f"detection of {cls!r} needs a 'color' for this prompt; classify the "
-                                         "colours of objects_needing_color(...) first")
+                        raise ValueError(
+                            f"detection of {cls!r} needs a 'color' for this prompt; classify the "
+                            "colours of objects_needing_color(...) first"
+                        )
                     colors.append(d["color"])
                 target = req["color"]
                 if colors.count(target) < count:
@@ -278,6 +283,7 @@ def score_geneval(metadata: Mapping, detections: Sequence[Mapping], **options) -
 
 # ----------------------------------------------------------------------------- results
 
+
 def geneval_row(filename: str, metadata: Mapping, detections: Sequence[Mapping], **options) -> dict:
     """One official per-image result row: filename, tag, prompt, correct, reason, metadata, details.
 
@@ -287,11 +293,16 @@ def geneval_row(filename: str, metadata: Mapping, detections: Sequence[Mapping],
     margin = options.pop("margin", POSITION_THRESHOLD)
     objects = filter_detections(detections, metadata["tag"], **options)
     correct, reason = evaluate_objects(objects, metadata, margin)
-    details = {cls: [[float(v) for v in d["box"]] + [float(d["score"])] for d in dets]
-               for cls, dets in objects.items()}
-    return {"filename": str(filename), "tag": metadata["tag"], "prompt": metadata["prompt"],
-            "correct": bool(correct), "reason": reason, "metadata": json.dumps(metadata),
-            "details": json.dumps(details)}
+    details = {cls: [[float(v) for v in d["box"]] + [float(d["score"])] for d in dets] for cls, dets in objects.items()}
+    return {
+        "filename": str(filename),
+        "tag": metadata["tag"],
+        "prompt": metadata["prompt"],
+        "correct": bool(correct),
+        "reason": reason,
+        "metadata": json.dumps(metadata),
+        "details": json.dumps(details),
+    }
 
 
 def write_geneval_results(path: str | os.PathLike, rows: Iterable[Mapping]) -> Path:
@@ -347,6 +358,7 @@ def summarize_geneval(rows: Iterable[Mapping]) -> dict:
 
 # ----------------------------------------------------------------------------- folder layout
 
+
 def prompt_dir(outdir: str | os.PathLike, index: int) -> Path:
     """`<outdir>/<index:05>` (official folder name, geneval README)."""
     return Path(outdir) / f"{index:0>5}"
@@ -396,16 +408,23 @@ def iter_geneval_folder(outdir: str | os.PathLike, expected_samples: int | None 
         if problem:
             raise ValueError(f"{meta_file}: {problem}")
         sdir = sub / "samples"
-        samples = sorted((p for p in sdir.iterdir() if p.is_file() and _SAMPLE_RE.fullmatch(p.name)),
-                         key=lambda p: int(p.stem)) if sdir.is_dir() else []
+        samples = (
+            sorted(
+                (p for p in sdir.iterdir() if p.is_file() and _SAMPLE_RE.fullmatch(p.name)), key=lambda p: int(p.stem)
+            )
+            if sdir.is_dir()
+            else []
+        )
         if expected_samples is not None and len(samples) != expected_samples:
-            raise ValueError(f"{sdir}: {len(samples)} images, expected {expected_samples}; "
-                             "generate the missing samples")
+            raise ValueError(
+                f"{sdir}: {len(samples)} images, expected {expected_samples}; generate the missing samples"
+            )
         yield PromptFolder(int(sub.name), metadata, samples)
 
 
-def evaluate_geneval_folder(outdir: str | os.PathLike, detector, color_classifier=None,
-                            expected_samples: int | None = 4, **options) -> list[dict]:
+def evaluate_geneval_folder(
+    outdir: str | os.PathLike, detector, color_classifier=None, expected_samples: int | None = 4, **options
+) -> list[dict]:
     """Score every image of an official-layout folder: detect (only the prompt's classes),
     classify the colours the rules will read, apply the rules. `detector` follows
     evaluators.detectors.DetectorBackend, `color_classifier` has `annotate(image, dets, idx)`

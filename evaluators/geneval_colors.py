@@ -12,6 +12,7 @@ with it). Weights load from a local file only (`pretrained=<path>`, an open_clip
 downloads. OpenAI's TorchScript `ViT-L-14.pt`, which open_clip's weights_only loading refuses, is read by
 the harness (harness.networks.geneval_clip) and handed over with `ColorClassifier.from_model`.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,9 @@ def to_pil(image) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def color_crop(image: Image.Image, box: Sequence[float], mask=None, bgcolor: str = BGCOLOR,
-               crop: bool = True) -> Image.Image:
+def color_crop(
+    image: Image.Image, box: Sequence[float], mask=None, bgcolor: str = BGCOLOR, crop: bool = True
+) -> Image.Image:
     """The official `ImageCrops` item before the CLIP transform.
 
     The object (mask True) is kept, everything else becomes `bgcolor` (#999 grey; "original"
@@ -63,8 +65,10 @@ def color_crop(image: Image.Image, box: Sequence[float], mask=None, bgcolor: str
     if mask is not None:
         m = mask.cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
         if m.shape != (image.height, image.width):
-            raise ValueError(f"mask shape {m.shape} differs from image size {(image.height, image.width)}; "
-                             "masks must be at the original image resolution")
+            raise ValueError(
+                f"mask shape {m.shape} differs from image size {(image.height, image.width)}; "
+                "masks must be at the original image resolution"
+            )
         blank = image.copy() if bgcolor == "original" else Image.new("RGB", image.size, color=bgcolor)
         image = Image.composite(image, blank, Image.fromarray(m.astype(bool)))
     if crop:
@@ -78,8 +82,12 @@ def find_clip_weights(path: str | os.PathLike | None = None) -> Path:
         if p:
             f = Path(p).expanduser()
             if not f.is_file():
-                raise MissingWeights("CLIP ViT-L/14 (GenEval colour classifier)", HF_FILES[0],
-                                     f"https://huggingface.co/{HF_REPO}", f"{src} {str(f)!r} is not a file")
+                raise MissingWeights(
+                    "CLIP ViT-L/14 (GenEval colour classifier)",
+                    HF_FILES[0],
+                    f"https://huggingface.co/{HF_REPO}",
+                    f"{src} {str(f)!r} is not a file",
+                )
             return f
     try:
         from huggingface_hub import try_to_load_from_cache
@@ -90,9 +98,12 @@ def find_clip_weights(path: str | os.PathLike | None = None) -> Path:
                 return Path(hit)
     except ImportError:  # pragma: no cover - huggingface_hub ships with transformers
         pass
-    raise MissingWeights("CLIP ViT-L/14 (GenEval colour classifier)", HF_FILES[0],
-                         f"https://huggingface.co/{HF_REPO}",
-                         f"(open_clip's ViT-L-14 'openai' state dict), or set ${ENV_VAR} to it")
+    raise MissingWeights(
+        "CLIP ViT-L/14 (GenEval colour classifier)",
+        HF_FILES[0],
+        f"https://huggingface.co/{HF_REPO}",
+        f"(open_clip's ViT-L-14 'openai' state dict), or set ${ENV_VAR} to it",
+    )
 
 
 class ColorClassifier:
@@ -100,19 +111,36 @@ class ColorClassifier:
 
     name = "geneval-clip-vit-l-14-openai-quickgelu"
 
-    def __init__(self, weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                 model_name: str = "ViT-L-14", amp: bool = True, bgcolor: str = BGCOLOR,
-                 crop: bool = True, batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        weights_path: str | os.PathLike | None = None,
+        device: str | torch.device = "cpu",
+        model_name: str = "ViT-L-14",
+        amp: bool = True,
+        bgcolor: str = BGCOLOR,
+        crop: bool = True,
+        batch_size: int = 16,
+    ) -> None:
         path = find_clip_weights(weights_path)  # fail fast, before the heavy import
         import open_clip
 
         model, _, transform = open_clip.create_model_and_transforms(
-            model_name, pretrained=str(path), device=torch.device(device), force_quick_gelu=True)
+            model_name, pretrained=str(path), device=torch.device(device), force_quick_gelu=True
+        )
         self._setup(model, transform, open_clip.get_tokenizer(model_name), device, amp, bgcolor, crop, batch_size)
 
     @classmethod
-    def from_model(cls, model, transform, tokenizer, device: str | torch.device = "cpu", amp: bool = True,
-                   bgcolor: str = BGCOLOR, crop: bool = True, batch_size: int = 16) -> "ColorClassifier":
+    def from_model(
+        cls,
+        model,
+        transform,
+        tokenizer,
+        device: str | torch.device = "cpu",
+        amp: bool = True,
+        bgcolor: str = BGCOLOR,
+        crop: bool = True,
+        batch_size: int = 16,
+    ) -> "ColorClassifier":
         """A classifier on an already loaded CLIP (`encode_image`, `encode_text`), its eval transform and tokenizer:
         the harness loads OpenAI's TorchScript archive and reduced fixtures itself (harness.networks.geneval_clip)."""
         self = cls.__new__(cls)
@@ -154,7 +182,7 @@ class ColorClassifier:
         crops = [self.transform(color_crop(pil, box, mask, self.bgcolor, self.crop)) for box, mask in objects]
         preds = []
         for i in range(0, len(crops), self.batch_size):
-            batch = torch.stack(crops[i:i + self.batch_size]).to(self.device)
+            batch = torch.stack(crops[i : i + self.batch_size]).to(self.device)
             with self._autocast():
                 feats = F.normalize(self.model.encode_image(batch), dim=-1)
                 logits = 100.0 * feats @ clf

@@ -6,6 +6,7 @@ TF1-exact bilinear resize to 299, (x-128)/128, pool3 '2048' for FID / P / R and
 Weights never download here (no network at run time, docs/references/design.md §4): they come from an
 explicit path, $FPD_INCEPTION_WEIGHTS, or torch-fidelity's file in the torch hub cache.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,22 +28,25 @@ def find_inception_weights(path: str | os.PathLike | None = None) -> Path:
     if path is not None:
         p = Path(path).expanduser()
         if not p.is_file():
-            raise MissingWeights("Inception-v3 (torch-fidelity)", WEIGHTS_FILE, WEIGHTS_URL,
-                                 f"the given path {str(p)!r} is not a file")
+            raise MissingWeights(
+                "Inception-v3 (torch-fidelity)", WEIGHTS_FILE, WEIGHTS_URL, f"the given path {str(p)!r} is not a file"
+            )
         return p
     env = os.environ.get(ENV_VAR)
     if env:
         p = Path(env).expanduser()
         if not p.is_file():
-            raise MissingWeights("Inception-v3 (torch-fidelity)", WEIGHTS_FILE, WEIGHTS_URL,
-                                 f"${ENV_VAR}={env!r} is not a file")
+            raise MissingWeights(
+                "Inception-v3 (torch-fidelity)", WEIGHTS_FILE, WEIGHTS_URL, f"${ENV_VAR}={env!r} is not a file"
+            )
         return p
     # Where torch-fidelity's load_state_dict_from_url would have cached it (`feature_extractor_inceptionv3.py`).
     cached = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
     if cached.is_file():
         return cached
-    raise MissingWeights("Inception-v3 (torch-fidelity)", WEIGHTS_FILE, WEIGHTS_URL,
-                         f"or set ${ENV_VAR}, or place it in {cached.parent}")
+    raise MissingWeights(
+        "Inception-v3 (torch-fidelity)", WEIGHTS_FILE, WEIGHTS_URL, f"or set ${ENV_VAR}, or place it in {cached.parent}"
+    )
 
 
 @register_extractor("inception-v3-compat")
@@ -54,8 +58,9 @@ class InceptionV3Compat(torch.nn.Module):
     # statistics caches are keyed by name + version.
     version = f"torch-fidelity-2048+logits_unbiased/{WEIGHTS_FILE}"
 
-    def __init__(self, weights_path: str | os.PathLike | None = None,
-                 device: str | torch.device = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self, weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu", batch_size: int = 64
+    ) -> None:
         super().__init__()
         path = find_inception_weights(weights_path)
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3

@@ -5,6 +5,7 @@ ImageNet, the shapes classifier for the shapes world) and works in float64. The 
 follow openai/guided-diffusion `evaluations/evaluator.py`, which is the community's reference for
 ImageNet-256 numbers.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -104,7 +105,7 @@ def inception_score(logits: np.ndarray, splits: int = 10, split_size: int | None
     """
     x = _as_2d(logits, "logits")
     n = x.shape[0]
-    if split_size is not None:   # ADM: `for i in range(0, len(preds), split_size)`, the last split may be short
+    if split_size is not None:  # ADM: `for i in range(0, len(preds), split_size)`, the last split may be short
         if split_size < 1:
             raise ValueError(f"split_size must be >= 1, got {split_size}")
         splits = -(-n // split_size)
@@ -145,13 +146,13 @@ def manifold_radii(feats: np.ndarray, k: int = 3, block: int = 4096) -> np.ndarr
         raise ValueError(f"need more than k={k} points for k-NN radii, got {n}")
     radii = np.empty(n, np.float64)
     for r0 in range(0, n, block):
-        rows = f[r0:r0 + block]
+        rows = f[r0 : r0 + block]
         best = np.full((rows.shape[0], 0), np.inf)
         for c0 in range(0, n, block):
-            cand = np.concatenate([best, _sq_dists(rows, f[c0:c0 + block])], axis=1)
+            cand = np.concatenate([best, _sq_dists(rows, f[c0 : c0 + block])], axis=1)
             kk = min(k + 1, cand.shape[1])
             best = np.partition(cand, kk - 1, axis=1)[:, :kk]
-        radii[r0:r0 + block] = np.sort(best, axis=1)[:, k]
+        radii[r0 : r0 + block] = np.sort(best, axis=1)[:, k]
     return radii
 
 
@@ -159,18 +160,16 @@ def _coverage(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, block:
     """For each point: is it within (<=) the radius of ANY centre (ADM `less_thans`)."""
     inside = np.zeros(points.shape[0], bool)
     for r0 in range(0, points.shape[0], block):
-        rows = points[r0:r0 + block]
+        rows = points[r0 : r0 + block]
         hit = np.zeros(rows.shape[0], bool)
         for c0 in range(0, centres.shape[0], block):
-            d = _sq_dists(rows, centres[c0:c0 + block])
-            hit |= (d <= radii[None, c0:c0 + block]).any(axis=1)
-        inside[r0:r0 + block] = hit
+            d = _sq_dists(rows, centres[c0 : c0 + block])
+            hit |= (d <= radii[None, c0 : c0 + block]).any(axis=1)
+        inside[r0 : r0 + block] = hit
     return inside
 
 
-def precision_recall(
-    real: np.ndarray, fake: np.ndarray, k: int = 3, block: int = 4096
-) -> tuple[float, float]:
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3, block: int = 4096) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al.) with ADM's conventions.
 
     precision = fraction of fake points inside any real k-NN ball; recall = fraction of real

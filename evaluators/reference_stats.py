@@ -10,6 +10,7 @@ The cache key is sha256(file content) + extractor name + extractor version, neve
 name, so a changed file or a different feature network can never reuse stale statistics.
 Writes are atomic (temp file, fsync, os.replace; docs/references/design.md §4).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,8 +83,10 @@ def load_reference_batch(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read an ADM reference `.npz`; validates `arr_0` (uint8 NHWC) and `mu`/`sigma` shapes."""
     p = Path(path)
     if not p.is_file():
-        raise EvaluatorError(f"reference batch {str(p)!r} not found; pass the path of the ADM .npz "
-                             "(e.g. VIRTUAL_imagenet256_labeled.npz)")
+        raise EvaluatorError(
+            f"reference batch {str(p)!r} not found; pass the path of the ADM .npz "
+            "(e.g. VIRTUAL_imagenet256_labeled.npz)"
+        )
     try:
         with np.load(p, allow_pickle=False) as z:
             keys = set(z.files)
@@ -91,8 +94,10 @@ def load_reference_batch(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except (OSError, ValueError) as e:
         raise EvaluatorError(f"cannot read reference batch {str(p)!r} as .npz ({e}); re-download it") from e
     if "arr_0" not in out and "mu" not in out:
-        raise EvaluatorError(f"{str(p)!r} has neither 'arr_0' images nor 'mu'/'sigma' (keys: "
-                             f"{sorted(keys)}); it is not an ADM reference batch")
+        raise EvaluatorError(
+            f"{str(p)!r} has neither 'arr_0' images nor 'mu'/'sigma' (keys: "
+            f"{sorted(keys)}); it is not an ADM reference batch"
+        )
     if ("mu" in out) != ("sigma" in out):
         raise EvaluatorError(f"{str(p)!r} has only one of 'mu'/'sigma'; both are needed")
     if "arr_0" in out:
@@ -132,23 +137,34 @@ def reference_stats(
     if cache_file.is_file():
         with np.load(cache_file, allow_pickle=False) as z:
             if not need_pool or "pool" in z.files:
-                return ReferenceStats(z["mu"], z["sigma"], z["pool"] if "pool" in z.files else None,
-                                      sha, name, version, str(z["stats_from"]))
+                return ReferenceStats(
+                    z["mu"],
+                    z["sigma"],
+                    z["pool"] if "pool" in z.files else None,
+                    sha,
+                    name,
+                    version,
+                    str(z["stats_from"]),
+                )
 
     batch = load_reference_batch(src)
     stored = use_stored_stats and "mu" in batch
     pool = None
     if need_pool or not stored:
         if "arr_0" not in batch:
-            raise EvaluatorError(f"{str(src)!r} has no 'arr_0' images, so pool features (precision/"
-                                 "recall) cannot be computed; use a batch with images or need_pool=False")
+            raise EvaluatorError(
+                f"{str(src)!r} has no 'arr_0' images, so pool features (precision/"
+                "recall) cannot be computed; use a batch with images or need_pool=False"
+            )
         pool = run_extractor(extractor, batch["arr_0"], batch_size)["pool"]
     if stored:
         mu, sigma = batch["mu"].astype(np.float64), batch["sigma"].astype(np.float64)
         if pool is not None and pool.shape[1] != mu.shape[0]:
-            raise EvaluatorError(f"stored mu has dim {mu.shape[0]} but {name} features have dim "
-                                 f"{pool.shape[1]}; the npz stats are from another network, "
-                                 "pass use_stored_stats=False")
+            raise EvaluatorError(
+                f"stored mu has dim {mu.shape[0]} but {name} features have dim "
+                f"{pool.shape[1]}; the npz stats are from another network, "
+                "pass use_stored_stats=False"
+            )
     else:
         mu, sigma = feature_stats(pool)
     arrays = {"mu": mu, "sigma": sigma, "stats_from": np.array("npz" if stored else "images")}

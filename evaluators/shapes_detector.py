@@ -7,6 +7,7 @@ bounding box. Class = best-matching shape, score = that template's IoU with the 
 clean render; lower for malformed generated shapes). Returns GenEval-style detections:
 {class, box [x1, y1, x2, y2] px, score, color, mask}.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -19,8 +20,8 @@ from evaluators.shapes_geometry import BACKGROUND, PALETTE, SHAPES, template_mas
 _BG = np.asarray(BACKGROUND, np.float32)
 _COLOR_NAMES = list(PALETTE)
 _COLORS = np.asarray([PALETTE[c] for c in _COLOR_NAMES], np.float32)
-FOREGROUND_DIST = 20.0   # max channel difference from the background that counts as foreground
-COVERAGE_CUT = 0.47      # between 7/16 and 8/16 of the 4x4 supersampled coverage (renderer: >= 0.5)
+FOREGROUND_DIST = 20.0  # max channel difference from the background that counts as foreground
+COVERAGE_CUT = 0.47  # between 7/16 and 8/16 of the 4x4 supersampled coverage (renderer: >= 0.5)
 MIN_AREA = 3
 
 
@@ -45,7 +46,7 @@ def _best_template(mask: np.ndarray, mx1: int, my1: int, mx2: int, my2: int) -> 
     for s in range(side, side + 4):
         for bx in range(mx2 - s, mx1 + 1):
             for by in range(my2 - s, my1 + 1):
-                window = padded[by + pad:by + pad + s, bx + pad:bx + pad + s]
+                window = padded[by + pad : by + pad + s, bx + pad : bx + pad + s]
                 for shape in SHAPES:
                     t = _pattern(shape, s)
                     inter = int(np.logical_and(t, window).sum())
@@ -81,6 +82,5 @@ def detect_shapes(image: np.ndarray) -> list[dict]:
         ys, xs = np.nonzero(mask)
         mx1, mx2, my1, my2 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
         iou, shape, box = _best_template(mask, mx1, my1, mx2, my2)
-        dets.append({"class": shape, "box": box, "score": iou,
-                     "color": _COLOR_NAMES[ci], "mask": mask})
+        dets.append({"class": shape, "box": box, "score": iou, "color": _COLOR_NAMES[ci], "mask": mask})
     return sorted(dets, key=lambda d: -d["score"])

@@ -6,6 +6,7 @@ matches against it. Coordinates are pixels; a shape is given by its centre (cx, 
 size s (the side of its axis-aligned bounding square). Coverage is computed by supersampling,
 so edges are anti-aliased and rendering is exactly reproducible.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,9 @@ def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}; choose one of {SHAPES}")
 
 
-def coverage(shape: str, cx: float, cy: float, size: float, height: int, width: int,
-             x0: int = 0, y0: int = 0) -> np.ndarray:
+def coverage(
+    shape: str, cx: float, cy: float, size: float, height: int, width: int, x0: int = 0, y0: int = 0
+) -> np.ndarray:
     """Fraction of each pixel covered by the shape, float32 [height, width], by SUPERSAMPLE² samples.
 
     (x0, y0) is the pixel at the window's top-left corner, so a detector can render a local window.
@@ -55,7 +57,8 @@ def coverage(shape: str, cx: float, cy: float, size: float, height: int, width: 
     return hit.reshape(height, n, width, n).mean(axis=(1, 3))
 
 
-def template_mask(shape: str, cx: float, cy: float, size: float, height: int, width: int,
-                  x0: int = 0, y0: int = 0) -> np.ndarray:
+def template_mask(
+    shape: str, cx: float, cy: float, size: float, height: int, width: int, x0: int = 0, y0: int = 0
+) -> np.ndarray:
     """The binary mask the detector compares against: pixels at least half covered."""
     return coverage(shape, cx, cy, size, height, width, x0, y0) >= 0.5

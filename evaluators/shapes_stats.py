@@ -6,6 +6,7 @@ set of images: the mean area, the centre spread (the standard deviation of the c
 over x and y: ≈5 px for the data's uniform placement on 32×32, smaller when objects crowd the
 middle) and the share of images with no object at all.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,14 +29,18 @@ def summarize_objects(objects: np.ndarray) -> dict[str, float]:
     found = objects[~np.isnan(objects[:, 0])]
     if not len(found):
         return {"mean_area": float("nan"), "centre_spread": float("nan"), "empty_frac": 1.0}
-    return {"mean_area": float(found[:, 0].mean()),
-            "centre_spread": float((found[:, 1].std() + found[:, 2].std()) / 2),
-            "empty_frac": 1.0 - len(found) / len(objects)}
+    return {
+        "mean_area": float(found[:, 0].mean()),
+        "centre_spread": float((found[:, 1].std() + found[:, 2].std()) / 2),
+        "empty_frac": 1.0 - len(found) / len(objects),
+    }
 
 
 def object_stats(images_hwc: np.ndarray) -> dict[str, float]:
     """{"mean_area", "centre_spread", "empty_frac", "mean_count"} of uint8 [N, H, W, 3] images."""
     dets = [detect_shapes(img) for img in images_hwc]
     counts = [len(d) for d in dets if d]
-    return {**summarize_objects([main_object(d) for d in dets]),
-            "mean_count": float(np.mean(counts)) if counts else 0.0}
+    return {
+        **summarize_objects([main_object(d) for d in dets]),
+        "mean_count": float(np.mean(counts)) if counts else 0.0,
+    }

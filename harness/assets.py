@@ -3,6 +3,7 @@
 Each asset `<name>.safetensors` has a `<name>.json` beside it with its config, sha256, the exact
 command that regenerated it and what it measured. `load_asset` refuses a corrupt file.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,6 +34,7 @@ def asset_path(name: str) -> Path:
 def asset_sha256(name: str) -> str | None:
     """The recorded sha256 of a shipped asset's weights (from its JSON), None if it is not shipped."""
     import json
+
     meta = asset_path(name).with_suffix(".json")
     return json.loads(meta.read_text()).get("sha256") if meta.exists() else None
 
@@ -46,14 +48,20 @@ def load_asset(name: str, path: str | Path | None = None) -> tuple[dict[str, tor
     return load_weights(p)
 
 
-def ship(name: str, tensors: dict[str, torch.Tensor], config: dict, extra: dict,
-         segments: list[dict] | None = None, after: str | None = None) -> Path:
+def ship(
+    name: str,
+    tensors: dict[str, torch.Tensor],
+    config: dict,
+    extra: dict,
+    segments: list[dict] | None = None,
+    after: str | None = None,
+) -> Path:
     """Write a trained network into the package's assets with the command(s) that made it; `after`: the chain
     that made the weights this run started from (a warm start), run first."""
     made_by = "harness " + " ".join(sys.argv[1:]) if Path(sys.argv[0]).name in ("harness", "cli.py") else None
     chain = regenerate_chain(segments or [])
     if chain and "--ship" not in chain.rsplit("&&", 1)[-1].split():
-        chain += " --ship"   # the chain's last command is the one that ships
+        chain += " --ship"  # the chain's last command is the one that ships
     if chain:
         made_by, extra = chain, {**extra, "segments": segments}
     if after and made_by:
@@ -72,8 +80,10 @@ def regenerate_chain(segments: list[dict]) -> str | None:
         return None
     # A segment left before the end of its schedule (interrupted, then extended) is replayed up to where the
     # next one took over: its lr schedule ran only that far.
-    commands = [c if nxt["from_step"] >= seg["steps"] or "--stop-at" in c.split() else f"{c} --stop-at {nxt['from_step']}"
-                for c, seg, nxt in zip(commands, segments, segments[1:])] + commands[-1:]
+    commands = [
+        c if nxt["from_step"] >= seg["steps"] or "--stop-at" in c.split() else f"{c} --stop-at {nxt['from_step']}"
+        for c, seg, nxt in zip(commands, segments, segments[1:])
+    ] + commands[-1:]
     outs = [m.group(1) for c in commands if (m := re.search(r"--out\s+(\S+)", c))]
     if outs:
         commands = [re.sub(r"--out\s+\S+", f"--out {outs[-1]}", c) for c in commands]

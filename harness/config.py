@@ -1,4 +1,5 @@
 """Config dataclasses: named presets plus `--set key=value` overrides, resolved and saved with every run."""
+
 from __future__ import annotations
 
 import dataclasses

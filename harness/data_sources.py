@@ -9,6 +9,7 @@ A source (the value of FPD_REAL_IMAGES / FPD_T2I_PROMPTS, or a task's default da
     only when neither HF_DATASETS_OFFLINE nor HF_HUB_OFFLINE is set.
 Anything missing is a one-line HarnessError that names the source and where to get it.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,18 +19,21 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-IMAGENET_TRAIN = "ILSVRC/imagenet-1k"   # gated on the Hub: accept its terms, `huggingface-cli login`, then download
-CAPTION_COLUMNS = ("caption", "prompt", "text", "txt")            # matched case-insensitively (LAION: TEXT)
+IMAGENET_TRAIN = "ILSVRC/imagenet-1k"  # gated on the Hub: accept its terms, `huggingface-cli login`, then download
+CAPTION_COLUMNS = ("caption", "prompt", "text", "txt")  # matched case-insensitively (LAION: TEXT)
 IMAGE_COLUMNS = ("image", "img", "jpg", "jpeg", "png", "webp")
 _REPO_ID = re.compile(r"(hf://)?[\w.-]+/[\w.-]+")
 
 
 def offline() -> bool:
-    return any(os.environ.get(k, "").upper() in ("1", "ON", "YES", "TRUE") for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
+    return any(
+        os.environ.get(k, "").upper() in ("1", "ON", "YES", "TRUE") for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+    )
 
 
 def _hub_cache() -> str:
     from huggingface_hub import constants
+
     return os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE
 
 
@@ -54,9 +58,10 @@ def open_train_split(spec: str, what: str, hint: str = ""):
 
 def _local(path: Path, what: str, hint: str):
     from datasets import DatasetDict, load_dataset, load_from_disk
+
     try:
         if path.is_dir() and any((path / f).exists() for f in ("state.json", "dataset_dict.json")):
-            ds = load_from_disk(str(path))             # memory-mapped arrow: iterating reads row by row
+            ds = load_from_disk(str(path))  # memory-mapped arrow: iterating reads row by row
             if isinstance(ds, DatasetDict):
                 if "train" not in ds:
                     raise _fail(what, f"{path} has no train split (it has {', '.join(ds)})", hint)
@@ -77,16 +82,24 @@ def _local(path: Path, what: str, hint: str):
 def _hub(repo: str, what: str, hint: str):
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
-    try:   # the local HF cache first, never a download
+
+    try:  # the local HF cache first, never a download
         local = snapshot_download(repo, repo_type="dataset", local_files_only=True, cache_dir=_hub_cache())
         return _local(Path(local), what, hint)
     except LocalEntryNotFoundError:
         pass
-    get = f"on a machine with internet run `huggingface-cli download --repo-type dataset {repo}` (HF_HUB_CACHE={_hub_cache()})"
+    get = (
+        f"on a machine with internet run `huggingface-cli download --repo-type dataset {repo}` "
+        f"(HF_HUB_CACHE={_hub_cache()})"
+    )
     if offline():
-        raise _fail(what, f"dataset {repo} is not in the HF cache and HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set",
-                    f"{get}, or {hint}" if hint else get)
+        raise _fail(
+            what,
+            f"dataset {repo} is not in the HF cache and HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set",
+            f"{get}, or {hint}" if hint else get,
+        )
     from datasets import load_dataset
+
     try:
         return load_dataset(repo, split="train", streaming=True, cache_dir=_datasets_cache())
     except Exception as e:  # noqa: BLE001
@@ -110,20 +123,25 @@ def caption_column(ds, what: str, source: str) -> str:
     for name in CAPTION_COLUMNS:
         if name in by_lower:
             return by_lower[name]
-    raise HarnessError(f"{what}: {source} has no caption column (looked for {', '.join(CAPTION_COLUMNS)}; "
-                       f"it has {', '.join(cols) or 'none'})")
+    raise HarnessError(
+        f"{what}: {source} has no caption column (looked for {', '.join(CAPTION_COLUMNS)}; "
+        f"it has {', '.join(cols) or 'none'})"
+    )
 
 
 def image_column(ds, what: str, source: str) -> str:
     from datasets import Image
     from PIL.Image import Image as PILImage
+
     cols = _columns(ds)
     typed = [c for c, f in cols.items() if isinstance(f, (Image, PILImage))]
     named = [c for c in cols if c.lower() in IMAGE_COLUMNS]
     if typed or named:
         return (typed or named)[0]
-    raise HarnessError(f"{what}: {source} has no image column (an Image feature or one of {', '.join(IMAGE_COLUMNS)}; "
-                       f"it has {', '.join(cols) or 'none'})")
+    raise HarnessError(
+        f"{what}: {source} has no image column (an Image feature or one of {', '.join(IMAGE_COLUMNS)}; "
+        f"it has {', '.join(cols) or 'none'})"
+    )
 
 
 def iter_captions(spec: str, what: str, hint: str = "") -> Iterator[str]:

@@ -9,6 +9,7 @@ rate of held-out class renders. Counting is also broken down per required count,
 detections the official 0.9 counting threshold drops (our detector's score is a template IoU, so a
 slightly blurred small object falls under it).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ from harness.errors import HarnessError
 def _reconstruct(tok, images_u8: torch.Tensor, batch: int = 250) -> torch.Tensor:
     from harness.tasks.shapes_data import to_float
     from methods.interfaces import to_uint8
-    return torch.cat([to_uint8(tok.decode(tok.encode(to_float(images_u8[i:i + batch]))))
-                      for i in range(0, len(images_u8), batch)])
+
+    return torch.cat(
+        [to_uint8(tok.decode(tok.encode(to_float(images_u8[i : i + batch])))) for i in range(0, len(images_u8), batch)]
+    )
 
 
 def _geneval_rows(images_hwc, metas: list[dict]) -> tuple[dict, dict]:
@@ -32,6 +35,7 @@ def _geneval_rows(images_hwc, metas: list[dict]) -> tuple[dict, dict]:
     from evaluators import summarize_geneval
     from evaluators.geneval import COUNTING_THRESHOLD
     from harness.evaluate import score_shapes_image
+
     rows, per_count, detected = [], {}, 0
     for im, meta in zip(images_hwc, metas):
         ok, _, dets = score_shapes_image(im, meta)
@@ -42,7 +46,9 @@ def _geneval_rows(images_hwc, metas: list[dict]) -> tuple[dict, dict]:
             c = per_count.setdefault(str(req["count"]), {"images": 0, "correct": 0, "dropped_by_threshold": 0})
             c["images"] += 1
             c["correct"] += ok
-            c["dropped_by_threshold"] += sum(d["class"] == req["class"] and d["score"] <= COUNTING_THRESHOLD for d in dets)
+            c["dropped_by_threshold"] += sum(
+                d["class"] == req["class"] and d["score"] <= COUNTING_THRESHOLD for d in dets
+            )
     s = summarize_geneval(rows)
     asked = sum(r["count"] for m in metas for r in m.get("include", []))
     return {"overall": s["overall"], **s["tags"], "objects_per_asked": detected / max(asked, 1)}, per_count
@@ -54,6 +60,7 @@ def ceiling(task: str = "shapes-t2i", images_per_prompt: int = 4, n: int = 2000,
     from harness.tasks.shapes_data import class_dataset, seed_of, to_tensor
     from harness.trainers.tokenizer import load_shipped
     from harness.assets import asset_sha256
+
     tok = load_shipped()
     ident = {"tokenizer_sha256": asset_sha256("shapes_vq")}
     if task == "shapes-t2i":
@@ -66,21 +73,38 @@ def ceiling(task: str = "shapes-t2i", images_per_prompt: int = 4, n: int = 2000,
         recon = _reconstruct(tok, to_tensor(renders)).permute(0, 2, 3, 1).numpy()
         gt, gt_counts = _geneval_rows(renders, metas)
         tk, tk_counts = _geneval_rows(recon, metas)
-        return {"task": task, "suite": "shapes-geneval", "images": len(metas), **ident,
-                "rows": [{"source": "ground-truth renders", **gt, "counting_by_count": gt_counts},
-                         {"source": "tokenised (decode(encode(x)))", **tk, "counting_by_count": tk_counts}]}
+        return {
+            "task": task,
+            "suite": "shapes-geneval",
+            "images": len(metas),
+            **ident,
+            "rows": [
+                {"source": "ground-truth renders", **gt, "counting_by_count": gt_counts},
+                {"source": "tokenised (decode(encode(x)))", **tk, "counting_by_count": tk_counts},
+            ],
+        }
     if task == "shapes":
         from harness.evaluate import _class_correct
+
         if n < 1:
             raise HarnessError("--n must be >= 1")
         images, labels = class_dataset(n, "heldout")
         recon = _reconstruct(tok, images).permute(0, 2, 3, 1).numpy()
         hwc = images.permute(0, 2, 3, 1).numpy()
+
         def rate(ims):
             return float(np.mean([_class_correct(im, int(y)) for im, y in zip(ims, labels)]))
-        return {"task": task, "suite": "shapes-fid", "images": n, **ident,
-                "rows": [{"source": "ground-truth renders", "detector_correct": rate(hwc)},
-                         {"source": "tokenised (decode(encode(x)))", "detector_correct": rate(recon)}]}
+
+        return {
+            "task": task,
+            "suite": "shapes-fid",
+            "images": n,
+            **ident,
+            "rows": [
+                {"source": "ground-truth renders", "detector_correct": rate(hwc)},
+                {"source": "tokenised (decode(encode(x)))", "detector_correct": rate(recon)},
+            ],
+        }
     raise HarnessError(f"unknown task {task!r}; use shapes or shapes-t2i")
 
 
@@ -89,12 +113,17 @@ def format_table(result: dict) -> str:
         lines = ["| source | detector-correct |", "|---|---|"]
         return "\n".join(lines + [f"| {r['source']} | {r['detector_correct']:.3f} |" for r in result["rows"]])
     tags = [t for t in result["rows"][0] if t not in ("source", "overall", "counting_by_count", "objects_per_asked")]
-    lines = ["| source | overall | " + " | ".join(tags) + " | counting 2 / 3 / 4 | dropped by the 0.9 threshold |",
-             "|" + "---|" * (len(tags) + 4)]
+    lines = [
+        "| source | overall | " + " | ".join(tags) + " | counting 2 / 3 / 4 | dropped by the 0.9 threshold |",
+        "|" + "---|" * (len(tags) + 4),
+    ]
     for r in result["rows"]:
         cc = r["counting_by_count"]
         per = " / ".join(f"{cc[k]['correct'] / cc[k]['images']:.2f}" for k in sorted(cc))
         dropped = sum(c["dropped_by_threshold"] for c in cc.values())
-        lines.append(f"| {r['source']} | {r['overall']:.3f} | " + " | ".join(f"{r[t]:.3f}" for t in tags)
-                     + f" | {per} | {dropped} |")
+        lines.append(
+            f"| {r['source']} | {r['overall']:.3f} | "
+            + " | ".join(f"{r[t]:.3f}" for t in tags)
+            + f" | {per} | {dropped} |"
+        )
     return "\n".join(lines)

@@ -8,6 +8,7 @@ train: it memorises (more scenes). Several run folders in one call give the curv
 On the text task the held-out loss is also split by GenEval tag (the same masks): where the network's
 error sits, e.g. whether a training-scene tag mix (`--set tag_mix=`) moved the tag it weighted.
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,17 +20,18 @@ SPLITS = ("train", "heldout")
 
 
 @torch.no_grad()
-def masked_ce_per_sample(model, codes: torch.Tensor, cond: torch.Tensor, ratio: float, seed: int = 0,
-                         batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def masked_ce_per_sample(
+    model, codes: torch.Tensor, cond: torch.Tensor, ratio: float, seed: int = 0, batch: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per sample: the summed cross-entropy on the masked positions of one fixed Bernoulli(ratio) mask (seeded),
     and how many positions were masked."""
     mask = torch.rand(codes.shape, generator=torch.Generator().manual_seed(seed)) < ratio
     sums = torch.zeros(len(codes), dtype=torch.float64)
     for i in range(0, len(codes), batch):
-        m = mask[i:i + batch]
-        logits = model(codes[i:i + batch].masked_fill(m, model.mask_id), cond[i:i + batch])
-        ce = F.cross_entropy(logits.float().flatten(0, 1), codes[i:i + batch].flatten(), reduction="none")
-        sums[i:i + batch] = (ce.view(m.shape) * m).sum(1).double()
+        m = mask[i : i + batch]
+        logits = model(codes[i : i + batch].masked_fill(m, model.mask_id), cond[i : i + batch])
+        ce = F.cross_entropy(logits.float().flatten(0, 1), codes[i : i + batch].flatten(), reduction="none")
+        sums[i : i + batch] = (ce.view(m.shape) * m).sum(1).double()
     return sums, mask.sum(1)
 
 
@@ -50,12 +52,13 @@ def by_tag(sums: torch.Tensor, counts: torch.Tensor, tags: list[str]) -> dict[st
 @torch.no_grad()
 def _split_tokens(task: str, split: str, n: int, tok) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
     from harness.tasks.shapes_data import class_dataset, scene_dataset, to_float
+
     if task == "shapes":
         (imgs, cond), tags = class_dataset(n, split), None
     else:
         imgs, cond, meta = scene_dataset(n, split)
         tags = [m["tag"] for m in meta]
-    codes = torch.cat([tok.encode(to_float(imgs[i:i + 500])) for i in range(0, n, 500)])
+    codes = torch.cat([tok.encode(to_float(imgs[i : i + 500])) for i in range(0, n, 500)])
     return codes, cond, tags
 
 
@@ -63,6 +66,7 @@ def teacher_loss(task: str, checkpoints: list, n: int = 2048, ratios: tuple[floa
     from harness.trainers.teacher import load_run, load_shipped
     from harness.trainers.tokenizer import load_shipped as load_tokenizer
     from harness.assets import TEACHER_ASSETS, asset_sha256
+
     if task not in ("shapes", "shapes-t2i"):
         raise HarnessError(f"unknown task {task!r}; use shapes or shapes-t2i")
     if n < 1:
@@ -78,8 +82,10 @@ def teacher_loss(task: str, checkpoints: list, n: int = 2048, ratios: tuple[floa
             ident = {"run": "shipped", "step": None, "sha256": asset_sha256(TEACHER_ASSETS[task])}
         else:
             model, ident = load_run(task, ck, tok)
-        per = {s: {str(r): masked_ce_per_sample(model, *data[s][:2], r, seed=k) for k, r in enumerate(ratios)}
-               for s in SPLITS}
+        per = {
+            s: {str(r): masked_ce_per_sample(model, *data[s][:2], r, seed=k) for k, r in enumerate(ratios)}
+            for s in SPLITS
+        }
         ce = {s: {r: mean_ce(*per[s][r]) for r in per[s]} for s in SPLITS}
         row = {**ident, **ce, "gap": {r: ce["heldout"][r] - ce["train"][r] for r in ce["train"]}}
         if data["heldout"][2] is not None:
@@ -95,20 +101,37 @@ def _label(row: dict) -> str:
 
 def format_table(result: dict) -> str:
     rs = [str(r) for r in result["ratios"]]
-    lines = ["| run | step | " + " | ".join(f"train CE @{r}" for r in rs) + " | "
-             + " | ".join(f"held-out CE @{r}" for r in rs) + " | held-out − train |",
-             "|" + "---|" * (2 * len(rs) + 3)]
+    lines = [
+        "| run | step | "
+        + " | ".join(f"train CE @{r}" for r in rs)
+        + " | "
+        + " | ".join(f"held-out CE @{r}" for r in rs)
+        + " | held-out − train |",
+        "|" + "---|" * (2 * len(rs) + 3),
+    ]
     for row in result["rows"]:
         gap = max(row["gap"].values(), key=abs)
-        lines.append(f"| {_label(row)} | {row['step'] if row['step'] is not None else '-'} | "
-                     + " | ".join(f"{row['train'][r]:.4f}" for r in rs) + " | "
-                     + " | ".join(f"{row['heldout'][r]:.4f}" for r in rs) + f" | {gap:+.4f} |")
+        lines.append(
+            f"| {_label(row)} | {row['step'] if row['step'] is not None else '-'} | "
+            + " | ".join(f"{row['train'][r]:.4f}" for r in rs)
+            + " | "
+            + " | ".join(f"{row['heldout'][r]:.4f}" for r in rs)
+            + f" | {gap:+.4f} |"
+        )
     tagged = [row for row in result["rows"] if "heldout_by_tag" in row]
     if tagged:
         tags = list(tagged[0]["heldout_by_tag"][rs[0]])
-        lines += ["", "held-out CE by tag (" + " / ".join(f"@{r}" for r in rs) + ")", "",
-                  "| run | step | " + " | ".join(tags) + " |", "|" + "---|" * (len(tags) + 2)]
+        lines += [
+            "",
+            "held-out CE by tag (" + " / ".join(f"@{r}" for r in rs) + ")",
+            "",
+            "| run | step | " + " | ".join(tags) + " |",
+            "|" + "---|" * (len(tags) + 2),
+        ]
         for row in tagged:
-            lines.append(f"| {_label(row)} | {row['step'] if row['step'] is not None else '-'} | " + " | ".join(
-                " / ".join(f"{row['heldout_by_tag'][r][t]:.3f}" for r in rs) for t in tags) + " |")
+            lines.append(
+                f"| {_label(row)} | {row['step'] if row['step'] is not None else '-'} | "
+                + " | ".join(" / ".join(f"{row['heldout_by_tag'][r][t]:.3f}" for r in rs) for t in tags)
+                + " |"
+            )
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 """One process or many: the same code under torchrun (NCCL on GPUs, gloo on CPU)."""
+
 from __future__ import annotations
 
 import os
@@ -80,7 +81,9 @@ def configure(device_spec: str | None = None, precision_spec: str | None = None)
         raise HarnessError(f"--precision {precision_spec!r}: choose {' or '.join(PRECISIONS)}")
     _DEVICE, _PRECISION = device_spec, precision_spec
     if precision_spec == "bf16" and device().type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise HarnessError(f"--precision bf16: {torch.cuda.get_device_name(device())} has no bf16; use --precision fp32")
+        raise HarnessError(
+            f"--precision bf16: {torch.cuda.get_device_name(device())} has no bf16; use --precision fp32"
+        )
 
 
 def device() -> torch.device:
@@ -108,4 +111,5 @@ def amp(module, task: str | None = None):
     if precision(task) != "bf16":
         return module
     from harness.precision import Autocast
+
     return Autocast(module, device().type)

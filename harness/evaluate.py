@@ -8,6 +8,7 @@ Suites (docs/references/design.md §3):
                     official GenEval rules on the exact shapes detector; overall = mean of six tags.
   imagenet256 / geneval (paper scale) live in harness.paper_suites and need official weights.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ from harness.tasks.shapes_data import class_dataset
 
 def _classifier():
     from harness.trainers.evaluator_nets import load_classifier
+
     net, version = load_classifier()
-    return ShapesClassifierExtractor(net, version, device=D.device())   # features come back on the CPU
+    return ShapesClassifierExtractor(net, version, device=D.device())  # features come back on the CPU
 
 
 _REF_CACHE: dict = {}
@@ -48,6 +50,7 @@ def shapes_reference(ext: ShapesClassifierExtractor, n_ref: int = 5000) -> dict[
     if key not in _REF_CACHE:
         import hashlib
         import os
+
         src = hashlib.sha256((Path(S.__file__).read_bytes() + Path(class_dataset.__code__.co_filename).read_bytes()))
         tag = hashlib.sha256(f"{ext.version}|{n_ref}|{src.hexdigest()}".encode()).hexdigest()[:16]
         cache = Path(os.environ.get("FPD_CACHE_DIR", Path.home() / ".cache" / "fpd-harness")) / f"shapes_ref_{tag}.npz"
@@ -60,10 +63,11 @@ def shapes_reference(ext: ShapesClassifierExtractor, n_ref: int = 5000) -> dict[
             try:
                 import io
                 from harness.io import write_bytes
+
                 buf = io.BytesIO()
                 np.savez(buf, **_REF_CACHE[key])
                 write_bytes(cache, buf.getvalue())
-            except HarnessError:   # a read-only home must not fail an evaluation
+            except HarnessError:  # a read-only home must not fail an evaluation
                 pass
     return _REF_CACHE[key]
 
@@ -84,13 +88,16 @@ def score_shapes_image(image_u8: np.ndarray, meta: dict) -> tuple[bool, str, lis
 def _class_correct(image_u8: np.ndarray, label: int, dets: list[dict] | None = None) -> bool:
     shape, color = S.class_parts(label)
     dets = detect_shapes(image_u8) if dets is None else dets
-    ok, _ = score_geneval({"tag": "colors", "include": [{"class": shape, "count": 1, "color": color}], "prompt": ""},
-                          geneval_detections(dets))
+    ok, _ = score_geneval(
+        {"tag": "colors", "include": [{"class": shape, "count": 1, "color": color}], "prompt": ""},
+        geneval_detections(dets),
+    )
     return ok
 
 
 def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
     from harness.sampling import load_shards, run_sharded
+
     ext = _classifier()
 
     def process(images: torch.Tensor, chunk: list[int]) -> dict[str, np.ndarray]:
@@ -98,11 +105,22 @@ def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict,
         hwc = images.permute(0, 2, 3, 1).numpy()
         dets = [detect_shapes(im) for im in hwc]
         correct = [_class_correct(hwc[j], s % S.NUM_CLASSES, dets[j]) for j, s in enumerate(chunk)]
-        return {"pool": f["pool"].numpy(), "logits": f["logits"].numpy(), "correct": np.asarray(correct),
-                "object": np.asarray([main_object(d) for d in dets], np.float64)}
+        return {
+            "pool": f["pool"].numpy(),
+            "logits": f["logits"].numpy(),
+            "correct": np.asarray(correct),
+            "object": np.asarray([main_object(d) for d in dets], np.float64),
+        }
 
-    counts = run_sharded(work, seeds, lambda ch: torch.tensor([s % S.NUM_CLASSES for s in ch]),
-                         gen.generate, process, batch, desc="shapes-fid")
+    counts = run_sharded(
+        work,
+        seeds,
+        lambda ch: torch.tensor([s % S.NUM_CLASSES for s in ch]),
+        gen.generate,
+        process,
+        batch,
+        desc="shapes-fid",
+    )
     r = load_shards(work, seeds)
     ref = shapes_reference(ext)
     fake = r["pool"].astype(np.float64)
@@ -110,20 +128,30 @@ def run_shapes_fid(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict,
     labels = np.asarray([s % S.NUM_CLASSES for s in seeds])
     # How the objects are off, where FID only says that they are: mean area (px) and centre spread (px),
     # the data's own values being ~107 px and ~5.3 px (evaluators/shapes_stats.py).
-    metrics = {"fid": fid_from_features(ref["pool"], fake), "is": inception_score(r["logits"], splits=min(10, len(seeds))).mean,
-               "precision": prec, "recall": rec, "detector_accuracy": float(r["correct"].mean()),
-               "classifier_accuracy": float((r["logits"].argmax(-1) == labels).mean())}
+    metrics = {
+        "fid": fid_from_features(ref["pool"], fake),
+        "is": inception_score(r["logits"], splits=min(10, len(seeds))).mean,
+        "precision": prec,
+        "recall": rec,
+        "detector_accuracy": float(r["correct"].mean()),
+        "classifier_accuracy": float((r["logits"].argmax(-1) == labels).mean()),
+    }
     obj = summarize_objects(r["object"])
     if obj["empty_frac"] < 1.0:
         metrics["mean_area"], metrics["centre_spread"] = obj["mean_area"], obj["centre_spread"]
-    return metrics, {"sampling": counts, "n_ref": len(ref["pool"]), "reference": "5000 held-out renders (split 'eval')",
-                     "extractor": f"shapes-classifier@{ext.version}"}
+    return metrics, {
+        "sampling": counts,
+        "n_ref": len(ref["pool"]),
+        "reference": "5000 held-out renders (split 'eval')",
+        "extractor": f"shapes-classifier@{ext.version}",
+    }
 
 
 def prompt_index(seed: int, n_prompts: int) -> int:
     """Reported seeds: prompt seed // 4 (4 images per prompt). Validation seeds (>= 1,000,000, used by
     sweeps): the same prompts in the same order, cycled, with seeds no reported row ever uses."""
     from harness.sampler_presets import VALIDATION_SEED_BASE
+
     if seed >= VALIDATION_SEED_BASE:
         return ((seed - VALIDATION_SEED_BASE) // 4) % n_prompts
     return seed // 4
@@ -132,6 +160,7 @@ def prompt_index(seed: int, n_prompts: int) -> int:
 def check_shapes_geneval_seeds(seed_list: list[int]) -> None:
     """Reported seeds index the prompt set (4 images each) and must stay inside it; validation seeds cycle it."""
     from harness.sampler_presets import VALIDATION_SEED_BASE
+
     n_prompts = len(S.prompt_set())
     if seed_list[0] < VALIDATION_SEED_BASE and (seed_list[-1] // 4) >= n_prompts:
         raise HarnessError(f"--seeds beyond the prompt set: shapes-geneval has {4 * n_prompts} images")
@@ -139,24 +168,40 @@ def check_shapes_geneval_seeds(seed_list: list[int]) -> None:
 
 def run_shapes_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
     from harness.sampling import load_shards, run_sharded
+
     prompts = S.prompt_set()
     seed_prompt = {s: prompt_index(s, len(prompts)) for s in seeds}
     caps = np.stack([S.encode_caption(p["prompt"]) for p in prompts])
 
     def process(images: torch.Tensor, chunk: list[int]) -> dict[str, np.ndarray]:
         hwc = images.permute(0, 2, 3, 1).numpy()
-        return {"correct": np.asarray([score_shapes_image(hwc[j], prompts[seed_prompt[s]])[0]
-                                       for j, s in enumerate(chunk)])}
+        return {
+            "correct": np.asarray([score_shapes_image(hwc[j], prompts[seed_prompt[s]])[0] for j, s in enumerate(chunk)])
+        }
 
-    counts = run_sharded(work, seeds, lambda ch: torch.from_numpy(caps[[seed_prompt[s] for s in ch]]),
-                         gen.generate, process, batch, desc="shapes-geneval")
+    counts = run_sharded(
+        work,
+        seeds,
+        lambda ch: torch.from_numpy(caps[[seed_prompt[s] for s in ch]]),
+        gen.generate,
+        process,
+        batch,
+        desc="shapes-geneval",
+    )
     r = load_shards(work, seeds)
-    rows = [{"tag": prompts[seed_prompt[s]]["tag"], "correct": bool(c), "metadata": json.dumps(prompts[seed_prompt[s]])}
-            for s, c in zip(seeds, r["correct"])]
+    rows = [
+        {"tag": prompts[seed_prompt[s]]["tag"], "correct": bool(c), "metadata": json.dumps(prompts[seed_prompt[s]])}
+        for s, c in zip(seeds, r["correct"])
+    ]
     summ = summarize_geneval(rows)
     metrics = {"overall": summ["overall"], **summ["tags"]}
-    return metrics, {"sampling": counts, "prompts": len(prompts), "images_per_prompt": 4, "detector": "shapes-exact",
-                     "frac_correct_prompts": summ["frac_correct_prompts"]}
+    return metrics, {
+        "sampling": counts,
+        "prompts": len(prompts),
+        "images_per_prompt": 4,
+        "detector": "shapes-exact",
+        "frac_correct_prompts": summ["frac_correct_prompts"],
+    }
 
 
 SUITES["shapes-fid"] = Suite("shapes-fid", "shapes-fid@1", "shapes", 5000, run_shapes_fid)
@@ -165,6 +210,7 @@ SUITES["shapes-geneval"] = Suite("shapes-geneval", "shapes-geneval@1", "shapes-t
 
 def _register_paper_suites() -> None:
     from harness.paper_suites import register_suites
+
     register_suites()
 
 
@@ -188,19 +234,33 @@ def suite_identity(s: Suite) -> dict:
     ident: dict = {"protocol": s.protocol}
     if s.name == "shapes-fid":
         from harness.assets import asset_sha256
+
         ident["extractor"] = asset_sha256("shapes_classifier")
-        ident["shard_outputs"] = 2   # shards hold pool, logits, correct and the main object's area and centre
+        ident["shard_outputs"] = 2  # shards hold pool, logits, correct and the main object's area and centre
     elif s.name == "shapes-geneval":
         import hashlib
+
         ident["prompts"] = hashlib.sha256(json.dumps(S.prompt_set(), sort_keys=True).encode()).hexdigest()[:16]
         ident["detector"] = "shapes-exact"
     return ident
 
 
-def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | None = None, batch: int = 250,
-             out: Path | None = None, variant: str = "", options: dict | None = None, append: bool = True,
-             metadata: Path | None = None, detector: str | None = None) -> dict:
+def evaluate(
+    method: str,
+    suite: str,
+    steps: int,
+    checkpoint=None,
+    seeds: str | None = None,
+    batch: int = 250,
+    out: Path | None = None,
+    variant: str = "",
+    options: dict | None = None,
+    append: bool = True,
+    metadata: Path | None = None,
+    detector: str | None = None,
+) -> dict:
     from harness.generators import build_generator
+
     D.init()
     s = SUITES.get_or_fail(suite)
     if detector and s.name != "geneval":
@@ -208,12 +268,14 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
     default_n = s.default_n
     if s.name not in ("shapes-fid", "shapes-geneval"):
         from harness.paper_suites import check_paper_suite
-        default_n = check_paper_suite(s.name, metadata, detector) or default_n   # every file it reads, before sampling
-    seed_list = parse_seeds(seeds, default_n)   # cheap checks first, before loading networks
+
+        default_n = check_paper_suite(s.name, metadata, detector) or default_n  # every file it reads, before sampling
+    seed_list = parse_seeds(seeds, default_n)  # cheap checks first, before loading networks
     if suite == "shapes-geneval":
         check_shapes_geneval_seeds(seed_list)
     if s.name == "geneval":
         from harness.paper_suites import IMAGES_PER_PROMPT, check_geneval_seeds
+
         check_geneval_seeds(seed_list, default_n // IMAGES_PER_PROMPT)
     gen = build_generator(method, s.task, steps, checkpoint, options)
     variant = variant or extension_variant(gen)
@@ -222,15 +284,16 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
     if s.name == "geneval":
         from harness.io import sha256_file
         from harness.paper_suites import geneval_detector, geneval_metadata_path
+
         suite_args["metadata"] = geneval_metadata_path(metadata)
-        suite_args["detector"] = ident["detector"] = geneval_detector(detector)   # another detector, another folder
+        suite_args["detector"] = ident["detector"] = geneval_detector(detector)  # another detector, another folder
         ident["metadata_sha256"] = sha256_file(suite_args["metadata"])
     fp = fingerprint(getattr(gen, "describe", {"method": method, "steps": steps}), ident)
     # The default folder carries the fingerprint, so two generators (two students, two samplers) never share one.
     tag = f"{method}{('-' + variant) if variant else ''}-{steps}step-{fp['id']}"
     out = Path(out or runs_root() / "eval" / suite / tag)
     if D.is_main():
-        lock_folder(out, "results")   # one evaluation per results folder at a time
+        lock_folder(out, "results")  # one evaluation per results folder at a time
         claim_folder(out, fp)
     D.barrier()
     work = out / f"shards_{seed_list[0]}-{seed_list[-1]}"
@@ -239,9 +302,20 @@ def evaluate(method: str, suite: str, steps: int, checkpoint=None, seeds: str | 
     wall = time.perf_counter() - t0
     # GenEval's numbers are defined by its mmdet detector: another detector is another protocol, never one table
     protocol = s.protocol + (f"+{extra['detector']}" if extra.get("official_detector") is False else "")
-    result = {"suite": suite, "protocol": protocol, "method": method, "variant": variant, "steps": steps,
-              "metrics": metrics, "n": len(seed_list), "seeds": [seed_list[0], seed_list[-1]],
-              "generator": getattr(gen, "describe", {}), "fingerprint": fp, "wall_time_s": wall, **extra}
+    result = {
+        "suite": suite,
+        "protocol": protocol,
+        "method": method,
+        "variant": variant,
+        "steps": steps,
+        "metrics": metrics,
+        "n": len(seed_list),
+        "seeds": [seed_list[0], seed_list[-1]],
+        "generator": getattr(gen, "describe", {}),
+        "fingerprint": fp,
+        "wall_time_s": wall,
+        **extra,
+    }
     if D.is_main():
         write_json(out / "results.json", result)
         if append:
@@ -261,26 +335,34 @@ def checkpoint_path(gen) -> Path | None:
     return Path(ck).with_suffix(".safetensors") if ck else None
 
 
-
-
 def append_leaderboard(result: dict, checkpoint: Path | None) -> dict:
     from leaderboards.store import append_row, measured_row, provenance
+
     desc = result.get("generator", {})
     costs = desc.get("costs") or {}
-    row = measured_row(result["suite"], result["method"], result["steps"],
-                       {k: [float(v)] for k, v in result["metrics"].items()},
-                       label=f"{method_label(result['method'])}, {result['steps']} step(s)"
-                             + (f" [{result['variant']}, beyond the paper]" if result["variant"].startswith("extension:")
-                                else ""),
-                       provenance=provenance(desc, checkpoint, result["wall_time_s"]),
-                       variant=result["variant"], ablation=bool(result["variant"]),
-                       attributes={"aux_score_net": costs.get("aux_score_net") if result["method"] != "teacher" else None,
-                                   **({"train_cost": costs} if costs else {}),
-                                   # geneval: which detector scored it (only mmdet is GenEval's own)
-                                   **({k: result[k] for k in ("detector", "official_detector")}
-                                      if "official_detector" in result else {})},
-                       protocol=result["protocol"],
-                       eval={"n": result["n"], "seeds": result["seeds"], "fingerprint": result["fingerprint"]["id"],
-                             "generator": result["fingerprint"]["generator"]})
+    row = measured_row(
+        result["suite"],
+        result["method"],
+        result["steps"],
+        {k: [float(v)] for k, v in result["metrics"].items()},
+        label=f"{method_label(result['method'])}, {result['steps']} step(s)"
+        + (f" [{result['variant']}, beyond the paper]" if result["variant"].startswith("extension:") else ""),
+        provenance=provenance(desc, checkpoint, result["wall_time_s"]),
+        variant=result["variant"],
+        ablation=bool(result["variant"]),
+        attributes={
+            "aux_score_net": costs.get("aux_score_net") if result["method"] != "teacher" else None,
+            **({"train_cost": costs} if costs else {}),
+            # geneval: which detector scored it (only mmdet is GenEval's own)
+            **({k: result[k] for k in ("detector", "official_detector")} if "official_detector" in result else {}),
+        },
+        protocol=result["protocol"],
+        eval={
+            "n": result["n"],
+            "seeds": result["seeds"],
+            "fingerprint": result["fingerprint"]["id"],
+            "generator": result["fingerprint"]["generator"],
+        },
+    )
     append_row(result["suite"], row)
     return row

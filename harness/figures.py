@@ -8,6 +8,7 @@ quality: a suite's measured leaderboard rows, metric vs sampling steps (log2 axi
 matplotlib draws through its Agg canvas only (no pyplot, no global backend switch); files are
 written atomically.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ def plot_label(method: str) -> str:
 def _figure(w: float, h: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(w, h), dpi=150)
     FigureCanvasAgg(fig)
     return fig
@@ -40,6 +42,7 @@ def _figure(w: float, h: float):
 
 def _save(fig, out: Path) -> Path:
     from harness.io import atomic_write
+
     out = Path(out)
     atomic_write(out, lambda p: fig.savefig(p, format="png", bbox_inches="tight"))
     return out
@@ -47,40 +50,47 @@ def _save(fig, out: Path) -> Path:
 
 # ---------------------------------------------------------------- grid
 
+
 def one_step_checkpoint(method: str, task: str, run: Path | None = None, seed: int = 0, variant: str = "") -> Path:
     """Where a one-step student lies: `harness train <method>`'s default folder, or with `run` the
     `harness reproduce` folder's run of that training seed and variant (SDTT: its last round's export)."""
     name = "student_1step" if method == "sdtt" else "student"
     if run is not None:
         from harness.reproduce import run_folder
+
         return run_folder(run, method, task, seed, variant) / name
     if variant:
         raise HarnessError(f"--methods {method}:{variant}: variants come from a reproduce folder; add --run ROOT")
     if method == "sdtt":
         return Path("runs") / f"sdtt-{task}" / name
     from harness.generators import default_checkpoint
+
     return default_checkpoint(method, task)
 
 
 def parse_student(spec: str) -> tuple[str, str]:
     """'fpd' or 'fpd:soft+gan' -> (method, variant); FPD's main estimator 'ste' is the unnamed variant."""
     from harness.reproduce import VARIANT_OVERRIDES
+
     method, _, variant = spec.strip().partition(":")
     if method not in distillers():
         raise HarnessError(f"--methods: unknown one-step method {method!r}; choose from {', '.join(distillers())}")
     if variant and (method != "fpd" or variant not in VARIANT_OVERRIDES):
-        raise HarnessError(f"--methods: unknown variant {spec!r}; FPD's are "
-                           + ", ".join(f"fpd:{v}" for v in VARIANT_OVERRIDES))
+        raise HarnessError(
+            f"--methods: unknown variant {spec!r}; FPD's are " + ", ".join(f"fpd:{v}" for v in VARIANT_OVERRIDES)
+        )
     return method, "" if variant == "ste" else variant
 
 
 def _build(method: str, task: str, steps: int, checkpoint: Path | None):
     from harness.generators import build_generator
+
     return build_generator(method, task, steps, checkpoint)
 
 
-def resolve_students(task: str, specs: list[str], run: Path | None = None,
-                     seed: int = 0) -> list[tuple[str, str, str, Path]]:
+def resolve_students(
+    task: str, specs: list[str], run: Path | None = None, seed: int = 0
+) -> list[tuple[str, str, str, Path]]:
     """(spec, method, variant, checkpoint) per --methods entry ('fpd' or 'fpd:<variant>', variants read from a reproduce
     folder `run`); a typo or a variant without `run` fails here, before any network is built."""
     out = []
@@ -90,14 +100,22 @@ def resolve_students(task: str, specs: list[str], run: Path | None = None,
     return out
 
 
-def collect_panels(task: str, teacher_steps: list[int], students: list[tuple[str, str, str, Path]], run: Path | None = None,
-                   note: Callable[[str], None] = typer.echo) -> list[tuple[str, object]]:
+def collect_panels(
+    task: str,
+    teacher_steps: list[int],
+    students: list[tuple[str, str, str, Path]],
+    run: Path | None = None,
+    note: Callable[[str], None] = typer.echo,
+) -> list[tuple[str, object]]:
     """(label, generator) per panel: the teacher per step count, then each resolved student found on disk."""
     panels = [(f"Teacher, {n} step{'s' * (n > 1)}", _build("teacher", task, n, None)) for n in teacher_steps]
     for spec, m, variant, ck in students:
         if not ck.with_suffix(".safetensors").exists():
-            how = (f"`harness reproduce --root {run}` trains it" if run is not None
-                   else f"train one with `harness train {m} --task {task}`")
+            how = (
+                f"`harness reproduce --root {run}` trains it"
+                if run is not None
+                else f"train one with `harness train {m} --task {task}`"
+            )
             note(f"note: skipping {spec}: no checkpoint at {ck.with_suffix('.safetensors')} ({how})")
             continue
         shown = variant or ("STE" if m == "fpd" and run is not None else "")
@@ -112,13 +130,14 @@ def _mosaic(images, rows: int, cols: int, pad: int = 1) -> np.ndarray:
     out = np.full((rows * (h + pad), cols * (w + pad), 3), 255, np.uint8)
     for i in range(n):
         r, c = divmod(i, cols)
-        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = x[i]
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = x[i]
     return out
 
 
 def grid_figure(panels: list[tuple[str, object]], task: str, out: str | Path, rows: int = 6, cols: int = 4) -> Path:
     """One column block per generator; every block uses the same conditions and seeds 0..cols-1."""
     from harness.grids import grid_conditions
+
     if not panels:
         raise HarnessError("no generators to draw")
     cond, labels = grid_conditions(task, rows)
@@ -142,6 +161,7 @@ def grid_figure(panels: list[tuple[str, object]], task: str, out: str | Path, ro
 
 
 # ---------------------------------------------------------------- quality
+
 
 def _eval_latency(suite: str, runs: Path) -> dict[tuple, float]:
     """ms per generated image from results.json files (wall time covers sampling and scoring)."""
@@ -171,19 +191,34 @@ def _bench_latency(bench_dir: Path) -> dict[tuple, float]:
     except (IndexError, json.JSONDecodeError):
         return {}
     t, s = r["teacher"], r["student"]
-    return {("teacher", "", t["steps"]): t["ms_per_image"], ("fpd", "", 1): s["ms_per_image"],
-            ("dimo", "", 1): s["ms_per_image"]}  # same architecture, same one-step cost
+    return {
+        ("teacher", "", t["steps"]): t["ms_per_image"],
+        ("fpd", "", 1): s["ms_per_image"],
+        ("dimo", "", 1): s["ms_per_image"],
+    }  # same architecture, same one-step cost
 
 
-def quality_series(suite: str, metric: str | None = None, runs: Path = Path("runs"), bench_dir: Path = BENCH_DIR,
-                   latency: str = "auto", root: Path | None = None) -> tuple[str, dict[str, list[dict]], str | None]:
+def quality_series(
+    suite: str,
+    metric: str | None = None,
+    runs: Path = Path("runs"),
+    bench_dir: Path = BENCH_DIR,
+    latency: str = "auto",
+    root: Path | None = None,
+) -> tuple[str, dict[str, list[dict]], str | None]:
     """(metric, {method: points sorted by steps}, latency source) from the suite's latest measured main rows."""
     from leaderboards.store import latest, read_rows
-    rows = [r for r in latest(read_rows(suite, root))
-            if r["source"] == "measured" and not r["variant"] and r["steps"] is not None]
+
+    rows = [
+        r
+        for r in latest(read_rows(suite, root))
+        if r["source"] == "measured" and not r["variant"] and r["steps"] is not None
+    ]
     if not rows:
-        raise HarnessError(f"no measured rows in the {suite} leaderboard yet; run `harness eval --method teacher "
-                           f"--suite {suite} --steps 16,8,4,2,1` and `harness eval --method fpd --suite {suite}` first")
+        raise HarnessError(
+            f"no measured rows in the {suite} leaderboard yet; run `harness eval --method teacher "
+            f"--suite {suite} --steps 16,8,4,2,1` and `harness eval --method fpd --suite {suite}` first"
+        )
     metric = metric or DEFAULT_METRIC.get(suite) or next(iter(rows[0]["metrics"]))
     have = sorted({m for r in rows for m in r["metrics"]})
     if metric not in have:
@@ -200,8 +235,15 @@ def quality_series(suite: str, metric: str | None = None, runs: Path = Path("run
         m = r["metrics"][metric]
         prov = r.get("provenance") or {}
         ms = lat.get((r["method"], "", r["steps"]))
-        series.setdefault(r["method"], []).append({"steps": r["steps"], "value": m["mean"], "interval": m.get("interval"),
-                                                   "latency_ms": ms, "date": prov.get("date")})
+        series.setdefault(r["method"], []).append(
+            {
+                "steps": r["steps"],
+                "value": m["mean"],
+                "interval": m.get("interval"),
+                "latency_ms": ms,
+                "date": prov.get("date"),
+            }
+        )
     for pts in series.values():
         pts.sort(key=lambda p: -p["steps"])
     return metric, series, src if any(p["latency_ms"] for s in series.values() for p in s) else None
@@ -214,17 +256,29 @@ def _plot(ax, series: dict[str, list[dict]], x: str) -> None:
         if not pts:
             continue
         xs, ys = [p[x] for p in pts], [p["value"] for p in pts]
-        err = np.array([[p["value"] - p["interval"][0], p["interval"][1] - p["value"]] if p["interval"] else [0, 0]
-                        for p in pts]).T
-        style = dict(ls="--", marker="o", color="0.35") if method == "teacher" else dict(ls="-", marker="*", ms=10, color=f"C{i}")
+        err = np.array(
+            [[p["value"] - p["interval"][0], p["interval"][1] - p["value"]] if p["interval"] else [0, 0] for p in pts]
+        ).T
+        style = (
+            dict(ls="--", marker="o", color="0.35")
+            if method == "teacher"
+            else dict(ls="-", marker="*", ms=10, color=f"C{i}")
+        )
         ax.errorbar(xs, ys, yerr=err if err.any() else None, capsize=2, label=plot_label(method), **style)
         if method == "teacher" or len(pts) > 1:
             for p in pts:
                 ax.annotate(str(p["steps"]), (p[x], p["value"]), textcoords="offset points", xytext=(3, 3), fontsize=6)
 
 
-def quality_figure(suite: str, out: str | Path, metric: str | None = None, runs: Path = Path("runs"),
-                   bench_dir: Path = BENCH_DIR, latency: str = "auto", root: Path | None = None) -> tuple[Path, dict]:
+def quality_figure(
+    suite: str,
+    out: str | Path,
+    metric: str | None = None,
+    runs: Path = Path("runs"),
+    bench_dir: Path = BENCH_DIR,
+    latency: str = "auto",
+    root: Path | None = None,
+) -> tuple[Path, dict]:
     """Quality vs sampling steps (and vs measured latency when known); returns (path, the plotted series)."""
     metric, series, src = quality_series(suite, metric, runs, bench_dir, latency, root)
     fig = _figure(9 if src else 4.8, 3.4)
@@ -250,6 +304,7 @@ def quality_figure(suite: str, out: str | Path, metric: str | None = None, runs:
 
 # ---------------------------------------------------------------- CLI
 
+
 def _ints(spec: str, what: str) -> list[int]:
     try:
         vals = [int(s) for s in spec.split(",") if s.strip()]
@@ -262,22 +317,33 @@ def _ints(spec: str, what: str) -> list[int]:
 
 def register(app: typer.Typer) -> None:
     """Add `harness figure grid|quality`."""
-    fig = typer.Typer(help="Figures as PNG: Fig. 3-style sample grid, quality vs steps / latency.", no_args_is_help=True)
+    fig = typer.Typer(
+        help="Figures as PNG: Fig. 3-style sample grid, quality vs steps / latency.", no_args_is_help=True
+    )
 
     @fig.command("grid")
-    def grid(task: str = typer.Option("shapes", help="shapes or shapes-t2i"),
-             out: Optional[Path] = typer.Option(None, help="PNG path (default runs/figures/grid-<task>.png)"),
-             teacher_steps: str = typer.Option("16,8,4,1", help="teacher step counts, one panel each"),
-             methods: str = typer.Option(",".join(distillers()), help="one-step students to add when their checkpoint "
-                                         "exists: fpd, dimo, sdtt, or with --run an FPD variant such as fpd:soft"),
-             run: Optional[Path] = typer.Option(None, help="take the students from this `harness reproduce` folder "
-                                                "(default: `harness train`'s runs/<method>-<task>)"),
-             seed: int = typer.Option(0, help="with --run: the training seed whose students are drawn"),
-             rows: int = typer.Option(6, help="conditions (rows)"),
-             cols: int = typer.Option(4, help="seeds per panel (columns)")):
+    def grid(
+        task: str = typer.Option("shapes", help="shapes or shapes-t2i"),
+        out: Optional[Path] = typer.Option(None, help="PNG path (default runs/figures/grid-<task>.png)"),
+        teacher_steps: str = typer.Option("16,8,4,1", help="teacher step counts, one panel each"),
+        methods: str = typer.Option(
+            ",".join(distillers()),
+            help="one-step students to add when their checkpoint "
+            "exists: fpd, dimo, sdtt, or with --run an FPD variant such as fpd:soft",
+        ),
+        run: Optional[Path] = typer.Option(
+            None,
+            help="take the students from this `harness reproduce` folder "
+            "(default: `harness train`'s runs/<method>-<task>)",
+        ),
+        seed: int = typer.Option(0, help="with --run: the training seed whose students are drawn"),
+        rows: int = typer.Option(6, help="conditions (rows)"),
+        cols: int = typer.Option(4, help="seeds per panel (columns)"),
+    ):
         """Same conditions and seeds under the teacher at several step counts and each one-step student."""
         from harness.io import ensure_writable
         from harness.registry import TASKS
+
         TASKS.get_or_fail(task)
         steps = _ints(teacher_steps, "--teacher-steps")
         if rows < 1 or cols < 1:
@@ -293,21 +359,26 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {path}")
 
     @fig.command("quality")
-    def quality(suite: str = typer.Option("shapes-fid", help="shapes-fid or shapes-geneval (any leaderboard suite)"),
-                metric: Optional[str] = typer.Option(None, help="fid, overall, ... (default: fid / overall by suite)"),
-                out: Optional[Path] = typer.Option(None, help="PNG path (default runs/figures/quality-<suite>.png)"),
-                latency: str = typer.Option("auto", help="latency panel source: auto, eval (results.json), bench"),
-                runs: Path = typer.Option(Path("runs"), help="folder searched for eval results.json files")):
+    def quality(
+        suite: str = typer.Option("shapes-fid", help="shapes-fid or shapes-geneval (any leaderboard suite)"),
+        metric: Optional[str] = typer.Option(None, help="fid, overall, ... (default: fid / overall by suite)"),
+        out: Optional[Path] = typer.Option(None, help="PNG path (default runs/figures/quality-<suite>.png)"),
+        latency: str = typer.Option("auto", help="latency panel source: auto, eval (results.json), bench"),
+        runs: Path = typer.Option(Path("runs"), help="folder searched for eval results.json files"),
+    ):
         """Quality vs sampling steps (log2) for the teacher sweep and each distilled method, plus vs latency."""
         from harness.io import ensure_writable
         from leaderboards.store import check_suite
+
         check_suite(suite)
         if latency not in ("auto", "eval", "bench"):
             raise HarnessError(f"--latency must be auto, eval or bench, got {latency!r}")
         out = out or Path("runs") / "figures" / f"quality-{suite}.png"
         ensure_writable(out.parent)
         path, info = quality_figure(suite, out, metric, runs, latency=latency)
-        typer.echo(f"wrote {path}" + ("" if info["latency_source"] else
-                                      " (no latency panel: no eval timings or benchmark lines found)"))
+        typer.echo(
+            f"wrote {path}"
+            + ("" if info["latency_source"] else " (no latency panel: no eval timings or benchmark lines found)")
+        )
 
     app.add_typer(fig, name="figure")

@@ -6,6 +6,7 @@ and tokenizer for the shapes world; the official weight files at paper scale), t
 and its evaluation network. Two generators with the same fingerprint draw the same images for the
 same seeds; anything else must never share a shard folder (`harness eval` refuses a mismatch).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,11 @@ def summary(fp: dict) -> str:
     """One readable line: 'fpd 1 step, checkpoint 3fa2c1…, fp 9ab0…'."""
     g = fp.get("generator", {})
     ck = g.get("checkpoint_sha256")
-    return (f"{g.get('method', '?')} {g.get('steps', '?')} step(s)" + (f", checkpoint {ck[:10]}" if ck else "")
-            + f" [fingerprint {fp.get('id', '?')}]")
+    return (
+        f"{g.get('method', '?')} {g.get('steps', '?')} step(s)"
+        + (f", checkpoint {ck[:10]}" if ck else "")
+        + f" [fingerprint {fp.get('id', '?')}]"
+    )
 
 
 def claim_folder(out: Path, fp: dict) -> None:
@@ -46,10 +50,13 @@ def claim_folder(out: Path, fp: dict) -> None:
         except json.JSONDecodeError:
             raise HarnessError(f"{path} is corrupt; delete the folder {out} or pass another --out") from None
         if have.get("id") != fp["id"]:
-            raise HarnessError(f"{out} holds samples of {summary(have)}, not of {summary(fp)}; "
-                               f"pass another --out or delete that folder")
+            raise HarnessError(
+                f"{out} holds samples of {summary(have)}, not of {summary(fp)}; "
+                f"pass another --out or delete that folder"
+            )
         return
     if any(out.glob("shards_*/shard_*.npz")):
-        raise HarnessError(f"{out} holds samples of an unknown generator (no {FILE}); "
-                           f"pass another --out or delete that folder")
+        raise HarnessError(
+            f"{out} holds samples of an unknown generator (no {FILE}); pass another --out or delete that folder"
+        )
     write_json(path, fp)

@@ -3,6 +3,7 @@
 Each harness.registry.Method names its builder here; `harness sample` and `harness eval` only go through
 build_generator.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,6 +38,7 @@ def default_checkpoint(method: str, task: str) -> Path:
 def shapes_networks(task: str):
     from harness.trainers.teacher import load_shipped as load_teacher
     from harness.trainers.tokenizer import load_shipped as load_tokenizer
+
     return load_teacher(task), load_tokenizer()
 
 
@@ -45,11 +47,14 @@ def network_ids(task: str) -> dict:
     t = TASKS.get_or_fail(task)
     if t.scale == "shapes":
         from harness.assets import TEACHER_ASSETS, asset_sha256
-        return {"teacher": asset_sha256(TEACHER_ASSETS[task]),
-                "tokenizer": asset_sha256("shapes_vq")}
+
+        return {"teacher": asset_sha256(TEACHER_ASSETS[task]), "tokenizer": asset_sha256("shapes_vq")}
     from harness.presets import file_record, get_preset
+
     preset = get_preset(task)
-    return {w.key: {**file_record(preset.path(w.key)), "sha256": w.sha256} for w in preset.weights if w.purpose == "train"}
+    return {
+        w.key: {**file_record(preset.path(w.key)), "sha256": w.sha256} for w in preset.weights if w.purpose == "train"
+    }
 
 
 def _networks(task: str):
@@ -59,6 +64,7 @@ def _networks(task: str):
         teacher, tok = shapes_networks(task)
         return teacher.to(D.device()), tok.to(D.device())
     from harness.trainers.paper_scale import paper_networks  # official weights, GPU machines
+
     return paper_networks(task)
 
 
@@ -73,12 +79,15 @@ def _exported_student(run: Path) -> Path:
 
 def _load_student(method: str, task: str, checkpoint: str | Path | None):
     from harness.io import load_weights
+
     path = Path(checkpoint) if checkpoint else default_checkpoint(method, task)
-    if path.is_dir():   # a `harness train` run folder: its exported student
+    if path.is_dir():  # a `harness train` run folder: its exported student
         path = _exported_student(path)
     if not path.with_suffix(".safetensors").exists():
-        raise HarnessError(f"no {method} checkpoint at {path.with_suffix('.safetensors')}; "
-                           f"train one with `harness train {method} --task {task}` or pass --checkpoint")
+        raise HarnessError(
+            f"no {method} checkpoint at {path.with_suffix('.safetensors')}; "
+            f"train one with `harness train {method} --task {task}` or pass --checkpoint"
+        )
     sd, meta = load_weights(path)
     teacher, tok = _networks(task)
     if meta.get("config", {}).get("method") not in (None, method):
@@ -92,25 +101,35 @@ def _load_student(method: str, task: str, checkpoint: str | Path | None):
 
 def teacher_generator(method: str, task: str, steps: int = 16, checkpoint=None, options: dict | None = None):
     from harness.sampler_presets import build_teacher_sampler, settings_for, teacher_preset
+
     networks = network_ids(task)
     if checkpoint is None:
         teacher, tok = _networks(task)
-    else:   # a teacher run folder, scored before it is shipped (with the shipped preset)
+    else:  # a teacher run folder, scored before it is shipped (with the shipped preset)
         if TASKS.get_or_fail(task).scale != "shapes":
-            raise HarnessError("--checkpoint with --method teacher takes a shapes teacher run folder; paper-scale "
-                               "teachers load from their preset's weights")
+            raise HarnessError(
+                "--checkpoint with --method teacher takes a shapes teacher run folder; paper-scale "
+                "teachers load from their preset's weights"
+            )
         from harness.trainers.teacher import load_run
         from harness.trainers.tokenizer import load_shipped as load_tokenizer
+
         tok = load_tokenizer()
         teacher, run = load_run(task, checkpoint, tok)
         teacher, tok = teacher.to(D.device()), tok.to(D.device())
         networks = {**networks, "teacher": run["sha256"], "teacher_run": run}
     preset = teacher_preset(task)
-    gen, sampler = build_teacher_sampler(D.amp(teacher, task), D.amp(tok, task), steps,
-                                         settings_for(preset["settings"], options), device=D.device())
+    gen, sampler = build_teacher_sampler(
+        D.amp(teacher, task), D.amp(tok, task), steps, settings_for(preset["settings"], options), device=D.device()
+    )
     name = preset["name"] + ("+overrides" if options else "")
-    gen.describe = {"method": "teacher", "steps": steps, "sampler": sampler, "sampler_preset": name,
-                    "networks": networks}
+    gen.describe = {
+        "method": "teacher",
+        "steps": steps,
+        "sampler": sampler,
+        "sampler_preset": name,
+        "networks": networks,
+    }
     return gen
 
 
@@ -122,11 +141,24 @@ def one_step_generator(method: str, task: str, steps: int = 1, checkpoint=None, 
     student, tok, meta, path = _load_student(method, task, checkpoint)
     train = meta["config"]["train"]
     temp = (options or {}).get("temp", train.get("student_temp", train.get("gen_temp", 1.0)))
-    gen = OneStepStudent(D.amp(student, task), D.amp(tok, task), r_init=train["r_init"], temp=temp,
-                         emb_perturb=train.get("emb_perturb", 0.0), device=D.device())
-    gen.describe = {"method": method, "steps": 1, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
-                    "sampling": {"r_init": train["r_init"], "temp": temp, "emb_perturb": train.get("emb_perturb", 0.0)},
-                    "networks": network_ids(task), "train": train, "costs": meta.get("costs")}
+    gen = OneStepStudent(
+        D.amp(student, task),
+        D.amp(tok, task),
+        r_init=train["r_init"],
+        temp=temp,
+        emb_perturb=train.get("emb_perturb", 0.0),
+        device=D.device(),
+    )
+    gen.describe = {
+        "method": method,
+        "steps": 1,
+        "checkpoint": str(path),
+        "checkpoint_sha256": meta["sha256"],
+        "sampling": {"r_init": train["r_init"], "temp": temp, "emb_perturb": train.get("emb_perturb", 0.0)},
+        "networks": network_ids(task),
+        "train": train,
+        "costs": meta.get("costs"),
+    }
     return gen
 
 
@@ -135,11 +167,24 @@ def sdtt_generator(method: str, task: str, steps: int = 4, checkpoint=None, opti
     ck = checkpoint or (runs_root() / f"sdtt-{task}" / f"student_{steps}step")
     student, tok, meta, path = _load_student("sdtt", task, ck)
     from harness.sampler_presets import build_teacher_sampler, maskgit_settings
+
     hint = meta.get("sampler_hint") or meta.get("config", {}).get("sampler_hint") or {}  # the grid it was distilled on
-    gen, sampler = build_teacher_sampler(D.amp(student, task), D.amp(tok, task), steps,
-                                         {**maskgit_settings(task), **hint, **(options or {})}, device=D.device())
-    gen.describe = {"method": "sdtt", "steps": steps, "checkpoint": str(path), "checkpoint_sha256": meta["sha256"],
-                    "sampler": sampler, "networks": network_ids(task), "costs": meta.get("costs")}
+    gen, sampler = build_teacher_sampler(
+        D.amp(student, task),
+        D.amp(tok, task),
+        steps,
+        {**maskgit_settings(task), **hint, **(options or {})},
+        device=D.device(),
+    )
+    gen.describe = {
+        "method": "sdtt",
+        "steps": steps,
+        "checkpoint": str(path),
+        "checkpoint_sha256": meta["sha256"],
+        "sampler": sampler,
+        "networks": network_ids(task),
+        "costs": meta.get("costs"),
+    }
     return gen
 
 
@@ -149,6 +194,6 @@ def build_generator(method: str, task: str, steps: int, checkpoint=None, options
     m = METHODS.get_or_fail(method)
     TASKS.get_or_fail(task)
     gen = m.build(task, steps, checkpoint, options)
-    if D.precision(task) == "bf16":   # another arithmetic, another generator: it enters the fingerprint
+    if D.precision(task) == "bf16":  # another arithmetic, another generator: it enters the fingerprint
         gen.describe = {**getattr(gen, "describe", {}), "precision": "bf16"}
     return OnHost(gen)

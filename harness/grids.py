@@ -1,4 +1,5 @@
 """Labelled sample grids as PNG files (rows = conditions, columns = seeds)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,14 @@ from PIL import Image, ImageDraw
 from harness.io import atomic_write
 
 
-def save_grid(images: torch.Tensor, rows: int, row_labels: list[str], path: str | Path, scale: int = 3,
-              col_labels: list[str] | None = None) -> Path:
+def save_grid(
+    images: torch.Tensor,
+    rows: int,
+    row_labels: list[str],
+    path: str | Path,
+    scale: int = 3,
+    col_labels: list[str] | None = None,
+) -> Path:
     """images uint8 [rows*cols, 3, H, W], row-major -> one PNG with a text label left of each row."""
     n, _, h, w = images.shape
     cols = n // rows
@@ -35,17 +42,22 @@ def save_grid(images: torch.Tensor, rows: int, row_labels: list[str], path: str 
 def grid_conditions(task: str, n_rows: int = 8):
     """A fixed, readable set of conditions for grids: classes spread over shapes/colours, or shapes prompts."""
     from harness.registry import TASKS
+
     if TASKS.get_or_fail(task).scale != "shapes":
         from harness.trainers.paper_scale import grid_conditions as paper_grid_conditions
+
         return paper_grid_conditions(task, n_rows)
     from harness.tasks import shapes as S
+
     if task == "shapes":
         labels = [int(x) for x in np.linspace(0, S.NUM_CLASSES - 1, n_rows).round()]
         return torch.tensor(labels), [S.class_name(l) for l in labels]
     prompts = S.prompt_set()
     pick = [prompts[int(i)] for i in np.linspace(0, len(prompts) - 1, n_rows).round()]
     caps = [p["prompt"] for p in pick]
-    return torch.from_numpy(np.stack([S.encode_caption(c) for c in caps])), [c.removeprefix("a photo of ") for c in caps]
+    return torch.from_numpy(np.stack([S.encode_caption(c) for c in caps])), [
+        c.removeprefix("a photo of ") for c in caps
+    ]
 
 
 def generator_grid(gen, task: str, path: str | Path, n_rows: int = 8, n_cols: int = 8) -> Path:
@@ -57,19 +69,21 @@ def generator_grid(gen, task: str, path: str | Path, n_rows: int = 8, n_cols: in
 
 def teacher_grid(model, tok, task: str, path: str | Path, steps: int = 16) -> Path:
     from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
-    dev = next(model.parameters()).device   # sample where the model is
+
+    dev = next(model.parameters()).device  # sample where the model is
     return generator_grid(TeacherSampler(model, tok, TeacherSamplerConfig(steps=steps, w=1.0), device=dev), task, path)
 
 
-def comparison_grid(gens: list[tuple[str, object]], task: str, path: str | Path, n_rows: int = 8,
-                    n_cols: int = 4) -> Path:
+def comparison_grid(
+    gens: list[tuple[str, object]], task: str, path: str | Path, n_rows: int = 8, n_cols: int = 4
+) -> Path:
     """Generators side by side, the same conditions (rows) and seeds in every block of n_cols columns."""
     cond, labels = grid_conditions(task, n_rows)
     cond = cond.repeat_interleave(n_cols, 0)
     seeds = list(range(n_cols)) * n_rows
-    blocks = [gen.generate(cond, seeds) for _, gen in gens]              # each [rows*cols, 3, H, W]
+    blocks = [gen.generate(cond, seeds) for _, gen in gens]  # each [rows*cols, 3, H, W]
     _, c, h, w = blocks[0].shape
-    per_row = torch.stack([b.view(n_rows, n_cols, c, h, w) for b in blocks], 1)   # [rows, gens, cols, ...]
+    per_row = torch.stack([b.view(n_rows, n_cols, c, h, w) for b in blocks], 1)  # [rows, gens, cols, ...]
     images = per_row.reshape(n_rows * len(gens) * n_cols, c, h, w)
     col_labels = []
     for name, _ in gens:

@@ -3,6 +3,7 @@
 Every write goes to a temporary file in the same folder, is fsynced, then renamed over the
 target, so a crash leaves either the old file or the new one, never half of either.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -114,8 +115,13 @@ def save_weights(path: str | Path, tensors: dict[str, torch.Tensor], config: dic
     st = path.with_suffix(".safetensors")
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     atomic_write(st, lambda p: save_file(tensors, p))
-    meta = {"config": config, "config_hash": config_hash(config), "weights": st.name,
-            "sha256": sha256_file(st), **(extra or {})}
+    meta = {
+        "config": config,
+        "config_hash": config_hash(config),
+        "weights": st.name,
+        "sha256": sha256_file(st),
+        **(extra or {}),
+    }
     write_json(path.with_suffix(".json"), meta)
     return meta
 
@@ -126,21 +132,32 @@ def load_weights(path: str | Path, expect_config: dict | None = None) -> tuple[d
     st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
     for f in (st, js):
         if not f.exists():
-            raise HarnessError(f"checkpoint file {f} is missing; re-run the command that trains it or pass --checkpoint")
+            raise HarnessError(
+                f"checkpoint file {f} is missing; re-run the command that trains it or pass --checkpoint"
+            )
     try:
         meta = json.loads(js.read_text())
     except json.JSONDecodeError as e:
-        raise HarnessError(f"checkpoint metadata {js} is not valid JSON ({e.msg}); the file is corrupt, re-create it") from e
+        raise HarnessError(
+            f"checkpoint metadata {js} is not valid JSON ({e.msg}); the file is corrupt, re-create it"
+        ) from e
     digest = sha256_file(st)
     if digest != meta.get("sha256"):
-        raise HarnessError(f"checkpoint {st} is corrupt: sha256 {digest[:12]}… does not match {str(meta.get('sha256'))[:12]}… in {js.name}; re-create it")
+        raise HarnessError(
+            f"checkpoint {st} is corrupt: sha256 {digest[:12]}… does not match {str(meta.get('sha256'))[:12]}… in "
+            f"{js.name}; re-create it"
+        )
     if expect_config is not None and config_hash(expect_config) != meta.get("config_hash"):
-        diff = sorted(k for k in set(expect_config) | set(meta["config"]) if expect_config.get(k) != meta["config"].get(k))
-        raise HarnessError(f"checkpoint {st} was made with a different config (differs in {diff}); use matching options or retrain")
+        diff = sorted(
+            k for k in set(expect_config) | set(meta["config"]) if expect_config.get(k) != meta["config"].get(k)
+        )
+        raise HarnessError(
+            f"checkpoint {st} was made with a different config (differs in {diff}); use matching options or retrain"
+        )
     return load_file(st), meta
 
 
-_HELD_LOCKS: dict[str, int] = {}   # folder -> fd, held until the process exits (the kernel drops it on any death)
+_HELD_LOCKS: dict[str, int] = {}  # folder -> fd, held until the process exits (the kernel drops it on any death)
 
 
 def lock_folder(folder: str | Path, what: str = "run") -> None:
@@ -149,6 +166,7 @@ def lock_folder(folder: str | Path, what: str = "run") -> None:
     An flock on `<folder>/.lock`: the kernel releases it when the holder dies, SIGKILL included, so
     a killed run never leaves a stale lock and re-running the same command resumes."""
     import fcntl
+
     folder = Path(folder)
     key = str(folder.resolve())
     if key in _HELD_LOCKS:
@@ -163,7 +181,9 @@ def lock_folder(folder: str | Path, what: str = "run") -> None:
     except BlockingIOError:
         holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
         os.close(fd)
-        raise HarnessError(f"{what} folder {folder} is in use by {holder}; wait for it to finish or pass another --out") from None
+        raise HarnessError(
+            f"{what} folder {folder} is in use by {holder}; wait for it to finish or pass another --out"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)
     _HELD_LOCKS[key] = fd

@@ -4,6 +4,7 @@ A job starts once the jobs it depends on have finished; each runs in a fresh pro
 output goes to `log_dir/<slug>.log`. The first failure stops new starts, lets the running jobs finish (their
 work is kept: every job is resumable), and raises one line naming the job and its log.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,9 +21,15 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name).strip("_")[:120]
 
 
-def run_pool(jobs: Sequence, needs: Callable[[object], set], command: Callable[[object], list[str]], workers: int,
-             log_dir: Path, on_finish: Callable[[object, float], None] = lambda job, seconds: None,
-             echo: Callable[[str], None] = print) -> None:
+def run_pool(
+    jobs: Sequence,
+    needs: Callable[[object], set],
+    command: Callable[[object], list[str]],
+    workers: int,
+    log_dir: Path,
+    on_finish: Callable[[object, float], None] = lambda job, seconds: None,
+    echo: Callable[[str], None] = print,
+) -> None:
     """Run `jobs` (in list order where dependencies allow) with at most `workers` at a time.
     `needs(job)` is the set of job names that must finish first (names are unique)."""
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -45,7 +52,7 @@ def run_pool(jobs: Sequence, needs: Callable[[object], set], command: Callable[[
             echo(f"[start] {job.name} ({threads} thread{'s' * (threads > 1)}, log {log})")
         if failed and not running:
             break
-        if not running and pending:   # nothing can start: a dependency was never in the list
+        if not running and pending:  # nothing can start: a dependency was never in the list
             raise HarnessError(f"job {pending[0].name!r} waits on a job that is not scheduled")
         time.sleep(0.5)
         for key, (job, p, t0, log) in list(running.items()):
@@ -61,5 +68,6 @@ def run_pool(jobs: Sequence, needs: Callable[[object], set], command: Callable[[
             echo(f"[done] {job.name} {time.time() - t0:.0f} s")
     if failed:
         tail = failed[1].read_text().strip().splitlines()[-1:] or ["(empty log)"]
-        raise HarnessError(f"job {failed[0].name!r} failed: {tail[0][:300]} (full log: {failed[1]}); "
-                           "re-run the same command to resume")
+        raise HarnessError(
+            f"job {failed[0].name!r} failed: {tail[0][:300]} (full log: {failed[1]}); re-run the same command to resume"
+        )

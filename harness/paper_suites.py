@@ -14,6 +14,7 @@
 Files come from the task preset's weights folder; `suite_files` lists what each suite reads, and both
 `check_paper_suite` (before any sampling) and `harness doctor --task imagenet|t2i` check that list.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ from harness.presets import file_record
 from harness.registry import SUITES
 
 GENEVAL_METADATA_ENV = "FPD_GENEVAL_METADATA"
-PAPER_SUITES = {"imagenet256": "imagenet", "geneval": "t2i"}   # suite -> the task whose generators it scores
+PAPER_SUITES = {"imagenet256": "imagenet", "geneval": "t2i"}  # suite -> the task whose generators it scores
 # GenEval detector choice -> the preset file it reads. The default is a choice, not a fallback: it is named here,
 # in `harness eval --help` and in every result; GenEval's own mmdet detector needs mmdet 2.x + mmcv-full 1.7 built.
 GENEVAL_DETECTORS = {"mask2former-hf": "mask2former_hf", "mmdet": "mask2former"}
@@ -38,12 +39,15 @@ IMAGES_PER_PROMPT = 4
 
 def _preset_file(task: str, key: str) -> Path:
     from harness.presets import get_preset, locate
+
     preset = get_preset(task)
     path = locate(preset.weight(key))
     if path is None:
         w = preset.weight(key)
-        raise HarnessError(f"{w.description} not found at {preset.path(key)}; get it from {w.source} "
-                           f"(or run `harness doctor --task {task}`)")
+        raise HarnessError(
+            f"{w.description} not found at {preset.path(key)}; get it from {w.source} "
+            f"(or run `harness doctor --task {task}`)"
+        )
     return path
 
 
@@ -67,24 +71,31 @@ def suite_files(name: str, detector: str | None = None) -> tuple[str, list[str]]
 def _mmdet_config() -> tuple[Path | None, str]:
     """GenEval's mmdet 2.x config inside the mmdet source checkout, or why it is not there (without importing mmdet)."""
     import importlib.util
+
     spec = importlib.util.find_spec("mmdet")
     if spec is None or not spec.origin:
-        return None, ("--detector mmdet needs mmdet 2.x and mmcv-full 1.7, which are not installed (GenEval's setup: "
-                      "`pip install mmcv-full==1.7.2`, then `git clone -b 2.x https://github.com/open-mmlab/mmdetection` "
-                      "and `pip install -v -e mmdetection`); or use --detector mask2former-hf")
+        return None, (
+            "--detector mmdet needs mmdet 2.x and mmcv-full 1.7, which are not installed (GenEval's setup: "
+            "`pip install mmcv-full==1.7.2`, then `git clone -b 2.x https://github.com/open-mmlab/mmdetection` "
+            "and `pip install -v -e mmdetection`); or use --detector mask2former-hf"
+        )
     cfg = Path(spec.origin).parent.parent / MMDET_CONFIG
     if not cfg.is_file():
-        return None, (f"mmdet's config {cfg} is missing: install mmdet 2.x from a source checkout (the pip package "
-                      "has no configs/), or use --detector mask2former-hf")
+        return None, (
+            f"mmdet's config {cfg} is missing: install mmdet 2.x from a source checkout (the pip package "
+            "has no configs/), or use --detector mask2former-hf"
+        )
     return cfg, ""
 
 
-def suite_problems(name: str, detector: str | None = None, metadata: str | Path | None = None,
-                   weights_dir: str | Path | None = None) -> list[str]:
+def suite_problems(
+    name: str, detector: str | None = None, metadata: str | Path | None = None, weights_dir: str | Path | None = None
+) -> list[str]:
     """What suite `name` lacks on this machine, one phrase each naming where to get it; [] when it can run.
 
     An explicit metadata file (`--metadata` / $FPD_GENEVAL_METADATA) replaces the preset's."""
     from harness.presets import get_preset, locate, resolve_weights_dir
+
     task, keys = suite_files(name, detector)
     preset, root = get_preset(task), resolve_weights_dir(weights_dir)
     problems = []
@@ -106,14 +117,19 @@ def geneval_metadata_path(explicit: str | Path | None = None) -> Path:
     p = str(explicit) if explicit else os.environ.get(GENEVAL_METADATA_ENV)
     if not p:
         from harness.presets import get_preset, locate
+
         w = get_preset("t2i").weight("geneval_metadata")
         found = locate(w)
         if found is None:
-            raise HarnessError(f"GenEval metadata: pass --metadata PATH (or set {GENEVAL_METADATA_ENV}), or put {w.relpath} "
-                               f"under the t2i weights folder; get it from {w.source} (553 prompts)")
+            raise HarnessError(
+                f"GenEval metadata: pass --metadata PATH (or set {GENEVAL_METADATA_ENV}), or put {w.relpath} "
+                f"under the t2i weights folder; get it from {w.source} (553 prompts)"
+            )
         return found
     if not Path(p).is_file():
-        raise HarnessError(f"GenEval metadata {p} not found; download prompts/evaluation_metadata.jsonl from djghosh13/geneval")
+        raise HarnessError(
+            f"GenEval metadata {p} not found; download prompts/evaluation_metadata.jsonl from djghosh13/geneval"
+        )
     return Path(p)
 
 
@@ -123,6 +139,7 @@ def check_paper_suite(name: str, metadata: str | Path | None = None, detector: s
     n = None
     if name == "geneval":  # the prompt file first: a malformed line fails here, naming file:line
         from evaluators import read_geneval_metadata
+
         n = IMAGES_PER_PROMPT * len(read_geneval_metadata(geneval_metadata_path(metadata)))
     problems = suite_problems(name, detector, metadata)
     if problems:
@@ -132,14 +149,21 @@ def check_paper_suite(name: str, metadata: str | Path | None = None, detector: s
 
 def check_geneval_seeds(seeds: list[int], n_prompts: int) -> None:
     """Seeds 4p..4p+3 are prompt p's images; a run scores whole prompts of the metadata file."""
-    if seeds[0] % IMAGES_PER_PROMPT or (seeds[-1] + 1) % IMAGES_PER_PROMPT or seeds[-1] >= IMAGES_PER_PROMPT * n_prompts:
-        raise HarnessError(f"--seeds {seeds[0]}-{seeds[-1]}: geneval scores whole prompts ({IMAGES_PER_PROMPT} images "
-                           f"each, seeds 4p..4p+3) of the {n_prompts} in the metadata file, e.g. 0-{IMAGES_PER_PROMPT * n_prompts - 1}")
+    if (
+        seeds[0] % IMAGES_PER_PROMPT
+        or (seeds[-1] + 1) % IMAGES_PER_PROMPT
+        or seeds[-1] >= IMAGES_PER_PROMPT * n_prompts
+    ):
+        raise HarnessError(
+            f"--seeds {seeds[0]}-{seeds[-1]}: geneval scores whole prompts ({IMAGES_PER_PROMPT} images "
+            f"each, seeds 4p..4p+3) of the {n_prompts} in the metadata file, e.g. 0-{IMAGES_PER_PROMPT * n_prompts - 1}"
+        )
 
 
 def _device() -> torch.device:
     from harness import distributed as D
-    return D.device()   # this rank's GPU under torchrun, else the CPU
+
+    return D.device()  # this rank's GPU under torchrun, else the CPU
 
 
 def run_imagenet256(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict, dict]:
@@ -147,6 +171,7 @@ def run_imagenet256(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict
     from evaluators.inception import InceptionV3Compat
     from evaluators.reference_stats import reference_stats
     from harness.sampling import load_shards, run_sharded
+
     device = _device()
     inception = InceptionV3Compat(_preset_file("imagenet", "inception"), device=device)
 
@@ -154,32 +179,46 @@ def run_imagenet256(gen, seeds: list[int], work: Path, batch: int) -> tuple[dict
         f = inception(images)
         return {"pool": f["pool"].numpy(), "logits": f["logits"].numpy()}
 
-    counts = run_sharded(work, seeds, lambda ch: torch.tensor([s % 1000 for s in ch]), gen.generate, process, batch,
-                         desc="imagenet256")
+    counts = run_sharded(
+        work, seeds, lambda ch: torch.tensor([s % 1000 for s in ch]), gen.generate, process, batch, desc="imagenet256"
+    )
     r = load_shards(work, seeds)
     ref = reference_stats(_preset_file("imagenet", "adm_ref_batch"), inception, need_pool=True)
     mu, sigma = feature_stats(r["pool"].astype(np.float64))
     prec, rec = precision_recall(ref.pool, r["pool"].astype(np.float64), k=3)
-    metrics = {"fid": fid_from_stats(mu, sigma, ref.mu, ref.sigma), "is": inception_score(r["logits"], split_size=5000).mean,
-               "precision": prec, "recall": rec}
-    return metrics, {"sampling": counts, "reference_sha256": ref.source_sha256, "extractor": f"{inception.name}@{inception.version}"}
+    metrics = {
+        "fid": fid_from_stats(mu, sigma, ref.mu, ref.sigma),
+        "is": inception_score(r["logits"], split_size=5000).mean,
+        "precision": prec,
+        "recall": rec,
+    }
+    return metrics, {
+        "sampling": counts,
+        "reference_sha256": ref.source_sha256,
+        "extractor": f"{inception.name}@{inception.version}",
+    }
 
 
 def _geneval_detector(name: str, device: str):
     """(backend, the files it reads) for a --detector choice; its files were checked before sampling."""
     from evaluators.detectors import get_detector
+
     if name == "mmdet":
         config, why = _mmdet_config()
         if config is None:
             raise HarnessError(why)
         ckpt = _preset_file("t2i", GENEVAL_DETECTORS[name])
-        return get_detector("mmdet", config=config, checkpoint=ckpt, device=device), [file_record(config), file_record(ckpt)]
+        return get_detector("mmdet", config=config, checkpoint=ckpt, device=device), [
+            file_record(config),
+            file_record(ckpt),
+        ]
     folder = _preset_file("t2i", GENEVAL_DETECTORS[name])
     return get_detector(name, model_dir=folder, device=device), [file_record(folder)]
 
 
-def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | Path | None = None,
-                detector: str | None = None) -> tuple[dict, dict]:
+def run_geneval(
+    gen, seeds: list[int], work: Path, batch: int, metadata: str | Path | None = None, detector: str | None = None
+) -> tuple[dict, dict]:
     from PIL import Image
 
     from evaluators import read_geneval_metadata, summarize_geneval
@@ -189,8 +228,9 @@ def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | P
     from harness.io import atomic_write
     from harness.networks.geneval_clip import load_geneval_clip
     from harness.trainers.paper_scale import tokenize_prompts
+
     meta_path = geneval_metadata_path(metadata)
-    prompts = read_geneval_metadata(meta_path)   # seeds were checked against it before sampling (harness.evaluate)
+    prompts = read_geneval_metadata(meta_path)  # seeds were checked against it before sampling (harness.evaluate)
     folder = work / "images"
     covered = sorted({s // IMAGES_PER_PROMPT for s in seeds})
     for p in covered:  # only the prompts this run scores: the folder then holds exactly 4 images per prompt
@@ -198,10 +238,12 @@ def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | P
     k = IMAGES_PER_PROMPT
     todo = [s for s in seeds if not sample_path(folder, s // k, s % k).exists()]  # resume: skip written images
     for i in range(0, len(todo), batch):
-        chunk = todo[i:i + batch]
+        chunk = todo[i : i + batch]
         images = gen.generate(tokenize_prompts([prompts[s // k]["prompt"] for s in chunk]), chunk)
         for s, img in zip(chunk, images.permute(0, 2, 3, 1).cpu().numpy()):
-            atomic_write(sample_path(folder, s // k, s % k), lambda f, im=img: Image.fromarray(im).save(f, format="PNG"))
+            atomic_write(
+                sample_path(folder, s // k, s % k), lambda f, im=img: Image.fromarray(im).save(f, format="PNG")
+            )
     device, name = _device(), geneval_detector(detector)
     det, det_files = _geneval_detector(name, device)
     clip_path = _preset_file("t2i", "geneval_clip")
@@ -211,14 +253,27 @@ def run_geneval(gen, seeds: list[int], work: Path, batch: int, metadata: str | P
     write_geneval_results(work / "results.jsonl", rows)
     summ = summarize_geneval(rows)
     return {"overall": summ["overall"], **summ["tags"]}, {
-        "images": len(rows), "prompts": len(covered), "images_per_prompt": IMAGES_PER_PROMPT,
-        "frac_correct_prompts": summ["frac_correct_prompts"], "metadata": file_record(meta_path),
-        "detector": det.name, "official_detector": is_official(det), "detector_files": det_files,
-        "color_classifier": {"name": colors.name, "files": [file_record(clip_path)], "config": clip_cfg,
-                             "objects_classified": colors.classified}}
+        "images": len(rows),
+        "prompts": len(covered),
+        "images_per_prompt": IMAGES_PER_PROMPT,
+        "frac_correct_prompts": summ["frac_correct_prompts"],
+        "metadata": file_record(meta_path),
+        "detector": det.name,
+        "official_detector": is_official(det),
+        "detector_files": det_files,
+        "color_classifier": {
+            "name": colors.name,
+            "files": [file_record(clip_path)],
+            "config": clip_cfg,
+            "objects_classified": colors.classified,
+        },
+    }
 
 
 def register_suites() -> None:
     from harness.registry import Suite
-    SUITES["imagenet256"] = Suite("imagenet256", "imagenet256-adm@1", PAPER_SUITES["imagenet256"], 50_000, run_imagenet256)
+
+    SUITES["imagenet256"] = Suite(
+        "imagenet256", "imagenet256-adm@1", PAPER_SUITES["imagenet256"], 50_000, run_imagenet256
+    )
     SUITES["geneval"] = Suite("geneval", "geneval@1", PAPER_SUITES["geneval"], 553 * IMAGES_PER_PROMPT, run_geneval)

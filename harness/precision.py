@@ -6,6 +6,7 @@ under autocast and hand back float32: the losses built on their outputs (the dri
 gradients, cross-entropy, the GAN's hinge) then run in float32 outside autocast, as the official FPD code
 keeps the drift computation. Weights, optimiser state and checkpoints stay float32 on the bare module.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,7 +45,7 @@ class Autocast(nn.Module):
 
     def __getattr__(self, name: str):
         try:
-            return super().__getattr__(name)          # inner, parameters and buffers of the wrapper itself
+            return super().__getattr__(name)  # inner, parameters and buffers of the wrapper itself
         except AttributeError:
             if name == "inner":
                 raise

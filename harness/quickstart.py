@@ -7,6 +7,7 @@ Uses the shipped tokenizer, teacher, backbone and classifier (it never retrains 
   3. writes one PNG with the three side by side (same classes, same seeds) and a summary.
 The full-size evaluation is one command away (printed at the end).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,8 +41,11 @@ def run(fast: bool = False, steps: int | None = None, n: int | None = None) -> d
 
     steps = steps or (20 if fast else 150)
     n = n or (100 if fast else 600)
-    est = lambda done_train: ((0 if done_train else steps * _EST["fpd_step"]) + n * (
-        2 * _EST["eval_1step_per_sample"] + _EST["eval_16step_per_sample"]) + _EST["grid"])
+    est = lambda done_train: (
+        (0 if done_train else steps * _EST["fpd_step"])
+        + n * (2 * _EST["eval_1step_per_sample"] + _EST["eval_16step_per_sample"])
+        + _EST["grid"]
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     run_dir = OUT / ("fpd-fast" if fast else "fpd")
     cfg = dataclasses.replace(FPDTrainConfig(), steps=steps, stats_every=0)
@@ -51,27 +55,45 @@ def run(fast: bool = False, steps: int | None = None, n: int | None = None) -> d
     _eta(t0, est(True), f"2/3 scoring teacher 1 step, FPD 1 step, teacher 16 steps on shapes-fid, {n} samples each")
     seeds = f"0-{n - 1}"
     results = {}
-    for name, method, k, ck in (("teacher 1 step", "teacher", 1, None), ("FPD 1 step", "fpd", 1, ckpt),
-                                ("teacher 16 steps", "teacher", 16, None)):
+    for name, method, k, ck in (
+        ("teacher 1 step", "teacher", 1, None),
+        ("FPD 1 step", "fpd", 1, ckpt),
+        ("teacher 16 steps", "teacher", 16, None),
+    ):
         r = evaluate(method, "shapes-fid", k, ck, seeds, append=False)
         results[name] = {m: r["metrics"][m] for m in ("fid", "recall", "precision", "detector_accuracy")}
     _eta(t0, _EST["grid"], "3/3 drawing the side-by-side picture")
-    png = comparison_grid([("teacher 1 step", build_generator("teacher", "shapes", 1)),
-                           ("FPD 1 step", build_generator("fpd", "shapes", 1, ckpt)),
-                           ("teacher 16 steps", build_generator("teacher", "shapes", 16))],
-                          "shapes", OUT / "comparison.png")
+    png = comparison_grid(
+        [
+            ("teacher 1 step", build_generator("teacher", "shapes", 1)),
+            ("FPD 1 step", build_generator("fpd", "shapes", 1, ckpt)),
+            ("teacher 16 steps", build_generator("teacher", "shapes", 16)),
+        ],
+        "shapes",
+        OUT / "comparison.png",
+    )
     wall = time.time() - t0
-    summary = {"fpd_steps": steps, "samples_per_generator": n, "shapes_fid_small_sample": results,
-               "fpd_train_cost": res.get("costs"), "picture": str(png), "wall_time_s": wall}
+    summary = {
+        "fpd_steps": steps,
+        "samples_per_generator": n,
+        "shapes_fid_small_sample": results,
+        "fpd_train_cost": res.get("costs"),
+        "picture": str(png),
+        "wall_time_s": wall,
+    }
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    typer.echo(f"\nshapes-fid on {n} samples each (a small sample: FID is biased upward at this size; "
-               f"compare the three, not with the leaderboard's 5,000-sample rows):")
+    typer.echo(
+        f"\nshapes-fid on {n} samples each (a small sample: FID is biased upward at this size; "
+        f"compare the three, not with the leaderboard's 5,000-sample rows):"
+    )
     typer.echo(f"{'generator':18} {'FID':>8} {'recall':>7} {'precision':>9} {'detector-correct':>17}")
     for name, m in results.items():
         typer.echo(f"{name:18} {m['fid']:8.1f} {m['recall']:7.3f} {m['precision']:9.3f} {m['detector_accuracy']:17.3f}")
     typer.echo(f"\npicture: {png} (rows: classes; columns: teacher 1 step | FPD 1 step | teacher 16 steps, same seeds)")
     typer.echo(f"summary: {OUT / 'summary.json'}; FPD run: {run_dir}/ (log.jsonl, student.safetensors)")
-    typer.echo(f"full-size evaluation (5,000 samples, appends a leaderboard row): "
-               f"harness eval --method fpd --suite shapes-fid --checkpoint {ckpt}")
+    typer.echo(
+        f"full-size evaluation (5,000 samples, appends a leaderboard row): "
+        f"harness eval --method fpd --suite shapes-fid --checkpoint {ckpt}"
+    )
     typer.echo(f"done in {wall / 60:.1f} min")
     return summary

@@ -10,6 +10,7 @@ teacher from `harness.presets` (MaskGIT's for `imagenet`, MaskGen's own for `t2i
 "sampler" says which algorithm: "maskgit" (methods.teacher_sampler, the default) or "maskgen"
 (harness.networks.maskgen.MaskGenSampler). Every teacher row records the preset's name and settings.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from harness.io import write_json
 from harness.registry import TASKS
 
 PRESET_FILE = Path(__file__).parent / "assets" / "teacher_sampler_presets.json"
-VALIDATION_SEED_BASE = 1_000_000   # sweeps score seeds >= this; reported rows use seeds below it
+VALIDATION_SEED_BASE = 1_000_000  # sweeps score seeds >= this; reported rows use seeds below it
 
 
 def preset_file() -> Path:
@@ -52,7 +53,8 @@ def algorithm(settings: dict) -> str:
 
 def settings_for(base: dict, overrides: dict | None) -> dict:
     """A preset's settings with overrides (a sweep's grid point); overrides that switch the algorithm (sampler=maskgen
-    on a MaskGIT preset) start from that algorithm's own defaults instead, since the other one's settings do not apply."""
+    on a MaskGIT preset) start from that algorithm's own defaults instead, since the other one's settings do not
+    apply."""
     overrides = overrides or {}
     if algorithm({**base, **overrides}) != algorithm(base):
         return dict(overrides)
@@ -75,13 +77,24 @@ def maskgit_settings(task: str) -> dict:
 def _published(task: str) -> dict:
     """A paper task's published teacher sampler (harness.presets), as sampler settings."""
     from harness.presets import get_preset
+
     d = get_preset(task).teacher_sampler
-    if d.guidance_ramp == "cosine":      # 1d-tokenizer MaskGen_VQ.generate
-        return {"sampler": "maskgen", "guidance_scale": d.guidance, "randomize_temperature": d.gumbel_temperature,
-                "guidance_decay": "cosine", "softmax_temperature_annealing": True}
+    if d.guidance_ramp == "cosine":  # 1d-tokenizer MaskGen_VQ.generate
+        return {
+            "sampler": "maskgen",
+            "guidance_scale": d.guidance,
+            "randomize_temperature": d.gumbel_temperature,
+            "guidance_decay": "cosine",
+            "softmax_temperature_annealing": True,
+        }
     # MaskGIT-pytorch v1 `sample`: linear ramp, adap_sche arccos (our "maskgit-v1")
-    return {"sampler": "maskgit", "w": d.guidance, "r_temp": d.gumbel_temperature, "sm_temp": d.softmax_temperature,
-            "schedule": "maskgit-v1"}
+    return {
+        "sampler": "maskgit",
+        "w": d.guidance,
+        "r_temp": d.gumbel_temperature,
+        "sm_temp": d.softmax_temperature,
+        "schedule": "maskgit-v1",
+    }
 
 
 def build_teacher_sampler(model, tokenizer, steps: int, settings: dict, device="cpu"):
@@ -89,6 +102,7 @@ def build_teacher_sampler(model, tokenizer, steps: int, settings: dict, device="
     from dataclasses import fields
     from harness.networks.maskgen import MaskGenSampler, MaskGenSamplerConfig
     from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
+
     settings = dict(settings)
     kind = settings.pop("sampler", "maskgit")
     algos = {"maskgit": (TeacherSampler, TeacherSamplerConfig), "maskgen": (MaskGenSampler, MaskGenSamplerConfig)}
@@ -98,11 +112,15 @@ def build_teacher_sampler(model, tokenizer, steps: int, settings: dict, device="
     known = {f.name for f in fields(cfg_cls)} - {"steps"}
     unknown = sorted(set(settings) - known)
     if unknown:
-        raise HarnessError(f"sampler {kind!r} has no setting {unknown}; its settings are {sorted(known)} "
-                           f"(fix the preset in {preset_file()})")
+        raise HarnessError(
+            f"sampler {kind!r} has no setting {unknown}; its settings are {sorted(known)} "
+            f"(fix the preset in {preset_file()})"
+        )
     cfg = cfg_cls(steps=steps, **settings)
     # MaskGIT's is the default algorithm: its description stays as it was (fingerprints of old rows hold)
-    return sampler_cls(model, tokenizer, cfg, device=device), ({"sampler": kind} if kind != "maskgit" else {}) | cfg.to_dict()
+    return sampler_cls(model, tokenizer, cfg, device=device), (
+        {"sampler": kind} if kind != "maskgit" else {}
+    ) | cfg.to_dict()
 
 
 def store_preset(task: str, name: str, settings: dict, evidence: dict) -> Path:
@@ -110,7 +128,7 @@ def store_preset(task: str, name: str, settings: dict, evidence: dict) -> Path:
     data = _stored()
     old = data.get(task) or {}
     entry = {"name": name, "settings": settings, "chosen_by": evidence}
-    if algorithm(settings) != "maskgit":   # keep the MaskGIT preset SDTT students sample with
+    if algorithm(settings) != "maskgit":  # keep the MaskGIT preset SDTT students sample with
         if old and algorithm(old["settings"]) == "maskgit":
             entry["maskgit_settings"] = {"name": old["name"], "settings": old["settings"]}
         elif "maskgit_settings" in old:

@@ -6,6 +6,7 @@ outputs (features, logits, anything the suite computes) — images only when ask
 the shards, skips finished seeds and does the rest, whatever the batch size or process count.
 Under torchrun, rank r takes chunks r, r+W, r+2W, ...
 """
+
 from __future__ import annotations
 
 import io
@@ -43,17 +44,22 @@ def load_shards(work: Path, seeds: Sequence[int]) -> dict[str, np.ndarray]:
     return {k: np.stack([parts[s][k] for s in seeds]) for k in keys}
 
 
-def run_sharded(work: Path, seeds: Sequence[int], cond_of: Callable[[list[int]], torch.Tensor],
-                generate: Callable[[torch.Tensor, list[int]], torch.Tensor],
-                process: Callable[[torch.Tensor, list[int]], dict[str, np.ndarray]],
-                batch: int = 250, desc: str = "sampling") -> dict:
+def run_sharded(
+    work: Path,
+    seeds: Sequence[int],
+    cond_of: Callable[[list[int]], torch.Tensor],
+    generate: Callable[[torch.Tensor, list[int]], torch.Tensor],
+    process: Callable[[torch.Tensor, list[int]], dict[str, np.ndarray]],
+    batch: int = 250,
+    desc: str = "sampling",
+) -> dict:
     """Generate and process every unfinished seed; returns counts (generated now / skipped)."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     done = finished_seeds(work)
     todo = [s for s in seeds if s not in done]
-    chunks = [todo[i:i + batch] for i in range(0, len(todo), batch)]
-    mine = chunks[D.rank()::D.world()]
+    chunks = [todo[i : i + batch] for i in range(0, len(todo), batch)]
+    mine = chunks[D.rank() :: D.world()]
     for chunk in tqdm(mine, desc=desc, disable=not D.is_main() or not mine, dynamic_ncols=True):
         images = generate(cond_of(chunk), chunk)
         out = process(images, chunk)

@@ -10,6 +10,7 @@ the teacher weights (sha256, and the run and step for a candidate) a preset was 
 `harness sweep choose A.json B.json ... --write-preset NAME` pools tables of points swept one at a time (same
 teacher, steps and seeds) and stores the best of all their rows.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -22,9 +23,18 @@ from harness.io import write_json
 from harness.registry import METHODS, distillers
 
 SUITE_OF = {"shapes": ("shapes-fid", "fid", min), "shapes-t2i": ("shapes-geneval", "overall", max)}
-SWEEPABLE = {"w": float, "r_temp": float, "sm_temp": float, "schedule": str, "anneal_gumbel": lambda x: x.lower() in ("1", "true"),
-             # the algorithm itself and MaskGen's settings (harness.networks.maskgen.MaskGenSamplerConfig)
-             "sampler": str, "guidance_scale": float, "randomize_temperature": float, "guidance_decay": str}
+SWEEPABLE = {
+    "w": float,
+    "r_temp": float,
+    "sm_temp": float,
+    "schedule": str,
+    "anneal_gumbel": lambda x: x.lower() in ("1", "true"),
+    # the algorithm itself and MaskGen's settings (harness.networks.maskgen.MaskGenSamplerConfig)
+    "sampler": str,
+    "guidance_scale": float,
+    "randomize_temperature": float,
+    "guidance_decay": str,
+}
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
@@ -48,19 +58,24 @@ def _suite_and_seeds(kind: str, task: str, seeds: str):
     """(suite, metric, min|max, validation seed list) for a sweep, refusing tasks without a suite and reported seeds."""
     from harness.evaluate import parse_seeds
     from harness.sampler_presets import VALIDATION_SEED_BASE
+
     if task not in SUITE_OF:
         raise HarnessError(f"sweep {kind} runs on the shapes tasks (shapes, shapes-t2i), not {task!r}")
     seed_list = parse_seeds(seeds, 0)
     if seed_list[0] < VALIDATION_SEED_BASE:
-        raise HarnessError(f"--seeds {seeds} overlaps the reported seeds; validation seeds start at {VALIDATION_SEED_BASE}")
+        raise HarnessError(
+            f"--seeds {seeds} overlaps the reported seeds; validation seeds start at {VALIDATION_SEED_BASE}"
+        )
     return (*SUITE_OF[task], seed_list)
 
 
-def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batch: int = 250,
-                  checkpoint: Path | None = None) -> dict:
+def sweep_teacher(
+    task: str, steps: int, grid: dict[str, list], seeds: str, batch: int = 250, checkpoint: Path | None = None
+) -> dict:
     """`checkpoint`: a teacher run folder (a candidate scored before it is shipped) instead of the shipped teacher."""
     from harness.evaluate import evaluate
     from harness.sampler_presets import settings_for, teacher_preset
+
     suite, metric, best_of, seed_list = _suite_and_seeds("teacher", task, seeds)
     base = teacher_preset(task)["settings"]
     rows = []
@@ -68,14 +83,29 @@ def sweep_teacher(task: str, steps: int, grid: dict[str, list], seeds: str, batc
     for values in itertools.product(*(grid[k] for k in keys)):
         settings = settings_for(base, dict(zip(keys, values)))
         res = evaluate("teacher", suite, steps, checkpoint, seeds=seeds, batch=batch, options=settings, append=False)
-        rows.append({"settings": settings, "metrics": res["metrics"], "fingerprint": res["fingerprint"]["id"],
-                     "wall_time_s": res["wall_time_s"]})
+        rows.append(
+            {
+                "settings": settings,
+                "metrics": res["metrics"],
+                "fingerprint": res["fingerprint"]["id"],
+                "wall_time_s": res["wall_time_s"],
+            }
+        )
         print(f"sweep: {dict(zip(keys, values))} -> {metric}={res['metrics'][metric]:.4g}", file=sys.stderr, flush=True)
     best = best_of(rows, key=lambda r: r["metrics"][metric])
-    teacher = res["fingerprint"]["generator"]["networks"]   # the same weights under every row
-    return {"task": task, "suite": suite, "steps": steps, "seeds": [seed_list[0], seed_list[-1]], "n": len(seed_list),
-            "selection": f"{'lowest' if best_of is min else 'highest'} {metric}", "grid": grid, "rows": rows,
-            "best": best["settings"], "teacher": teacher}
+    teacher = res["fingerprint"]["generator"]["networks"]  # the same weights under every row
+    return {
+        "task": task,
+        "suite": suite,
+        "steps": steps,
+        "seeds": [seed_list[0], seed_list[-1]],
+        "n": len(seed_list),
+        "selection": f"{'lowest' if best_of is min else 'highest'} {metric}",
+        "grid": grid,
+        "rows": rows,
+        "best": best["settings"],
+        "teacher": teacher,
+    }
 
 
 def choose_from_sweeps(files: list[Path]) -> dict:
@@ -92,12 +122,22 @@ def choose_from_sweeps(files: list[Path]) -> dict:
         if "rows" not in tables[-1] or "teacher" not in tables[-1] or tables[-1].get("task") not in SUITE_OF:
             raise HarnessError(f"{f} is not a `harness sweep teacher` table (no rows, teacher or shapes task)")
 
-    def same(t):   # the teacher's weights and tokenizer, not the run folder it was read from
-        return (t["task"], t["suite"], t["steps"], tuple(t["seeds"]), t["teacher"].get("teacher"), t["teacher"].get("tokenizer"))
+    def same(t):  # the teacher's weights and tokenizer, not the run folder it was read from
+        return (
+            t["task"],
+            t["suite"],
+            t["steps"],
+            tuple(t["seeds"]),
+            t["teacher"].get("teacher"),
+            t["teacher"].get("tokenizer"),
+        )
+
     for f, t in zip(files[1:], tables[1:]):
         if same(t) != same(tables[0]):
-            raise HarnessError(f"{f} is not comparable with {files[0]} (task, suite, steps, seeds, teacher): "
-                               f"{same(t)} vs {same(tables[0])}; choose among tables of one sweep setup")
+            raise HarnessError(
+                f"{f} is not comparable with {files[0]} (task, suite, steps, seeds, teacher): "
+                f"{same(t)} vs {same(tables[0])}; choose among tables of one sweep setup"
+            )
     first = tables[0]
     _, metric, best_of = SUITE_OF[first["task"]]
     rows = [r for t in tables for r in t["rows"]]
@@ -108,14 +148,25 @@ def choose_from_sweeps(files: list[Path]) -> dict:
                 grid[k].append(v)
     best = best_of(rows, key=lambda r: r["metrics"][metric])
     return {k: first[k] for k in ("task", "suite", "steps", "seeds", "n", "selection", "teacher")} | {
-        "grid": grid, "rows": rows, "best": best["settings"], "command": " && ".join(t["command"] for t in tables),
-        "tables": [str(f) for f in files]}
+        "grid": grid,
+        "rows": rows,
+        "best": best["settings"],
+        "command": " && ".join(t["command"] for t in tables),
+        "tables": [str(f) for f in files],
+    }
 
 
-
-
-def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list[str], train_steps: int,
-                    eval_steps: int, seeds: str, root: Path, batch: int = 250) -> dict:
+def sweep_distiller(
+    kind: str,
+    task: str,
+    grid: dict[str, list[str]],
+    base: list[str],
+    train_steps: int,
+    eval_steps: int,
+    seeds: str,
+    root: Path,
+    batch: int = 250,
+) -> dict:
     """Train `kind` once per combination of `--set` values (resumable run folders under `root`) and score
     each student on validation seeds: the protocol that gives every distiller the same tuning budget."""
     import dataclasses
@@ -124,6 +175,7 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     from harness.config import apply_overrides, task_defaults
     from harness.evaluate import evaluate
     from harness.train_loop import logged_figures
+
     if kind not in distillers():
         raise HarnessError(f"sweep {kind!r}: choose one of {', '.join(distillers())} (or `sweep teacher`)")
     suite, metric, best_of, seed_list = _suite_and_seeds(kind, task, seeds)
@@ -132,7 +184,7 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
     combos = [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
     start = task_defaults(cls, task)
     configs = []
-    for combo in combos:   # parse every configuration before any training: a typo fails at once
+    for combo in combos:  # parse every configuration before any training: a typo fails at once
         cfg = apply_overrides(start, base + [f"{k}={v}" for k, v in combo.items()])
         configs.append(dataclasses.replace(cfg, steps=train_steps))
     rows = []
@@ -142,13 +194,31 @@ def sweep_distiller(kind: str, task: str, grid: dict[str, list[str]], base: list
         train_fn(cfg, out)
         ck = out / METHODS[kind].student_file.format(steps=eval_steps)
         res = evaluate(kind, suite, eval_steps, ck, seeds=seeds, batch=batch, append=False)
-        rows.append({"settings": combo, "run_dir": str(out), "metrics": res["metrics"],
-                     "fingerprint": res["fingerprint"]["id"], "train_sec_per_step": logged_figures(out)[1]})
+        rows.append(
+            {
+                "settings": combo,
+                "run_dir": str(out),
+                "metrics": res["metrics"],
+                "fingerprint": res["fingerprint"]["id"],
+                "train_sec_per_step": logged_figures(out)[1],
+            }
+        )
         print(f"sweep: {name} -> {metric}={res['metrics'][metric]:.4g}", file=sys.stderr, flush=True)
     best = best_of(rows, key=lambda r: r["metrics"][metric])
-    return {"kind": kind, "task": task, "suite": suite, "train_steps": train_steps, "eval_steps": eval_steps,
-            "base": base, "seeds": [seed_list[0], seed_list[-1]], "n": len(seed_list), "grid": grid,
-            "selection": f"{'lowest' if best_of is min else 'highest'} {metric}", "rows": rows, "best": best["settings"]}
+    return {
+        "kind": kind,
+        "task": task,
+        "suite": suite,
+        "train_steps": train_steps,
+        "eval_steps": eval_steps,
+        "base": base,
+        "seeds": [seed_list[0], seed_list[-1]],
+        "n": len(seed_list),
+        "grid": grid,
+        "selection": f"{'lowest' if best_of is min else 'highest'} {metric}",
+        "rows": rows,
+        "best": best["settings"],
+    }
 
 
 def format_table(result: dict, cols: tuple[str, ...]) -> str:
@@ -156,43 +226,69 @@ def format_table(result: dict, cols: tuple[str, ...]) -> str:
     lines = ["| " + " | ".join(keys + list(cols)) + " |", "|" + "---|" * (len(keys) + len(cols))]
     for r in result["rows"]:
         mark = " **(chosen)**" if r["settings"] == result["best"] else ""
-        lines.append("| " + " | ".join([str(r["settings"].get(k)) for k in keys] +
-                                       [f"{r['metrics'][c]:.4g}" if c in r["metrics"] else "-" for c in cols]) + mark + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [str(r["settings"].get(k)) for k in keys]
+                + [f"{r['metrics'][c]:.4g}" if c in r["metrics"] else "-" for c in cols]
+            )
+            + mark
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def _teacher_cols(task: str) -> tuple[str, ...]:
-    return ("fid", "recall", "precision", "detector_accuracy") if task == "shapes" else \
-        ("overall", "single_object", "two_object", "counting", "colors", "position", "color_attr")
+    return (
+        ("fid", "recall", "precision", "detector_accuracy")
+        if task == "shapes"
+        else ("overall", "single_object", "two_object", "counting", "colors", "position", "color_attr")
+    )
 
 
 def _store_best(result: dict, name: str) -> None:
     """Store a sweep table's best setting as its task's preset, with the table and its commands as the evidence."""
     import typer
     from harness.sampler_presets import store_preset
-    path = store_preset(result["task"], name, result["best"],
-                        {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows", "teacher")})
+
+    path = store_preset(
+        result["task"],
+        name,
+        result["best"],
+        {k: result[k] for k in ("command", "suite", "steps", "seeds", "n", "selection", "rows", "teacher")},
+    )
     typer.echo(f"stored preset {name!r} for {result['task']} in {path}")
 
 
 def register(app) -> None:
     import typer
+
     sw = typer.Typer(help="Choose settings on validation seeds.", no_args_is_help=True)
 
     @sw.command("teacher")
     def teacher_cmd(
         task: str = typer.Option("shapes", help="shapes (scored on shapes-fid) or shapes-t2i (shapes-geneval)"),
         steps: int = typer.Option(16, help="teacher steps the preset is chosen at"),
-        grid: list[str] = typer.Option([], help="sampler setting and values, repeatable: --grid w=0,1,2 --grid r_temp=1,4.5"),
-        seeds: str = typer.Option("1000000-1000999", help="validation seed range (>= 1000000, disjoint from reported seeds)"),
+        grid: list[str] = typer.Option(
+            [], help="sampler setting and values, repeatable: --grid w=0,1,2 --grid r_temp=1,4.5"
+        ),
+        seeds: str = typer.Option(
+            "1000000-1000999", help="validation seed range (>= 1000000, disjoint from reported seeds)"
+        ),
         batch: int = typer.Option(250, help="generation batch size (results do not depend on it)"),
-        out: Path = typer.Option(None, help="JSON file for the table (default runs/sweep/teacher-<task>-<steps>step.json)"),
+        out: Path = typer.Option(
+            None, help="JSON file for the table (default runs/sweep/teacher-<task>-<steps>step.json)"
+        ),
         write_preset: str = typer.Option("", help="store the best setting as the task's preset under this name"),
-        checkpoint: Path = typer.Option(None, help="a teacher run folder (harness train teacher --out): sweep a candidate "
-                                                   "before shipping it (its EMA weights where it keeps them; RUN/checkpoints/step_N/model.safetensors for "
-                                                   "the raw ones); its run, step and sha256 are in the table"),
+        checkpoint: Path = typer.Option(
+            None,
+            help="a teacher run folder (harness train teacher --out): sweep a candidate "
+            "before shipping it (its EMA weights where it keeps them; RUN/checkpoints/step_N/model.safetensors for "
+            "the raw ones); its run, step and sha256 are in the table",
+        ),
     ):
-        """Score every combination of teacher-sampler settings on validation seeds; optionally store the best as the preset."""
+        """Score every combination of teacher-sampler settings on validation seeds; optionally store the best as the
+        preset."""
         if steps < 1 or batch < 1:
             raise HarnessError("--steps and --batch must be >= 1")
         result = sweep_teacher(task, steps, parse_grid(grid), seeds, batch, checkpoint)
@@ -216,7 +312,9 @@ def register(app) -> None:
         if out:
             write_json(out, result)
         typer.echo(format_table(result, _teacher_cols(result["task"])))
-        typer.echo(f"best ({result['selection']}) of {len(result['rows'])} rows in {len(tables)} tables: {result['best']}")
+        typer.echo(
+            f"best ({result['selection']}) of {len(result['rows'])} rows in {len(tables)} tables: {result['best']}"
+        )
         if write_preset:
             _store_best(result, write_preset)
 
@@ -248,12 +346,16 @@ def _register_distiller(sw, kind: str) -> None:
                 raise HarnessError(f"--grid {item!r} is not key=v1,v2; e.g. --grid lr=1e-5,5e-5")
             k, raw = item.split("=", 1)
             g[k] = [v for v in raw.split(",") if v]
-        result = sweep_distiller(kind, task, g, list(set_), train_steps, eval_steps, seeds,
-                                 root or Path("runs/sweep") / f"{kind}-{task}")
+        result = sweep_distiller(
+            kind, task, g, list(set_), train_steps, eval_steps, seeds, root or Path("runs/sweep") / f"{kind}-{task}"
+        )
         result["command"] = "harness " + " ".join(sys.argv[1:])
         out = out or Path("runs/sweep") / f"{kind}-{task}.json"
         write_json(out, result)
-        cols = ("fid", "recall", "precision", "detector_accuracy", "mean_area", "centre_spread") if task == "shapes" else \
-            ("overall", "single_object", "two_object", "counting", "colors", "position", "color_attr")
+        cols = (
+            ("fid", "recall", "precision", "detector_accuracy", "mean_area", "centre_spread")
+            if task == "shapes"
+            else ("overall", "single_object", "two_object", "counting", "colors", "position", "color_attr")
+        )
         typer.echo(format_table(result, cols))
         typer.echo(f"best ({result['selection']}): {result['best']}; wrote {out}")

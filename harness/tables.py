@@ -10,6 +10,7 @@ Measured ablation rows reach a cell through their `variant`, parsed by `parse_va
 tokens over the ablation base (STE, no GAN, student draft, feature space, bandwidths
 {0.02,0.05,0.2}, blocks {2,5,8,11}, 4x4 grid). `ABLATION_VARIANTS` lists one variant per cell.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,11 +25,15 @@ from leaderboards.store import LeaderboardError, check_suite, latest, read_rows
 
 Fmt = Literal["markdown", "latex"]
 PAPER_SUITE = {1: "geneval", 2: "imagenet256", 3: "geneval", 4: "geneval"}
-TABLE_SUITES = {1: ("geneval", "shapes-geneval"), 2: ("imagenet256", "shapes-fid"),
-                3: ("geneval", "shapes-geneval"), 4: ("geneval", "shapes-geneval")}
+TABLE_SUITES = {
+    1: ("geneval", "shapes-geneval"),
+    2: ("imagenet256", "shapes-fid"),
+    3: ("geneval", "shapes-geneval"),
+    4: ("geneval", "shapes-geneval"),
+}
 CAPTIONS = {
     1: "Comparison of text-to-image generation models on the GenEval benchmark. "
-       "#Model Params is the inference parameter count.",
+    "#Model Params is the inference parameter count.",
     2: "Quantitative results on class-conditional ImageNet-256 with MaskGit teacher.",
     3: "Ablations on gradient routing and teacher refinement, evaluated on GenEval.",
     4: "Feature space ablations on GenEval.",
@@ -37,8 +42,15 @@ PAPER_CITE = "FPD (arXiv:2605.21484)"
 
 # ---------------------------------------------------------------- ablation variants
 
-ABLATION_BASE: dict = {"est": "ste", "gan": False, "draft": "student", "space": "feature",
-                       "bw": (0.02, 0.05, 0.2), "blocks": (2, 5, 8, 11), "pool": "grid"}
+ABLATION_BASE: dict = {
+    "est": "ste",
+    "gan": False,
+    "draft": "student",
+    "space": "feature",
+    "bw": (0.02, 0.05, 0.2),
+    "blocks": (2, 5, 8, 11),
+    "pool": "grid",
+}
 
 
 def _set(text: str, cast) -> tuple:
@@ -59,8 +71,15 @@ def parse_variant(variant: str) -> dict | None:
         elif "=" in tok:
             key, val = (s.strip() for s in tok.split("=", 1))
             try:
-                cfg[key] = (_set(val, float) if key == "bw" else _set(val, int) if key == "blocks"
-                            else val.lower() in ("1", "true", "yes") if key == "gan" else val)
+                cfg[key] = (
+                    _set(val, float)
+                    if key == "bw"
+                    else _set(val, int)
+                    if key == "blocks"
+                    else val.lower() in ("1", "true", "yes")
+                    if key == "gan"
+                    else val
+                )
             except ValueError:
                 cfg[key] = val  # unparsable set: keep as text, so it matches no cell
         else:
@@ -70,17 +89,36 @@ def parse_variant(variant: str) -> dict | None:
 
 # (sub-table, display cells, paper variant) — one entry per row of Tables 3a/3b/4a/4b.
 ABLATION_LAYOUT: dict[str, tuple[str, list[str], list[tuple[list[str], str]]]] = {
-    "3a": ("Gradient Routing and Adversarial Loss", ["Estimator", "w/ L_gan"], [
-        (["Soft Emb.", ""], "soft"), (["Soft Emb.", "yes"], "soft+gan"),
-        (["STE", ""], "ste"), (["STE", "yes"], "ste+gan")]),
-    "3b": ("Refinement Source", ["Draft Source"], [
-        (["Random"], "draft=random"), (["Student"], "draft=student")]),
-    "4a": ("Drift Space and Kernel Bandwidths", ["Space", "Bandwidths"], [
-        (["Pixel", "{0.02, 0.05, 0.2}"], "space=pixel"), (["Feature", "{0.05}"], "bw={0.05}"),
-        (["Feature", "{0.02, 0.05, 0.2}"], "space=feature")]),
-    "4b": ("Backbone Layer Selection", ["Blocks", "Patch Grid"], [
-        (["{2,5,8,11}", ""], "pool=global"), (["{2,5}", "yes"], "blocks={2,5}"),
-        (["{8,11}", "yes"], "blocks={8,11}"), (["{2,5,8,11}", "yes"], "blocks={2,5,8,11}")]),
+    "3a": (
+        "Gradient Routing and Adversarial Loss",
+        ["Estimator", "w/ L_gan"],
+        [
+            (["Soft Emb.", ""], "soft"),
+            (["Soft Emb.", "yes"], "soft+gan"),
+            (["STE", ""], "ste"),
+            (["STE", "yes"], "ste+gan"),
+        ],
+    ),
+    "3b": ("Refinement Source", ["Draft Source"], [(["Random"], "draft=random"), (["Student"], "draft=student")]),
+    "4a": (
+        "Drift Space and Kernel Bandwidths",
+        ["Space", "Bandwidths"],
+        [
+            (["Pixel", "{0.02, 0.05, 0.2}"], "space=pixel"),
+            (["Feature", "{0.05}"], "bw={0.05}"),
+            (["Feature", "{0.02, 0.05, 0.2}"], "space=feature"),
+        ],
+    ),
+    "4b": (
+        "Backbone Layer Selection",
+        ["Blocks", "Patch Grid"],
+        [
+            (["{2,5,8,11}", ""], "pool=global"),
+            (["{2,5}", "yes"], "blocks={2,5}"),
+            (["{8,11}", "yes"], "blocks={8,11}"),
+            (["{2,5,8,11}", "yes"], "blocks={2,5,8,11}"),
+        ],
+    ),
 }
 _HEADER_TEX = {"w/ L_gan": r"w/ $\mathcal{L}_{\text{gan}}$"}
 # One variant per distinct configuration, in table order: what a reproduction of Tables 3-4 runs.
@@ -94,8 +132,18 @@ for _sub in ABLATION_LAYOUT.values():
 
 
 def _tex_escape(s: str) -> str:
-    rep = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-           "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+    rep = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\^{}",
+    }
     return "".join(rep.get(c, c) for c in s)
 
 
@@ -130,6 +178,7 @@ def _decimals(metric: str, value: float) -> int:
 @dataclass
 class Cell:
     """A table cell; numeric cells carry what is needed to find the best per column and suite."""
+
     text: str
     value: float | None = None
     suite: str | None = None
@@ -145,7 +194,7 @@ def _num_cell(row: dict, metric: str, fmt: Fmt) -> Cell:
     suffix = ""
     if "interval" in m:
         half = (m["interval"][1] - m["interval"][0]) / 2
-        suffix = (rf"$\pm${half:.{d}f}" if fmt == "latex" else f" ± {half:.{d}f}")
+        suffix = rf"$\pm${half:.{d}f}" if fmt == "latex" else f" ± {half:.{d}f}"
     return Cell(f"{mean:.{d}f}", mean, row["suite"], suffix)
 
 
@@ -207,10 +256,10 @@ def _to_text(df: pd.DataFrame, fmt: Fmt, align: str) -> str:
         if isinstance(df.columns, pd.MultiIndex):
             df = df.copy()
             df.columns = [b for _, b in df.columns]
-        return df.to_markdown(index=False, disable_numparse=True,
-                              colalign=[{"l": "left", "c": "center"}.get(a, "right") for a in align])
-    tex = df.to_latex(index=False, escape=False, column_format=align, multicolumn=True,
-                      multicolumn_format="c")
+        return df.to_markdown(
+            index=False, disable_numparse=True, colalign=[{"l": "left", "c": "center"}.get(a, "right") for a in align]
+        )
+    tex = df.to_latex(index=False, escape=False, column_format=align, multicolumn=True, multicolumn_format="c")
     out: list[str] = []
     for ln in tex.splitlines():
         if _GROUP in ln:
@@ -231,17 +280,22 @@ def _suites(n: int, suite: str | None) -> tuple[str, ...]:
     check_suite(suite)
     if suite not in TABLE_SUITES[n]:
         kind = "GenEval" if n != 2 else "FID"
-        raise LeaderboardError(f"table {n} shows {kind} suites ({', '.join(TABLE_SUITES[n])}); "
-                               f"suite '{suite}' belongs to table(s) "
-                               f"{', '.join(str(k) for k, v in TABLE_SUITES.items() if suite in v)}")
+        raise LeaderboardError(
+            f"table {n} shows {kind} suites ({', '.join(TABLE_SUITES[n])}); "
+            f"suite '{suite}' belongs to table(s) "
+            f"{', '.join(str(k) for k, v in TABLE_SUITES.items() if suite in v)}"
+        )
     return (suite,)
 
 
 def _load(n: int, suite: str | None, root) -> tuple[list[dict], dict[str, list[dict]]]:
     """(paper rows of table n, {suite: measured rows}) — latest row per key."""
     ablation = n in (3, 4)
-    paper = [r for r in latest(read_rows(PAPER_SUITE[n], root))
-             if r["source"] == "paper" and r["paper_table"].startswith(f"Table {n}")]
+    paper = [
+        r
+        for r in latest(read_rows(PAPER_SUITE[n], root))
+        if r["source"] == "paper" and r["paper_table"].startswith(f"Table {n}")
+    ]
     measured: dict[str, list[dict]] = {}
     for s in _suites(n, suite):
         rows = [r for r in latest(read_rows(s, root)) if r["source"] == "measured" and r["ablation"] == ablation]
@@ -282,8 +336,11 @@ def _heading(n: int, fmt: Fmt, measured: dict[str, list[dict]]) -> tuple[str, st
     """(caption, footnote) text for table n."""
     src = f"Paper rows: {PAPER_CITE}, Table {n}."
     if measured:
-        src += (" Measured rows: this harness, suite(s) " + ", ".join(measured)
-                + "; mean ± half-width of the 95% t-interval over seeds where there are ≥ 2.")
+        src += (
+            " Measured rows: this harness, suite(s) "
+            + ", ".join(measured)
+            + "; mean ± half-width of the 95% t-interval over seeds where there are ≥ 2."
+        )
     src += " Bold: best per column within one suite."
     if fmt == "latex":
         src = src.replace("%", r"\%").replace("±", r"$\pm$").replace("≥", r"$\geq$")
@@ -294,18 +351,32 @@ def _wrap(n: int, fmt: Fmt, measured, body: str) -> str:
     caption, note = _heading(n, fmt, measured)
     if fmt == "markdown":
         return f"**Table {n}.** {caption}\n\n{body}\n\n_{note}_\n"
-    return (f"\\begin{{table}}[t]\n\\centering\n\\caption{{{_tex_escape(caption)} {note}}}\n"
-            f"\\label{{tab:fpd-{n}}}\n{body}\n\\end{{table}}\n")
+    return (
+        f"\\begin{{table}}[t]\n\\centering\n\\caption{{{_tex_escape(caption)} {note}}}\n"
+        f"\\label{{tab:fpd-{n}}}\n{body}\n\\end{{table}}\n"
+    )
 
 
 # ---------------------------------------------------------------- Tables 1 and 2
 
-_GENEVAL_COLS = [("single_object", "Single"), ("two_object", "Two"), ("counting", "Count."),
-                 ("colors", "Colors"), ("position", "Pos."), ("color_attr", "Color Attr."), ("overall", "Overall")]
+_GENEVAL_COLS = [
+    ("single_object", "Single"),
+    ("two_object", "Two"),
+    ("counting", "Count."),
+    ("colors", "Colors"),
+    ("position", "Pos."),
+    ("color_attr", "Color Attr."),
+    ("overall", "Overall"),
+]
 _FID_COLS = [("fid", "FID", False), ("is", "IS", True), ("precision", "Prec.", True), ("recall", "Rec.", True)]
-_GROUPS = {1: [("foundation", "Foundation Models"), ("continuous", "Continuous Distillation"),
-               ("discrete", "Discrete Distillation")],
-           2: [("teacher", None), ("discrete", "Discrete Distillation")]}
+_GROUPS = {
+    1: [
+        ("foundation", "Foundation Models"),
+        ("continuous", "Continuous Distillation"),
+        ("discrete", "Discrete Distillation"),
+    ],
+    2: [("teacher", None), ("discrete", "Discrete Distillation")],
+}
 
 
 def _comparison(n: int, fmt: Fmt, suite: str | None, root) -> str:
@@ -315,35 +386,58 @@ def _comparison(n: int, fmt: Fmt, suite: str | None, root) -> str:
         if fmt == "latex":  # the paper's two-level header: GenEval spans the score columns
             ge = f"GenEval {_arrow(True, fmt)}"
             scores: list = [(ge, h) for _, h in _GENEVAL_COLS]
-            header: list = [("", "Methods"), ("", f"Steps {_arrow(False, fmt)}"), ("", params),
-                            ("", "Aux. Score Net"), *scores, ("", "Source")]
+            header: list = [
+                ("", "Methods"),
+                ("", f"Steps {_arrow(False, fmt)}"),
+                ("", params),
+                ("", "Aux. Score Net"),
+                *scores,
+                ("", "Source"),
+            ]
         else:  # Markdown has one header row: an arrow on each score column instead
-            header = (["Methods", f"Steps {_arrow(False, fmt)}", params, "Aux. Score Net"]
-                      + [f"{h} ↑" for _, h in _GENEVAL_COLS] + ["Source"])
+            header = (
+                ["Methods", f"Steps {_arrow(False, fmt)}", params, "Aux. Score Net"]
+                + [f"{h} ↑" for _, h in _GENEVAL_COLS]
+                + ["Source"]
+            )
         better = [None, "min", None, None] + ["max"] * len(_GENEVAL_COLS) + [None]
         align = "lcll" + "c" * len(_GENEVAL_COLS) + "l"
 
         def cells(r: dict) -> list[Cell]:
             a = r["attributes"]
-            return ([Cell(_method_label(r, fmt)), _steps_cell(r), Cell(_text(a.get("params", "-"), fmt)),
-                     Cell(_flag(a.get("aux_score_net"), fmt))]
-                    + [_num_cell(r, k, fmt) for k, _ in _GENEVAL_COLS] + [Cell(_source(r))])
+            return (
+                [
+                    Cell(_method_label(r, fmt)),
+                    _steps_cell(r),
+                    Cell(_text(a.get("params", "-"), fmt)),
+                    Cell(_flag(a.get("aux_score_net"), fmt)),
+                ]
+                + [_num_cell(r, k, fmt) for k, _ in _GENEVAL_COLS]
+                + [Cell(_source(r))]
+            )
     else:
-        header = (["Method", f"Steps {_arrow(False, fmt)}", "Aux. Score Net"]
-                  + [f"{h} {_arrow(up, fmt)}" for _, h, up in _FID_COLS] + ["Source"])
+        header = (
+            ["Method", f"Steps {_arrow(False, fmt)}", "Aux. Score Net"]
+            + [f"{h} {_arrow(up, fmt)}" for _, h, up in _FID_COLS]
+            + ["Source"]
+        )
         better = [None, "min", None] + ["max" if up else "min" for *_, up in _FID_COLS] + [None]
         align = "lcl" + "c" * len(_FID_COLS) + "l"
 
         def cells(r: dict) -> list[Cell]:
             aux = Cell(_flag(r["attributes"].get("aux_score_net"), fmt))
-            return ([Cell(_method_label(r, fmt)), _steps_cell(r), aux]
-                    + [_num_cell(r, k, fmt) for k, *_ in _FID_COLS] + [Cell(_source(r))])
+            return (
+                [Cell(_method_label(r, fmt)), _steps_cell(r), aux]
+                + [_num_cell(r, k, fmt) for k, *_ in _FID_COLS]
+                + [Cell(_source(r))]
+            )
 
     body: list = []
     known = {g for g, _ in _GROUPS[n]}
     for g, title in _GROUPS[n] + [(None, "Other")]:  # paper rows in the paper's groups and order
-        rows = [r for r in paper
-                if (r["attributes"].get("group") == g if g else r["attributes"].get("group") not in known)]
+        rows = [
+            r for r in paper if (r["attributes"].get("group") == g if g else r["attributes"].get("group") not in known)
+        ]
         if rows and title:
             body.append(title)
         body += [cells(r) for r in rows]
@@ -354,6 +448,7 @@ def _comparison(n: int, fmt: Fmt, suite: str | None, root) -> str:
 
 
 # ---------------------------------------------------------------- Tables 3 and 4
+
 
 def _ablation(n: int, fmt: Fmt, suite: str | None, root) -> str:
     paper, measured = _load(n, suite, root)
@@ -366,9 +461,11 @@ def _ablation(n: int, fmt: Fmt, suite: str | None, root) -> str:
         header = [_HEADER_TEX.get(c, _tex_escape(c)) if fmt == "latex" else c for c in cols] + [f"Overall {up}"]
         header += [h for s in measured for h in (f"Overall {up} (measured, {s})", f"paper's ordering ({s})")]
         ref_variant = next(v for _, v in layout if parse_variant(v) == ABLATION_BASE)
+
         def measured_hit(rows, variant):
             hit = [r for r in rows if parse_variant(r["variant"]) == parse_variant(variant)]
             return hit[-1] if hit else None
+
         body = []
         for disp, variant in layout:
             row = [Cell(_text(d, fmt)) for d in disp]
@@ -377,8 +474,17 @@ def _ablation(n: int, fmt: Fmt, suite: str | None, root) -> str:
             for s, rows in measured.items():
                 m = measured_hit(rows, variant)
                 row.append(_num_cell(m, "overall", fmt) if m else Cell("-"))
-                row.append(Cell(ordering_verdict(p, by_table_variant.get((f"Table {key}", ref_variant)), m,
-                                                 measured_hit(rows, ref_variant), variant == ref_variant)))
+                row.append(
+                    Cell(
+                        ordering_verdict(
+                            p,
+                            by_table_variant.get((f"Table {key}", ref_variant)),
+                            m,
+                            measured_hit(rows, ref_variant),
+                            variant == ref_variant,
+                        )
+                    )
+                )
             body.append(row)
         better = [None] * len(cols) + ["max"] + ["max", None] * len(measured)
         align = "l" * len(cols) + "c" * (1 + 2 * len(measured))
@@ -386,27 +492,41 @@ def _ablation(n: int, fmt: Fmt, suite: str | None, root) -> str:
         if fmt == "markdown":
             parts.append(f"({key[-1]}) {title}\n\n{text}")
         else:
-            parts.append(f"\\begin{{minipage}}[t]{{0.48\\linewidth}}\\centering\n"
-                         f"\\textbf{{({key[-1]})}} {_tex_escape(title)}\\\\[2pt]\n{text}\n\\end{{minipage}}")
+            parts.append(
+                f"\\begin{{minipage}}[t]{{0.48\\linewidth}}\\centering\n"
+                f"\\textbf{{({key[-1]})}} {_tex_escape(title)}\\\\[2pt]\n{text}\n\\end{{minipage}}"
+            )
     stray = [r for rows in measured.values() for r in rows if parse_variant(r["variant"]) not in all_cells]
     body = ("\n\n" if fmt == "markdown" else "\\hfill\n").join(parts)
     if stray and n == 4:
         listed = "; ".join(f"{r['suite']} {r['method']}[{r['variant'] or 'main'}]" for r in stray)
         body += ("\n\n" if fmt == "markdown" else "\n") + (
-            f"Measured ablation rows outside the Tables 3-4 layout: {listed}" if fmt == "markdown"
-            else f"% measured ablation rows outside the Tables 3-4 layout: {listed}")
+            f"Measured ablation rows outside the Tables 3-4 layout: {listed}"
+            if fmt == "markdown"
+            else f"% measured ablation rows outside the Tables 3-4 layout: {listed}"
+        )
     return _wrap(n, fmt, measured, body)
 
 
-def ordering_verdict(paper: dict | None, paper_ref: dict | None, meas: dict | None, meas_ref: dict | None,
-                     is_ref: bool, metric: str = "overall") -> str:
+def ordering_verdict(
+    paper: dict | None,
+    paper_ref: dict | None,
+    meas: dict | None,
+    meas_ref: dict | None,
+    is_ref: bool,
+    metric: str = "overall",
+) -> str:
     """Does the measured row sit on the same side of the reference configuration (the paper's default:
     STE, no GAN, student drafts, feature space, three bandwidths, all blocks on a grid) as the paper's?
     'within noise' when the measured gap is inside the combined 95% t-intervals of the two rows; with one
     seed there is no interval and the verdict says so."""
     if is_ref:
         return "reference"
-    if not (paper and paper_ref and meas and meas_ref) or metric not in meas["metrics"] or metric not in meas_ref["metrics"]:
+    if (
+        not (paper and paper_ref and meas and meas_ref)
+        or metric not in meas["metrics"]
+        or metric not in meas_ref["metrics"]
+    ):
         return "-"
     gap_paper = paper["metrics"][metric]["mean"] - paper_ref["metrics"][metric]["mean"]
     a, b = meas["metrics"][metric], meas_ref["metrics"][metric]
@@ -420,8 +540,8 @@ def ordering_verdict(paper: dict | None, paper_ref: dict | None, meas: dict | No
 
 # ---------------------------------------------------------------- public API
 
-def render_table(n: int, fmt: Fmt = "markdown", suite: str | None = None,
-                 root: str | Path | None = None) -> str:
+
+def render_table(n: int, fmt: Fmt = "markdown", suite: str | None = None, root: str | Path | None = None) -> str:
     """Table n (1-4) as Markdown or LaTeX: paper rows plus measured rows of `suite` (default: the
     table's paper suite and its shapes-world counterpart)."""
     if fmt not in ("markdown", "latex"):

@@ -12,6 +12,7 @@ teacher's own multistep sampler, drawn once and reused by every run and seed. Th
   - resumable: it is generated in shards, a killed generation continues where it stopped;
   - costed: the seconds spent generating it are stored, and a trainer adds them to its training cost.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,10 +41,13 @@ def default_folder(task: str) -> Path:
 def pool_conditions(task: str, captions: int) -> torch.Tensor:
     """The pool's M conditions: class labels 0..23, or the encoded captions of `captions` training scenes."""
     from harness.tasks import shapes as S
+
     if task == "shapes":
         return torch.arange(S.NUM_CLASSES)
-    caps = [S.encode_caption(S.caption_for(S.random_metadata(np.random.default_rng(POOL_SEED_BASE + c))))
-            for c in range(captions)]
+    caps = [
+        S.encode_caption(S.caption_for(S.random_metadata(np.random.default_rng(POOL_SEED_BASE + c))))
+        for c in range(captions)
+    ]
     return torch.from_numpy(np.stack(caps))
 
 
@@ -67,14 +71,16 @@ class TeacherPool:
         return self.images[torch.as_tensor(index), j]
 
 
-def build_pool(task: str, per_cond: int, captions: int = 256, folder: Path | None = None,
-               batch: int = 250) -> TeacherPool:
+def build_pool(
+    task: str, per_cond: int, captions: int = 256, folder: Path | None = None, batch: int = 250
+) -> TeacherPool:
     """The pool of `task`: read from its folder, made (or completed) there first. The default folder is named by
     its fingerprint; an explicit one that holds another teacher's pool is refused in one line."""
     from harness.fingerprint import claim_folder, fingerprint
     from harness.generators import build_generator
     from harness.sampling import load_shards, run_sharded
     from harness.tasks.shapes_data import to_float
+
     if task not in TASKS:
         raise HarnessError(f"positives=teacher|mix is built for the shapes tasks ({', '.join(TASKS)}), not {task}")
     if per_cond < 1 or captions < 1:
@@ -82,28 +88,52 @@ def build_pool(task: str, per_cond: int, captions: int = 256, folder: Path | Non
     conds = pool_conditions(task, captions)
     m = len(conds)
     gen = build_generator("teacher", task, TEACHER_STEPS)
-    ident = {"protocol": POOL_PROTOCOL, "seed_base": POOL_SEED_BASE, "task": task,
-             "conditions": hashlib.sha256(conds.numpy().tobytes()).hexdigest()[:16]}
+    ident = {
+        "protocol": POOL_PROTOCOL,
+        "seed_base": POOL_SEED_BASE,
+        "task": task,
+        "conditions": hashlib.sha256(conds.numpy().tobytes()).hexdigest()[:16],
+    }
     fp = fingerprint(gen.describe, ident)
     folder = Path(folder) if folder else default_folder(task) / fp["id"]
     try:
         claim_folder(folder, fp)
-    except HarnessError as e:   # name the fix in this command's terms
-        raise HarnessError(str(e).split("; pass another")[0] + "; set pool_dir= to another folder or delete that one") from None
+    except HarnessError as e:  # name the fix in this command's terms
+        raise HarnessError(
+            str(e).split("; pass another")[0] + "; set pool_dir= to another folder or delete that one"
+        ) from None
     seeds = list(range(POOL_SEED_BASE, POOL_SEED_BASE + m * per_cond))
     work = folder / "shards_pool"
     t0 = time.perf_counter()
-    counts = run_sharded(work, seeds, lambda ch: conds[[(s - POOL_SEED_BASE) % m for s in ch]], gen.generate,
-                         lambda images, chunk: {"image": images.numpy()}, batch, desc="teacher pool")
+    counts = run_sharded(
+        work,
+        seeds,
+        lambda ch: conds[[(s - POOL_SEED_BASE) % m for s in ch]],
+        gen.generate,
+        lambda images, chunk: {"image": images.numpy()},
+        batch,
+        desc="teacher pool",
+    )
     cost_path = folder / "cost.json"
     cost = json.loads(cost_path.read_text()) if cost_path.exists() else {"generation_s": 0.0, "samples": 0}
     if counts["generated"]:
-        cost = {"generation_s": cost["generation_s"] + time.perf_counter() - t0,
-                "samples": cost["samples"] + counts["generated"]}
+        cost = {
+            "generation_s": cost["generation_s"] + time.perf_counter() - t0,
+            "samples": cost["samples"] + counts["generated"],
+        }
         write_json(cost_path, cost)
-    images = torch.from_numpy(np.ascontiguousarray(load_shards(work, seeds)["image"]))   # [K·M, 3, H, W] uint8
-    per = to_float(images).reshape(per_cond, m, *images.shape[1:])                         # seed j·M + c -> [j, c]
-    meta = {"folder": str(folder), "fingerprint": fp["id"], "teacher_sha256": fp["generator"]["networks"]["teacher"],
-            "sampler_preset": gen.describe.get("sampler_preset"), "teacher_steps": TEACHER_STEPS, "task": task,
-            "conditions": m, "per_cond": per_cond, "seed_base": POOL_SEED_BASE, **cost}
+    images = torch.from_numpy(np.ascontiguousarray(load_shards(work, seeds)["image"]))  # [K·M, 3, H, W] uint8
+    per = to_float(images).reshape(per_cond, m, *images.shape[1:])  # seed j·M + c -> [j, c]
+    meta = {
+        "folder": str(folder),
+        "fingerprint": fp["id"],
+        "teacher_sha256": fp["generator"]["networks"]["teacher"],
+        "sampler_preset": gen.describe.get("sampler_preset"),
+        "teacher_steps": TEACHER_STEPS,
+        "task": task,
+        "conditions": m,
+        "per_cond": per_cond,
+        "seed_base": POOL_SEED_BASE,
+        **cost,
+    }
     return TeacherPool(per.transpose(0, 1).contiguous(), conds, meta)

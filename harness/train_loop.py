@@ -9,6 +9,7 @@ is replaced atomically after it, so SIGKILL at any moment leaves the last good c
 Randomness inside a step must come from `step_generator(seed, step)` or per-sample keyed streams,
 never from global RNG state, so a resumed run repeats exactly what an uninterrupted one does.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,7 @@ def curve_points(total_steps: int) -> list[int]:
 
 def peak_memory_mb() -> float:
     dev = D.device()
-    if dev.type == "cuda":   # the GPU the run uses, not merely one that exists (--device cpu)
+    if dev.type == "cuda":  # the GPU the run uses, not merely one that exists (--device cpu)
         return torch.cuda.max_memory_allocated(dev) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -68,15 +69,18 @@ def latest_checkpoint(run_dir: Path) -> tuple[Path, dict] | None:
     meta = json.loads((ck / "meta.json").read_text())
     for name, digest in meta["sha256"].items():
         if sha256_file(ck / name) != digest:
-            raise HarnessError(f"checkpoint file {ck / name} is corrupt (sha256 mismatch); delete {ck} and {latest} to resume from the previous one")
+            raise HarnessError(
+                f"checkpoint file {ck / name} is corrupt (sha256 mismatch); delete {ck} and {latest} to resume from "
+                f"the previous one"
+            )
     return ck, meta
 
 
 @dataclass
 class TrainLoop:
     run_dir: Path
-    config: object                                # the trainer's config dataclass (or a plain dict)
-    modules: dict[str, nn.Module]                 # everything whose weights must be saved
+    config: object  # the trainer's config dataclass (or a plain dict)
+    modules: dict[str, nn.Module]  # everything whose weights must be saved
     optimizers: dict[str, torch.optim.Optimizer]
     total_steps: int
     ckpt_every: int = 200
@@ -85,8 +89,8 @@ class TrainLoop:
     sample_every: int = 0
     sample_fn: Callable[[int, Path], None] | None = None
     desc: str = "train"
-    bar_keys: tuple = ()                          # logs shown on the progress bar (default: the first four)
-    point_fn: Callable[[int, Path], None] | None = None   # exports the student at each curve point into the folder given
+    bar_keys: tuple = ()  # logs shown on the progress bar (default: the first four)
+    point_fn: Callable[[int, Path], None] | None = None  # exports the student at each curve point into the folder given
     start_step: int = field(default=0, init=False)
 
     def __post_init__(self):
@@ -102,15 +106,22 @@ class TrainLoop:
         if self.total_steps < 1:
             raise HarnessError(f"--steps must be >= 1, got {self.total_steps}")
         self.points = set(curve_points(self.total_steps))
-        if D.is_main():   # one writer per run folder: a second process on it refuses at once
+        if D.is_main():  # one writer per run folder: a second process on it refuses at once
             lock_folder(self.run_dir, "run")
         fresh = not (self.run_dir / "config.json").exists()
         self._check_or_write_config()
         self.start_step = self._resume()
-        if D.is_main() and self.point_fn:   # a distiller's long run whose folder vanished (a new checkout, a cleaned
-                                            # cache) starts afresh, visibly
-            print(f"{self.desc}: " + (f"no run in {self.run_dir}; starting afresh" if fresh else
-                                      f"resuming {self.run_dir} at update {self.start_step}"), file=sys.stderr)
+        if D.is_main() and self.point_fn:  # a distiller's long run whose folder vanished (a new checkout, a cleaned
+            # cache) starts afresh, visibly
+            print(
+                f"{self.desc}: "
+                + (
+                    f"no run in {self.run_dir}; starting afresh"
+                    if fresh
+                    else f"resuming {self.run_dir} at update {self.start_step}"
+                ),
+                file=sys.stderr,
+            )
         if D.is_main() and self.start_step < self.total_steps:
             self._record_segment()
 
@@ -129,8 +140,10 @@ class TrainLoop:
                 raise HarnessError(f"{path} is corrupt; delete the run folder {self.run_dir} or use another --out")
             if config_hash(have) != config_hash(want):
                 diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
-                raise HarnessError(f"run folder {self.run_dir} holds a run with a different config (differs in {diff}); "
-                                   "use another --out or the same options")
+                raise HarnessError(
+                    f"run folder {self.run_dir} holds a run with a different config (differs in {diff}); "
+                    "use another --out or the same options"
+                )
         if D.is_main():
             write_json(path, self.config)
 
@@ -161,10 +174,10 @@ class TrainLoop:
         path = self.run_dir / "segments.jsonl"
         rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()] if path.exists() else []
         kept: list[dict] = []
-        for r in rows:   # a resume after a crash re-records from its checkpoint: drop what it superseded
+        for r in rows:  # a resume after a crash re-records from its checkpoint: drop what it superseded
             while kept and kept[-1]["from_step"] >= r["from_step"]:
                 kept.pop()
-            if not kept or kept[-1]["steps"] != r["steps"]:   # same --steps again: the same schedule, continued
+            if not kept or kept[-1]["steps"] != r["steps"]:  # same --steps again: the same schedule, continued
                 kept.append(r)
         return kept
 
@@ -189,11 +202,18 @@ class TrainLoop:
                 f = tmp / f"{mname}.safetensors"
                 save_file({k: v.detach().contiguous().cpu() for k, v in unwrap(m).state_dict().items()}, f)
                 digests[f.name] = sha256_file(f)
-            torch.save({"optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-                        "torch_rng": torch.get_rng_state(), "step": step}, tmp / "train_state.pt")
+            torch.save(
+                {
+                    "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                    "torch_rng": torch.get_rng_state(),
+                    "step": step,
+                },
+                tmp / "train_state.pt",
+            )
             digests["train_state.pt"] = sha256_file(tmp / "train_state.pt")
-            (tmp / "meta.json").write_text(json.dumps({"step": step, "sha256": digests,
-                                                       "config_hash": config_hash(self.config)}, indent=2))
+            (tmp / "meta.json").write_text(
+                json.dumps({"step": step, "sha256": digests, "config_hash": config_hash(self.config)}, indent=2)
+            )
             for f in tmp.iterdir():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
@@ -202,7 +222,9 @@ class TrainLoop:
             os.replace(tmp, final)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise HarnessError(f"saving checkpoint to {root} failed ({e.strerror}); free disk space, the previous checkpoint is intact") from e
+            raise HarnessError(
+                f"saving checkpoint to {root} failed ({e.strerror}); free disk space, the previous checkpoint is intact"
+            ) from e
         write_json(self.run_dir / "latest.json", {"checkpoint": name, "step": step})
         kept = sorted(p for p in root.iterdir() if p.name.startswith("step_"))
         for old in kept[: -self.keep]:
@@ -223,8 +245,14 @@ class TrainLoop:
         log_path = self.run_dir / "log.jsonl"
         t_run = time.perf_counter()
         step_times: list[float] = []
-        bar = tqdm(range(self.start_step, max(self.start_step, self.stop_at)), initial=self.start_step, total=self.total_steps,
-                   desc=self.desc, disable=not D.is_main() or os.environ.get("FPD_NO_PROGRESS") == "1", dynamic_ncols=True)
+        bar = tqdm(
+            range(self.start_step, max(self.start_step, self.stop_at)),
+            initial=self.start_step,
+            total=self.total_steps,
+            desc=self.desc,
+            disable=not D.is_main() or os.environ.get("FPD_NO_PROGRESS") == "1",
+            dynamic_ncols=True,
+        )
         last: dict[str, float] = {}
         if self.start_step == 0:
             self.export_point(0)
@@ -234,8 +262,10 @@ class TrainLoop:
             step_times.append(time.perf_counter() - t0)
             bad = [k for k, v in logs.items() if not math.isfinite(float(v))]
             if bad:
-                raise HarnessError(f"non-finite {bad} at step {step}; stopped, the last good checkpoint in "
-                                   f"{self.run_dir / 'checkpoints'} is intact (lower the learning rate and re-run)")
+                raise HarnessError(
+                    f"non-finite {bad} at step {step}; stopped, the last good checkpoint in "
+                    f"{self.run_dir / 'checkpoints'} is intact (lower the learning rate and re-run)"
+                )
             last = {k: float(v) for k, v in logs.items()}
             done = step + 1
             if D.is_main() and (done % self.log_every == 0 or done == self.total_steps):
@@ -251,15 +281,21 @@ class TrainLoop:
         D.barrier()
         if step_times:
             sec = sum(step_times[1:]) / max(1, len(step_times) - 1)
-        else:   # a finished run re-run (e.g. to --ship it): its figures come from its log
+        else:  # a finished run re-run (e.g. to --ship it): its figures come from its log
             last, sec = logged_figures(self.run_dir)
-        return {"steps_run": len(step_times), "wall_time_s": time.perf_counter() - t_run,
-                "sec_per_step": sec, "peak_memory_mb": peak_memory_mb(), "last": last}
+        return {
+            "steps_run": len(step_times),
+            "wall_time_s": time.perf_counter() - t_run,
+            "sec_per_step": sec,
+            "peak_memory_mb": peak_memory_mb(),
+            "last": last,
+        }
 
 
 def logged_figures(run_dir: Path) -> tuple[dict[str, float], float | None]:
     """(the last logged step's values, the median logged seconds per step) of a run's log.jsonl. The first
-    logged step is left out of the median when there are others, as `TrainLoop.run` leaves out its first step (warm-up)."""
+    logged step is left out of the median when there are others, as `TrainLoop.run` leaves out its first step
+    (warm-up)."""
     log = Path(run_dir) / "log.jsonl"
     rows = [json.loads(l) for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
     if not rows:

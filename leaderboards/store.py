@@ -8,6 +8,7 @@ Layout under the root (the `leaderboards/` package directory, or $FPD_LEADERBOAR
 A re-evaluation appends a new row; `latest()` keeps the last row per key, so history stays in the
 file (and in `git diff`) while tables show the current number.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -46,8 +47,23 @@ LOWER_IS_BETTER = frozenset({"fid", "steps"})
 KEY_FIELDS = ("suite", "method", "variant", "steps", "source", "task")
 # Canonical key order on disk, so that lines of the same kind diff cleanly.
 FIELD_ORDER = (
-    "schema_version", "suite", "protocol", "task", "method", "variant", "label", "steps", "metrics",
-    "attributes", "source", "ablation", "paper_table", "citation", "provenance", "eval", "notes",
+    "schema_version",
+    "suite",
+    "protocol",
+    "task",
+    "method",
+    "variant",
+    "label",
+    "steps",
+    "metrics",
+    "attributes",
+    "source",
+    "ablation",
+    "paper_table",
+    "citation",
+    "provenance",
+    "eval",
+    "notes",
 )
 _PROVENANCE_FIELDS = ("git_commit", "config_hash", "checkpoint_sha256", "packages", "hardware", "wall_time_s", "date")
 _RELEASE_RE = re.compile(r"^(?P<suite>[a-z0-9-]+)@v(?P<n>[0-9]+)\.jsonl$")
@@ -62,6 +78,7 @@ class PartialLineWarning(UserWarning):
 
 
 # ---------------------------------------------------------------- paths
+
 
 def board_root(root: str | Path | None = None) -> Path:
     """`root`, else $FPD_LEADERBOARD_DIR, else the package directory (shipped with the repo)."""
@@ -115,6 +132,7 @@ def resolve_board(spec: str, root: str | Path | None = None) -> Path:
 
 # ---------------------------------------------------------------- validation
 
+
 def _num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
@@ -128,6 +146,7 @@ def _validator():
     global _VALIDATOR
     if _VALIDATOR is None:
         from jsonschema import Draft202012Validator
+
         schema = json.loads(_SCHEMA_PATH.read_text())
         Draft202012Validator.check_schema(schema)
         _VALIDATOR = Draft202012Validator(schema)
@@ -151,20 +170,25 @@ def _schema_message(err) -> str:
 def validate_row(row: Any) -> None:
     """Raise LeaderboardError (one line) unless `row` satisfies leaderboards/schema.json (checked with
     jsonschema) and the rules a schema cannot state: finite numbers, an interval around its mean."""
+
     def bad(msg: str) -> None:
-        raise LeaderboardError(f"invalid row ({row.get('method', '?')}/{row.get('variant', '?')}): {msg}"
-                               if isinstance(row, dict) else f"invalid row: {msg}")
+        raise LeaderboardError(
+            f"invalid row ({row.get('method', '?')}/{row.get('variant', '?')}): {msg}"
+            if isinstance(row, dict)
+            else f"invalid row: {msg}"
+        )
 
     if not isinstance(row, dict):
         bad("not a JSON object")
     suite = row.get("suite")
     if isinstance(suite, str) and suite not in SUITES:
-        check_suite(suite)                                   # one line with a did-you-mean
+        check_suite(suite)  # one line with a did-you-mean
     if suite in SUITES and "task" in row and row["task"] != SUITES[suite]:
         bad(f"task of suite {suite} is '{SUITES[suite]}', not {row['task']!r}")
     errors = list(_validator().iter_errors(row))
     if errors:
         from jsonschema.exceptions import best_match
+
         bad(_schema_message(best_match(errors)))
     for name, m in row["metrics"].items():
         if not _num(m["mean"]) or not all(_num(v) for v in m.get("values", [])):
@@ -198,9 +222,38 @@ def latest(rows: Iterable[dict]) -> list[dict]:
 # ---------------------------------------------------------------- statistics
 
 # Two-sided 95% Student-t critical values t_{0.975, df}, df = 1..30; beyond that 1.96 is within 2%.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-         2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-         2.052, 2.048, 2.045, 2.042)
+_T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def summarize_seeds(values: Sequence[float]) -> dict:
@@ -226,12 +279,23 @@ def summarize_seeds(values: Sequence[float]) -> dict:
 
 # ---------------------------------------------------------------- provenance
 
+
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
@@ -250,8 +314,12 @@ def _hardware() -> str:
     return desc
 
 
-def provenance(config: dict, checkpoint: str | Path | None = None, wall_time_s: float = 0.0,
-               packages: Sequence[str] = ("fpd-harness", "torch", "torchvision", "numpy", "torch-fidelity")) -> dict:
+def provenance(
+    config: dict,
+    checkpoint: str | Path | None = None,
+    wall_time_s: float = 0.0,
+    packages: Sequence[str] = ("fpd-harness", "torch", "torchvision", "numpy", "torch-fidelity"),
+) -> dict:
     """Provenance block for a measured row: commit, config hash, checkpoint sha256, versions, hardware."""
     ck = None
     if checkpoint is not None:
@@ -277,16 +345,34 @@ def provenance(config: dict, checkpoint: str | Path | None = None, wall_time_s: 
     }
 
 
-def measured_row(suite: str, method: str, steps: int | None, per_seed: dict[str, Sequence[float]], *,
-                 label: str, provenance: dict, variant: str = "", ablation: bool = False,
-                 attributes: dict | None = None, protocol: str | None = None, eval: dict | None = None) -> dict:
+def measured_row(
+    suite: str,
+    method: str,
+    steps: int | None,
+    per_seed: dict[str, Sequence[float]],
+    *,
+    label: str,
+    provenance: dict,
+    variant: str = "",
+    ablation: bool = False,
+    attributes: dict | None = None,
+    protocol: str | None = None,
+    eval: dict | None = None,
+) -> dict:
     """A validated measured row from per-seed metric values (what `harness eval` appends)."""
     row = {
-        "schema_version": SCHEMA_VERSION, "suite": check_suite(suite),
-        "protocol": protocol or DEFAULT_PROTOCOL[suite], "task": SUITES[suite], "method": method,
-        "variant": variant, "label": label, "steps": steps,
+        "schema_version": SCHEMA_VERSION,
+        "suite": check_suite(suite),
+        "protocol": protocol or DEFAULT_PROTOCOL[suite],
+        "task": SUITES[suite],
+        "method": method,
+        "variant": variant,
+        "label": label,
+        "steps": steps,
         "metrics": {k: summarize_seeds(v) for k, v in per_seed.items()},
-        "attributes": dict(attributes or {}), "source": "measured", "ablation": ablation,
+        "attributes": dict(attributes or {}),
+        "source": "measured",
+        "ablation": ablation,
         "provenance": provenance,
     }
     if eval is not None:
@@ -296,6 +382,7 @@ def measured_row(suite: str, method: str, steps: int | None, per_seed: dict[str,
 
 
 # ---------------------------------------------------------------- reading
+
 
 def _parse_lines(data: bytes, path: Path, validate: bool = True) -> list[dict]:
     rows = []
@@ -321,8 +408,11 @@ def _parse_lines(data: bytes, path: Path, validate: bool = True) -> list[dict]:
                 validate_row(row)
             rows.append(row)  # complete row that only lacks its newline
         except (json.JSONDecodeError, UnicodeDecodeError, LeaderboardError):
-            warnings.warn(f"{path}:{len(lines) + 1}: skipped a partial trailing line "
-                          f"({len(tail)} bytes; an interrupted write)", PartialLineWarning, stacklevel=3)
+            warnings.warn(
+                f"{path}:{len(lines) + 1}: skipped a partial trailing line ({len(tail)} bytes; an interrupted write)",
+                PartialLineWarning,
+                stacklevel=3,
+            )
     return rows
 
 
@@ -349,6 +439,7 @@ def read_rows(suite: str, root: str | Path | None = None) -> list[dict]:
 
 # ---------------------------------------------------------------- writing
 
+
 def _repair_tail(fd: int, path: Path) -> None:
     """Under the lock: drop a partial last line left by a killed writer, so the next row starts clean."""
     size = os.fstat(fd).st_size
@@ -361,14 +452,17 @@ def _repair_tail(fd: int, path: Path) -> None:
     cut = chunk.rfind(b"\n")
     if cut < 0 and start > 0:
         raise LeaderboardError(f"{path}: last line longer than 1 MiB without newline; repair the file by hand")
-    tail = chunk[cut + 1:]
+    tail = chunk[cut + 1 :]
     try:
         validate_row(json.loads(tail))
         os.write(fd, b"\n")  # complete row missing only its newline: keep it
     except (json.JSONDecodeError, UnicodeDecodeError, LeaderboardError):
         os.ftruncate(fd, start + cut + 1)
-        warnings.warn(f"{path}: removed a partial trailing line ({len(tail)} bytes) left by an interrupted write",
-                      PartialLineWarning, stacklevel=3)
+        warnings.warn(
+            f"{path}: removed a partial trailing line ({len(tail)} bytes) left by an interrupted write",
+            PartialLineWarning,
+            stacklevel=3,
+        )
 
 
 def append_row(suite: str, row: dict, root: str | Path | None = None) -> dict:
@@ -435,12 +529,13 @@ def freeze(suite: str, root: str | Path | None = None) -> Path:
 
 # ---------------------------------------------------------------- diff
 
+
 @dataclass
 class Change:
     key: tuple
     old: dict
     new: dict
-    fields: list[str]                      # top-level fields that differ
+    fields: list[str]  # top-level fields that differ
     protocol_changed: bool
     deltas: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
@@ -468,8 +563,11 @@ def diff(old_path: str | Path, new_path: str | Path) -> Diff:
         fields = [f for f in FIELD_ORDER if a.get(f) != b.get(f)]
         names = [m for m in a["metrics"] if m in b["metrics"]] + [m for m in b["metrics"] if m not in a["metrics"]]
         names += [m for m in a["metrics"] if m not in b["metrics"]]
-        deltas = {m: (a["metrics"].get(m, {}).get("mean"), b["metrics"].get(m, {}).get("mean"))
-                  for m in names if a["metrics"].get(m) != b["metrics"].get(m)}
+        deltas = {
+            m: (a["metrics"].get(m, {}).get("mean"), b["metrics"].get(m, {}).get("mean"))
+            for m in names
+            if a["metrics"].get(m) != b["metrics"].get(m)
+        }
         changed.append(Change(k, a, b, fields, a["protocol"] != b["protocol"], deltas))
     order = lambda r: tuple("" if v is None else str(v) for v in row_key(r))  # noqa: E731
     return Diff(
@@ -513,6 +611,8 @@ def format_diff(d: Diff) -> str:
         if other:
             parts.append("fields: " + ", ".join(other))
         out.append(line + ("\n    " + "; ".join(parts) if parts else ""))
-    summary = (f"{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed, "
-               f"{len(d.protocol_changed)} with a changed protocol")
+    summary = (
+        f"{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed, "
+        f"{len(d.protocol_changed)} with a changed protocol"
+    )
     return "\n".join(out + [summary])

@@ -18,6 +18,7 @@ One training step (generator first, then one aux update, `fake_rounds: 1`):
 Deviations: logits are K-way (no [MASK] class; DiMO's are 1025-way); the shapes teacher has no dropout,
 so DiMO's "teacher left in train mode" makes no difference here.
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,18 +39,18 @@ RATIO_MODES = ("arccos", "cosine", "linear", "square")  # DiMO get_mask_code mod
 
 @dataclass(frozen=True)
 class DiMOConfig:
-    r_init: float = 0.6             # fixed_ratio 'fix_0.6'                              (§2.2)
-    emb_perturb: float = 0.1        # noise_emb_perturb 'fix_0.1'
-    gen_temp: float = 1.0           # sampling temperature of x_θ (train and inference)
-    true_cfg: float = 2.0           # s in ℓ_u + s(ℓ_c − ℓ_u), constant (adaptive_cfg False)  (§2.3)
-    fake_cfg: float = 1.0           # aux model guidance at evaluation: 1 = conditional only
+    r_init: float = 0.6  # fixed_ratio 'fix_0.6'                              (§2.2)
+    emb_perturb: float = 0.1  # noise_emb_perturb 'fix_0.1'
+    gen_temp: float = 1.0  # sampling temperature of x_θ (train and inference)
+    true_cfg: float = 2.0  # s in ℓ_u + s(ℓ_c − ℓ_u), constant (adaptive_cfg False)  (§2.3)
+    fake_cfg: float = 1.0  # aux model guidance at evaluation: 1 = conditional only
     true_temp: float = 1.0
     fake_temp: float = 1.0
-    jeffreys_beta: float = 0.0      # distil_loss_type 'Jeffreys_0.' = forward KL; 1 = reverse KL
-    ratio_mode: str = "arccos"      # re-mask law for the generator loss
-    ratio_mode_fake: str = "arccos" # re-mask law for the aux update
-    label_smoothing: float = 0.1    # aux cross-entropy                                  (§2.4)
-    ema_decay: float = 0.9999       # (§2.1)
+    jeffreys_beta: float = 0.0  # distil_loss_type 'Jeffreys_0.' = forward KL; 1 = reverse KL
+    ratio_mode: str = "arccos"  # re-mask law for the generator loss
+    ratio_mode_fake: str = "arccos"  # re-mask law for the aux update
+    label_smoothing: float = 0.1  # aux cross-entropy                                  (§2.4)
+    ema_decay: float = 0.9999  # (§2.1)
     # fix_emb_layer: () = the names the model declares (`dimo_frozen`: token and position embeddings and a tied
     # readout, named per architecture); a non-empty tuple overrides them
     frozen: tuple = ()
@@ -97,8 +98,10 @@ def freeze_embeddings(model: nn.Module, names: Sequence[str] = ()) -> list[str]:
             p.requires_grad_(False)
             frozen.append(pn)
     if unmatched:
-        raise ValueError(f"frozen names {unmatched} match no parameter of {type(model).__name__}; "
-                         f"its embeddings are {list(getattr(model, 'dimo_frozen', ()))}")
+        raise ValueError(
+            f"frozen names {unmatched} match no parameter of {type(model).__name__}; "
+            f"its embeddings are {list(getattr(model, 'dimo_frozen', ()))}"
+        )
     return frozen
 
 
@@ -119,8 +122,9 @@ class EMA:
         return rate
 
 
-def dimo_gradient(l_true: Tensor, l_fake: Tensor, beta: float = 0.0, true_temp: float = 1.0,
-                  fake_temp: float = 1.0) -> Tensor:
+def dimo_gradient(
+    l_true: Tensor, l_fake: Tensor, beta: float = 0.0, true_temp: float = 1.0, fake_temp: float = 1.0
+) -> Tensor:
     """The Jeffreys_β logit gradient (DiMO §2.3): (1−β)(p_F − p_T) + β·p_F ⊙ (log p_F − log p_T − KL(p_F‖p_T))."""
     lp_t = torch.log_softmax(l_true.float() / true_temp, -1)
     lp_f = torch.log_softmax(l_fake.float() / fake_temp, -1)
@@ -139,8 +143,9 @@ def distribution_matching_loss(logits: Tensor, grad: Tensor, mask: Tensor) -> Te
     return 0.5 * (z - (z - g).detach()).pow(2).sum() / logits.shape[0]
 
 
-def one_step_draft(net, cond: Tensor, rng: SeedStreams, r_init: float, temp: float, emb_perturb: float
-                   ) -> tuple[Tensor, Tensor]:
+def one_step_draft(
+    net, cond: Tensor, rng: SeedStreams, r_init: float, temp: float, emb_perturb: float
+) -> tuple[Tensor, Tensor]:
     """G(z_init, y): (logits, hard sample) by OneStepStudent.draft itself, so training and sampling draw
     the same z_init and the same sample; `net` may be a DDP wrapper (the module that is called)."""
     return OneStepStudent(_base(net), None, r_init, temp, emb_perturb).draft(cond, rng, forward=net)
@@ -169,16 +174,19 @@ class DiMO:
         logits, x = one_step_draft(self.generator_net, cond, rng, cfg.r_init, cfg.gen_temp, cfg.emb_perturb)
         x_t, mask = self._remask(x, rng, cfg.ratio_mode)
         with torch.no_grad():
-            l_true = guided_logits(t, x_t, cond, cfg.true_cfg - 1)    # ℓ_u + s(ℓ_c−ℓ_u) = (1+w)ℓ_c − wℓ_u, w = s−1
+            l_true = guided_logits(t, x_t, cond, cfg.true_cfg - 1)  # ℓ_u + s(ℓ_c−ℓ_u) = (1+w)ℓ_c − wℓ_u, w = s−1
             l_fake = guided_logits(_base(self.aux), x_t, cond, cfg.fake_cfg - 1)
             g = dimo_gradient(l_true, l_fake, cfg.jeffreys_beta, cfg.true_temp, cfg.fake_temp)
         loss = distribution_matching_loss(logits, g, mask)
         with torch.no_grad():
             lp = logits.float().log_softmax(-1)
             gm = g[mask]
-            logs = {"loss_dm": float(loss.detach()), "remask_ratio": float(mask.float().mean()),
-                    "score_diff_abs": float(gm.abs().sum(-1).mean()) if gm.numel() else 0.0,
-                    "gen_entropy": float(-(lp.exp() * lp).sum(-1).mean())}
+            logs = {
+                "loss_dm": float(loss.detach()),
+                "remask_ratio": float(mask.float().mean()),
+                "score_diff_abs": float(gm.abs().sum(-1).mean()) if gm.numel() else 0.0,
+                "gen_entropy": float(-(lp.exp() * lp).sum(-1).mean()),
+            }
         return loss, logs, logits
 
     def aux_loss(self, cond: Tensor, seeds: Sequence[int]) -> tuple[Tensor, dict[str, float]]:
@@ -188,7 +196,7 @@ class DiMO:
         with torch.no_grad():
             _, x = one_step_draft(_base(self.generator_net), cond, rng, cfg.r_init, cfg.gen_temp, cfg.emb_perturb)
         x_t, mask = self._remask(x, rng, cfg.ratio_mode_fake)
-        l_fake = self.aux(x_t, cond)                                  # fake_cfg_train 1: conditional, no drop
+        l_fake = self.aux(x_t, cond)  # fake_cfg_train 1: conditional, no drop
         loss = F.cross_entropy(l_fake[mask].float(), x[mask], label_smoothing=cfg.label_smoothing)
         return loss, {"loss_fake": float(loss.detach())}
 

@@ -31,6 +31,7 @@ are independent data:
   set_size = samples per condition is the official grouping. The scale and the RMS stay one scalar per key, shared
   by all sets, as the official code shares them across class groups.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,9 +45,15 @@ NORMALIZERS = ("rms", "none")
 
 
 @torch.no_grad()
-def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tensor | None = None,
-                floor: float = 1e-6, self_pairs: str = "mask-negatives", normalize: str = "rms"
-                ) -> tuple[Tensor, Tensor, dict[str, float]]:
+def drift_field(
+    x: Tensor,
+    pos: Tensor,
+    bandwidths=(0.02, 0.05, 0.2),
+    neg: Tensor | None = None,
+    floor: float = 1e-6,
+    self_pairs: str = "mask-negatives",
+    normalize: str = "rms",
+) -> tuple[Tensor, Tensor, dict[str, float]]:
     """x, pos: [G, N, C] (students, positives). Returns (V [G, N, C] in scaled coordinates, s, logs).
 
     V is Σ_h V_h/λ_h where V_h is the raw drift at bandwidth h in the coordinates x/s. Negatives are
@@ -61,18 +68,18 @@ def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tenso
     self_neg = neg is None
     neg = x if self_neg else neg.float()
     m = neg.shape[1]
-    tgt = torch.cat([neg, pos], 1)                                 # negatives first, then positives
-    d = torch.cdist(x, tgt)                                        # [G, N, M + P]
-    scale = d.mean().clamp_min(1e-6)                               # one stop-grad scalar per key
-    s = scale / c ** 0.5
+    tgt = torch.cat([neg, pos], 1)  # negatives first, then positives
+    d = torch.cdist(x, tgt)  # [G, N, M + P]
+    scale = d.mean().clamp_min(1e-6)  # one stop-grad scalar per key
+    s = scale / c**0.5
     dn = d / scale
     eye = torch.eye(n, device=x.device)
     if self_neg and self_pairs != "none":
-        dn[:, :, :n] += SELF_MASK * eye                            # self-pair gets no weight
+        dn[:, :, :n] += SELF_MASK * eye  # self-pair gets no weight
     if self_pairs == "mask-both":
         if pos.shape[1] != n:
             raise ValueError("self_pairs='mask-both' needs paired positives (as many as students)")
-        dn[:, :, m:] += SELF_MASK * eye                            # own target masked among the positives too
+        dn[:, :, m:] += SELF_MASK * eye  # own target masked among the positives too
     xs, ts = x / s, tgt / s
     v = torch.zeros_like(xs)
     raw = torch.zeros_like(xs)
@@ -82,7 +89,7 @@ def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tenso
         a = (lg.softmax(-1) * lg.softmax(-2)).clamp_min(floor).sqrt()  # row x column, geometric mean
         a_neg, a_pos = a[..., :m], a[..., m:]
         coef = torch.cat([-a_neg * a_pos.sum(-1, keepdim=True), a_pos * a_neg.sum(-1, keepdim=True)], -1)
-        vh = coef @ ts - coef.sum(-1, keepdim=True) * xs            # Σ_j coef_j (t_j − x); Σcoef = 0
+        vh = coef @ ts - coef.sum(-1, keepdim=True) * xs  # Σ_j coef_j (t_j − x); Σcoef = 0
         # RMS over batch, cells and channels; floored so an equilibrium (V_h ≈ 0) is not blown up to unit size
         rms = vh.pow(2).mean().sqrt()
         v = v + (vh / rms.clamp_min(1e-4) if normalize == "rms" else vh)
@@ -99,16 +106,23 @@ def drift_field(x: Tensor, pos: Tensor, bandwidths=(0.02, 0.05, 0.2), neg: Tenso
 def _group_views(xs: Tensor, ys: Tensor, gather) -> tuple[Tensor, Tensor, Tensor]:
     """[B, G, C] features as [G, B, C] groups, float32: this rank's students (with grad), and the global batch's
     students and targets (detached; all-gathered under DDP)."""
-    x_loc = xs.float().transpose(0, 1)                              # [G, B_local, C]
+    x_loc = xs.float().transpose(0, 1)  # [G, B_local, C]
     y_loc = ys.detach().float().transpose(0, 1)
     x_all = x_loc.detach() if gather is None else gather(x_loc.detach().transpose(0, 1)).transpose(0, 1)
     y_all = y_loc if gather is None else gather(y_loc.transpose(0, 1)).transpose(0, 1)
     return x_loc, x_all, y_all
 
 
-def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidths=(0.02, 0.05, 0.2),
-               gather=None, local: slice | None = None, self_pairs: str = "mask-negatives",
-               normalize: str = "rms", set_size: int | None = None) -> tuple[Tensor, dict[str, float]]:
+def drift_loss(
+    student: dict[str, Tensor],
+    teacher: dict[str, Tensor],
+    bandwidths=(0.02, 0.05, 0.2),
+    gather=None,
+    local: slice | None = None,
+    self_pairs: str = "mask-negatives",
+    normalize: str = "rms",
+    set_size: int | None = None,
+) -> tuple[Tensor, dict[str, float]]:
     """Σ over keys of MSE(x̃ − sg(x̃ + ΣṼ_h)); inputs {key: [B, G, C]}, student with grad, teacher detached.
 
     Under DDP pass `gather` (all-gather of detached tensors) and this rank's `local` rows: the field is
@@ -123,10 +137,15 @@ def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidth
         if n % (set_size or n):
             raise ValueError(f"a batch of {n} cannot be cut into drift sets of {set_size}")
         sets = n // (set_size or n)
-        v, s, lg = drift_field(x_all.reshape(g * sets, n // sets, c), y_all.reshape(g * sets, n // sets, c),
-                               bandwidths, self_pairs=self_pairs, normalize=normalize)
+        v, s, lg = drift_field(
+            x_all.reshape(g * sets, n // sets, c),
+            y_all.reshape(g * sets, n // sets, c),
+            bandwidths,
+            self_pairs=self_pairs,
+            normalize=normalize,
+        )
         v = v.reshape(g, n, c)
-        goal = (x_all / s + v)
+        goal = x_all / s + v
         if local is not None:
             goal = goal[:, local]
         # The local mean: DDP averages gradients over ranks, which yields the global-mean gradient.
@@ -146,8 +165,9 @@ def drift_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], bandwidth
     return total, logs
 
 
-def paired_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], n_terms: int = 3,
-                gather=None, local: slice | None = None) -> tuple[Tensor, dict[str, float]]:
+def paired_loss(
+    student: dict[str, Tensor], teacher: dict[str, Tensor], n_terms: int = 3, gather=None, local: slice | None = None
+) -> tuple[Tensor, dict[str, float]]:
     """A CONTROL, not FPD: each student regressed on its own target, Σ over keys of MSE(x̃ − sg(x̃ + D̃)),
     D = (y − x)/s scaled to RMS `n_terms` — the step size of a drift goal (n_terms bandwidths, each of RMS 1),
     in the same coordinates (s from the mean distance of x to [x ‖ y], as drift_field). It asks whether the
@@ -157,11 +177,11 @@ def paired_loss(student: dict[str, Tensor], teacher: dict[str, Tensor], n_terms:
     for key, xs in student.items():
         x_loc, x_all, y_all = _group_views(xs, teacher[key], gather)
         c = x_all.shape[-1]
-        s = torch.cdist(x_all, torch.cat([x_all, y_all], 1)).mean().clamp_min(1e-6) / c ** 0.5
+        s = torch.cdist(x_all, torch.cat([x_all, y_all], 1)).mean().clamp_min(1e-6) / c**0.5
         d = (y_all - x_all) / s
         dists.append(float(d.norm(dim=-1).mean()))
         goal = x_all / s + n_terms * d / d.pow(2).mean().sqrt().clamp_min(1e-4)
         if local is not None:
             goal = goal[:, local]
         total = total + ((x_loc / s - goal) ** 2).mean()
-    return total, {"paired_dist": sum(dists) / len(dists)}   # mean distance to the own target (scaled)
+    return total, {"paired_dist": sum(dists) / len(dists)}  # mean distance to the own target (scaled)

@@ -14,6 +14,7 @@ Choices the paper leaves open are options (FPDConfig) with recorded defaults; ea
 Tables 3-4 is a switch: estimator, gan, draft_source, space, bandwidths (blocks and grid live
 in the backbone wrapper the harness builds).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,46 +34,46 @@ from methods.ste import route_embeddings
 
 @dataclass(frozen=True)
 class FPDConfig:
-    r_init: float = 0.95             # paper §3.2 "high"; 0.95 UNVERIFIED (docs/references/teachers.md §5)
-    student_temp: float = 1.0        # sampling temperature of ẑ (gradient uses the clean softmax)
-    emb_perturb: float = 0.0         # σ of DiMO's embedding noise on z_init (0: the paper's FPD has none); with r_init
-                                     # and student_temp, the entropy of the student's start
-    estimator: str = "ste"           # "ste" | "soft"                               (Table 3a)
-    draft_source: str = "student"    # "student" | "random"                         (Table 3b)
-    remask: str = "uniform"          # π: "uniform" U(lo, hi) | "arccos" (teacher training law) — open in the paper
+    r_init: float = 0.95  # paper §3.2 "high"; 0.95 UNVERIFIED (docs/references/teachers.md §5)
+    student_temp: float = 1.0  # sampling temperature of ẑ (gradient uses the clean softmax)
+    emb_perturb: float = 0.0  # σ of DiMO's embedding noise on z_init (0: the paper's FPD has none); with r_init
+    # and student_temp, the entropy of the student's start
+    estimator: str = "ste"  # "ste" | "soft"                               (Table 3a)
+    draft_source: str = "student"  # "student" | "random"                         (Table 3b)
+    remask: str = "uniform"  # π: "uniform" U(lo, hi) | "arccos" (teacher training law) — open in the paper
     remask_lo: float = 0.2
     remask_hi: float = 0.8
-    teacher_w: float = 1.0           # guidance of the target step, MaskGIT form (1+w)c − wu — open in the paper
-    teacher_sm_temp: float = 1.0     # inverse temperature of the target step
-    target: str = "fill"             # T^r: "fill" every re-masked position (Eq. 5 as read here) | "reveal": one
-                                     # MaskGIT step, only the most confident reveal_frac of them, the rest keep
-                                     # the draft — NOT the paper's reading; an alternative for the diagnosis
-    reveal_frac: float = 0.25        # target=reveal: share of re-masked positions the step reveals
-    reveal_noise: float = 1.0        # target=reveal: Gumbel temperature on the confidence
-    space: str = "feature"           # "feature" (Φ) | "pixel"                       (Table 4a)
-    pixel_grid: int = 4              # pixel space: image cut into grid x grid patch tokens
-    bandwidths: tuple = (0.02, 0.05, 0.2)                                           # (Table 4a)
-    self_pairs: str = "mask-both"    # drift self-pair handling (methods/drift.py) — open in the paper. Default from
-                                     # docs/fpd-diagnosis.md: lowest validation FID (1498 vs the official code's
-                                     # mask-negatives 1789, 400 updates); the official reading is an option
-    drift_norm: str = "rms"          # per-bandwidth normaliser: "rms" (official drifting code) | "none"
-    drift_sets: str = "batch"        # drift problems: "batch" (one mixed-condition set, FPD's in-batch shifts as
-                                     # read here) | "condition" (one per condition block of per_cond samples: the
-                                     # official drifting code's class-label groups, `train.py::feature_loss`)
-    per_cond: int = 1                # samples per condition in a batch (official drifting: gen_per_label)
-    positives: str = "target"        # "target": FPD's T^r(M_r(ẑ)) (the paper) | "data": independent renders of each
-                                     # sample's condition, i.e. the drifting paper's setting — a CONTROL for the
-                                     # diagnosis (does the drift + STE student learn at all here?), never the FPD row |
-                                     # "teacher": independent 16-step teacher samples of each condition (a cached pool)
-                                     # | "mix:α": the first round(α·set) positives of each drift set are FPD's targets,
-                                     # the rest teacher samples (α = 1 is FPD). teacher / mix are a labelled data-free
-                                     # EXTENSION beyond the paper, never the FPD row
-    objective: str = "drift"         # "drift" (Eq. 6-7) | two CONTROLS for the diagnosis, never the FPD row:
-                                     # "paired": each student regressed on its own target's features with the drift's
-                                     # step size (methods/drift.paired_loss; no batch field) | "tokens": cross-entropy
-                                     # of the student's logits to its own target's tokens (no STE, decoder or Φ)
-    gan: bool = False                # optional unconditional GAN                   (Table 3a)
-    gan_weight: float = 0.1          # λ — open in the paper (the transcription's 1.0 is unverified)
+    teacher_w: float = 1.0  # guidance of the target step, MaskGIT form (1+w)c − wu — open in the paper
+    teacher_sm_temp: float = 1.0  # inverse temperature of the target step
+    target: str = "fill"  # T^r: "fill" every re-masked position (Eq. 5 as read here) | "reveal": one
+    # MaskGIT step, only the most confident reveal_frac of them, the rest keep
+    # the draft — NOT the paper's reading; an alternative for the diagnosis
+    reveal_frac: float = 0.25  # target=reveal: share of re-masked positions the step reveals
+    reveal_noise: float = 1.0  # target=reveal: Gumbel temperature on the confidence
+    space: str = "feature"  # "feature" (Φ) | "pixel"                       (Table 4a)
+    pixel_grid: int = 4  # pixel space: image cut into grid x grid patch tokens
+    bandwidths: tuple = (0.02, 0.05, 0.2)  # (Table 4a)
+    self_pairs: str = "mask-both"  # drift self-pair handling (methods/drift.py) — open in the paper. Default from
+    # docs/fpd-diagnosis.md: lowest validation FID (1498 vs the official code's
+    # mask-negatives 1789, 400 updates); the official reading is an option
+    drift_norm: str = "rms"  # per-bandwidth normaliser: "rms" (official drifting code) | "none"
+    drift_sets: str = "batch"  # drift problems: "batch" (one mixed-condition set, FPD's in-batch shifts as
+    # read here) | "condition" (one per condition block of per_cond samples: the
+    # official drifting code's class-label groups, `train.py::feature_loss`)
+    per_cond: int = 1  # samples per condition in a batch (official drifting: gen_per_label)
+    positives: str = "target"  # "target": FPD's T^r(M_r(ẑ)) (the paper) | "data": independent renders of each
+    # sample's condition, i.e. the drifting paper's setting — a CONTROL for the
+    # diagnosis (does the drift + STE student learn at all here?), never the FPD row |
+    # "teacher": independent 16-step teacher samples of each condition (a cached pool)
+    # | "mix:α": the first round(α·set) positives of each drift set are FPD's targets,
+    # the rest teacher samples (α = 1 is FPD). teacher / mix are a labelled data-free
+    # EXTENSION beyond the paper, never the FPD row
+    objective: str = "drift"  # "drift" (Eq. 6-7) | two CONTROLS for the diagnosis, never the FPD row:
+    # "paired": each student regressed on its own target's features with the drift's
+    # step size (methods/drift.paired_loss; no batch field) | "tokens": cross-entropy
+    # of the student's logits to its own target's tokens (no STE, decoder or Φ)
+    gan: bool = False  # optional unconditional GAN                   (Table 3a)
+    gan_weight: float = 0.1  # λ — open in the paper (the transcription's 1.0 is unverified)
 
     def __post_init__(self):
         if not 0.0 < self.r_init <= 1.0:
@@ -94,16 +95,20 @@ class FPDConfig:
         if self.per_cond < 1:
             raise ValueError(f"per_cond must be >= 1, got {self.per_cond}")
         if self.drift_sets == "condition" and self.per_cond < 2:
-            raise ValueError("drift_sets='condition' needs per_cond >= 2 (a set of one student has no negatives); "
-                             "set per_cond=8, say")
+            raise ValueError(
+                "drift_sets='condition' needs per_cond >= 2 (a set of one student has no negatives); "
+                "set per_cond=8, say"
+            )
         if self.target not in ("fill", "reveal"):
             raise ValueError(f"target must be 'fill' or 'reveal', got {self.target!r}")
-        self.target_share()   # a bad positives= fails here
+        self.target_share()  # a bad positives= fails here
 
         if self.objective not in ("drift", "paired", "tokens"):
             raise ValueError(f"objective must be 'drift', 'paired' or 'tokens', got {self.objective!r}")
         if self.objective != "drift" and self.positives != "target":
-            raise ValueError(f"objective={self.objective!r} needs positives='target' (data renders are not paired with the students)")
+            raise ValueError(
+                f"objective={self.objective!r} needs positives='target' (data renders are not paired with the students)"
+            )
         if not 0.0 < self.reveal_frac <= 1.0:
             raise ValueError(f"reveal_frac must be in (0, 1], got {self.reveal_frac}")
 
@@ -116,8 +121,10 @@ class FPDConfig:
         except ValueError:
             alpha = None
         if alpha is None or not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"positives must be 'target', 'data', 'teacher' or 'mix:α' with α in [0, 1] "
-                             f"(e.g. mix:0.25), got {self.positives!r}")
+            raise ValueError(
+                f"positives must be 'target', 'data', 'teacher' or 'mix:α' with α in [0, 1] "
+                f"(e.g. mix:0.25), got {self.positives!r}"
+            )
         return alpha
 
     def independent_positives(self) -> bool:
@@ -142,8 +149,15 @@ class OneStepStudent:
 
     steps = 1
 
-    def __init__(self, model, tokenizer, r_init: float = 0.95, temp: float = 1.0, emb_perturb: float = 0.0,
-                 device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        r_init: float = 0.95,
+        temp: float = 1.0,
+        emb_perturb: float = 0.0,
+        device: str | torch.device = "cpu",
+    ):
         self.model, self.tokenizer, self.r_init, self.temp = model, tokenizer, r_init, temp
         self.emb_perturb, self.device = emb_perturb, torch.device(device)
 
@@ -194,9 +208,17 @@ class FPD:
 
     def __init__(self, student, teacher, tokenizer, backbone, cfg: FPDConfig, gan=None):
         """`student` may be DDP-wrapped: it is what the loss calls; sampling uses the bare module."""
-        self.student, self.teacher, self.tokenizer, self.backbone, self.cfg, self.gan = student, teacher, tokenizer, backbone, cfg, gan
-        self.generator = OneStepStudent(getattr(student, "module", student), tokenizer, cfg.r_init, cfg.student_temp,
-                                        cfg.emb_perturb)
+        self.student, self.teacher, self.tokenizer, self.backbone, self.cfg, self.gan = (
+            student,
+            teacher,
+            tokenizer,
+            backbone,
+            cfg,
+            gan,
+        )
+        self.generator = OneStepStudent(
+            getattr(student, "module", student), tokenizer, cfg.r_init, cfg.student_temp, cfg.emb_perturb
+        )
 
     def lift(self, images: Tensor) -> dict[str, Tensor]:
         if self.cfg.space == "pixel":
@@ -220,58 +242,91 @@ class FPD:
         if soft_probs is not None:
             # Soft-embedding ablation: the teacher sees probability-weighted embeddings at unmasked positions.
             table = t.tok_emb.weight
-            kw["token_embeds"] = torch.where(mask[..., None], table[t.mask_id].expand(*mask.shape, -1),
-                                             soft_probs @ table[: t.codebook_size])
+            kw["token_embeds"] = torch.where(
+                mask[..., None], table[t.mask_id].expand(*mask.shape, -1), soft_probs @ table[: t.codebook_size]
+            )
         if cfg.target == "reveal":
-            return reveal_masked(t, masked, cond, mask, draft, u, rng.rand(t.num_tokens), reveal_frac=cfg.reveal_frac,
-                                 noise=cfg.reveal_noise, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp, **kw)
+            return reveal_masked(
+                t,
+                masked,
+                cond,
+                mask,
+                draft,
+                u,
+                rng.rand(t.num_tokens),
+                reveal_frac=cfg.reveal_frac,
+                noise=cfg.reveal_noise,
+                w=cfg.teacher_w,
+                sm_temp=cfg.teacher_sm_temp,
+                **kw,
+            )
         return fill_masked(t, masked, cond, mask, u, w=cfg.teacher_w, sm_temp=cfg.teacher_sm_temp, **kw)
 
-    def loss(self, cond: Tensor, seeds: Sequence[int], gather: Callable | None = None, local: slice | None = None,
-             data: Tensor | None = None) -> tuple[Tensor, dict[str, float], Tensor]:
+    def loss(
+        self,
+        cond: Tensor,
+        seeds: Sequence[int],
+        gather: Callable | None = None,
+        local: slice | None = None,
+        data: Tensor | None = None,
+    ) -> tuple[Tensor, dict[str, float], Tensor]:
         """(total loss, logs, decoded student images) for this rank's samples, seeded per sample.
 
         `data`: independent images of each sample's condition (renders or teacher samples), the positives where
         cfg.positives is not "target"; with "mix:α" the first round(α·set) of each drift set keep FPD's targets."""
         cfg, tok = self.cfg, self.tokenizer
         rng = SeedStreams(seeds, cond.device)
-        logits, z_hat = self.generator.draft(cond, rng, forward=self.student)      # Eq. 4
-        e = route_embeddings(logits, tok.codebook, z_hat, cfg.estimator)          # Eq. 8
+        logits, z_hat = self.generator.draft(cond, rng, forward=self.student)  # Eq. 4
+        e = route_embeddings(logits, tok.codebook, z_hat, cfg.estimator)  # Eq. 8
         x_img = tok.decode_embeddings(e, cond)
         z_t = None
         share = cfg.target_share()
         if share < 1.0 and data is None:
             raise ValueError(f"positives={cfg.positives!r} needs independent images of each sample's condition")
         with torch.no_grad():
-            if share == 0.0:   # independent positives only: no teacher step (nothing later draws from rng)
+            if share == 0.0:  # independent positives only: no teacher step (nothing later draws from rng)
                 y = self.lift(data.to(x_img.device, x_img.dtype))
             else:
                 draft = z_hat if cfg.draft_source == "student" else rng.randint(tok.codebook_size, tok.num_tokens)
-                soft = (logits.detach().float().softmax(-1) if (cfg.estimator == "soft" and cfg.draft_source == "student")
-                        else None)
-                z_t = self.target_tokens(draft, cond, rng, soft)                    # Eq. 5
+                soft = (
+                    logits.detach().float().softmax(-1)
+                    if (cfg.estimator == "soft" and cfg.draft_source == "student")
+                    else None
+                )
+                z_t = self.target_tokens(draft, cond, rng, soft)  # Eq. 5
                 y = None
                 if cfg.objective != "tokens":
                     y_img = tok.decode(z_t, cond)
                     if share < 1.0:
-                        keep = mixed_positions(len(y_img), cfg.per_cond if cfg.drift_sets == "condition" else len(y_img),
-                                               share, local).to(y_img.device)
+                        keep = mixed_positions(
+                            len(y_img), cfg.per_cond if cfg.drift_sets == "condition" else len(y_img), share, local
+                        ).to(y_img.device)
                         y_img = torch.where(keep[:, None, None, None], y_img, data.to(y_img.device, y_img.dtype))
                     y = self.lift(y_img)
-        if cfg.objective == "tokens":   # a control (see FPDConfig.objective): no feature path at all
+        if cfg.objective == "tokens":  # a control (see FPDConfig.objective): no feature path at all
             l_drift = F.cross_entropy(logits.float().flatten(0, 1), z_t.flatten())
             logs = {}
-        elif cfg.objective == "paired":   # a control (see FPDConfig.objective)
+        elif cfg.objective == "paired":  # a control (see FPDConfig.objective)
             l_drift, logs = paired_loss(self.lift(x_img), y, len(cfg.bandwidths), gather=gather, local=local)
         else:
-            l_drift, logs = drift_loss(self.lift(x_img), y, cfg.bandwidths, gather=gather, local=local,  # Eq. 6-7
-                                       self_pairs=cfg.self_pairs, normalize=cfg.drift_norm,
-                                       set_size=cfg.per_cond if cfg.drift_sets == "condition" else None)
+            l_drift, logs = drift_loss(
+                self.lift(x_img),
+                y,
+                cfg.bandwidths,
+                gather=gather,
+                local=local,  # Eq. 6-7
+                self_pairs=cfg.self_pairs,
+                normalize=cfg.drift_norm,
+                set_size=cfg.per_cond if cfg.drift_sets == "condition" else None,
+            )
         total = l_drift
         lg = logits.detach().float()
-        logs = {"loss_drift": l_drift.item(), **logs,
-                "student_entropy": float(-(lg.softmax(-1) * lg.log_softmax(-1)).sum(-1).mean()),
-                "saturated": float((lg.softmax(-1).amax(-1) > 0.99).float().mean())}   # share of near-one-hot positions
+        logs = {
+            "loss_drift": l_drift.item(),
+            **logs,
+            "student_entropy": float(-(lg.softmax(-1) * lg.log_softmax(-1)).sum(-1).mean()),
+            "saturated": float((lg.softmax(-1).amax(-1) > 0.99).float().mean()),
+        }  # share of near-one-hot positions
         if z_t is not None:
             logs["target_changed"] = float((z_t != z_hat).float().mean())
         if cfg.gan and self.gan is not None:

@@ -5,6 +5,7 @@ loss and DiffAugment `color,translation,cutout` on both real and fake inputs —
 StyleGAN-XL / Projected GAN (autonomousvision/stylegan-xl `pg_modules/`, `training/loss.py`).
 Unconditional: real images only shape realism; all conditional signal comes from the drift loss.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -19,22 +20,22 @@ def diff_augment(x: Tensor, g: torch.Generator) -> Tensor:
     """DiffAugment (Zhao et al.) color, translation (1/8), cutout (1/5), as StyleGAN-XL's diffaug.py."""
     b = x.shape[0]
     r = lambda *s: torch.rand(*s, generator=g).to(x)
-    x = x + (r(b, 1, 1, 1) - 0.5)                                        # brightness ±0.5
+    x = x + (r(b, 1, 1, 1) - 0.5)  # brightness ±0.5
     m = x.mean(1, keepdim=True)
-    x = (x - m) * (r(b, 1, 1, 1) * 2) + m                                # saturation ×[0, 2]
+    x = (x - m) * (r(b, 1, 1, 1) * 2) + m  # saturation ×[0, 2]
     m = x.mean((1, 2, 3), keepdim=True)
-    x = (x - m) * (r(b, 1, 1, 1) + 0.5) + m                              # contrast ×[0.5, 1.5]
+    x = (x - m) * (r(b, 1, 1, 1) + 0.5) + m  # contrast ×[0.5, 1.5]
     h, w = x.shape[-2:]
     sh, sw = int(h * 0.125 + 0.5), int(w * 0.125 + 0.5)
     tx = (r(b) * (2 * sw + 1)).long() - sw
     ty = (r(b) * (2 * sh + 1)).long() - sh
     gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
-    yy = (gy[None] - ty[:, None, None].to(x.device))
-    xx = (gx[None] - tx[:, None, None].to(x.device))
+    yy = gy[None] - ty[:, None, None].to(x.device)
+    xx = gx[None] - tx[:, None, None].to(x.device)
     valid = ((yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)).to(x)
     idx = (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)).flatten(1)
     x = torch.gather(x.flatten(2), 2, idx[:, None].expand(-1, x.shape[1], -1)).view_as(x) * valid[:, None]
-    ch, cw = int(h * 0.2 + 0.5), int(w * 0.2 + 0.5)                      # cutout: a zeroed square
+    ch, cw = int(h * 0.2 + 0.5), int(w * 0.2 + 0.5)  # cutout: a zeroed square
     cy, cx = (r(b) * h).long(), (r(b) * w).long()
     keep = ~(((gy[None] - cy[:, None, None]).abs() * 2 < ch) & ((gx[None] - cx[:, None, None]).abs() * 2 < cw))
     return x * keep[:, None].to(x)
@@ -46,10 +47,16 @@ class ProjectedDiscriminator(nn.Module):
     def __init__(self, feature_maps: Callable[[Tensor], list[Tensor]], channels: list[int], width: int = 64):
         super().__init__()
         self.feature_maps = feature_maps
-        self.heads = nn.ModuleList(nn.Sequential(
-            spectral_norm(nn.Conv2d(c, width, 3, padding=1)), nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(width, width, 3, padding=1)), nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(width, 1, 1))) for c in channels)
+        self.heads = nn.ModuleList(
+            nn.Sequential(
+                spectral_norm(nn.Conv2d(c, width, 3, padding=1)),
+                nn.LeakyReLU(0.2),
+                spectral_norm(nn.Conv2d(width, width, 3, padding=1)),
+                nn.LeakyReLU(0.2),
+                spectral_norm(nn.Conv2d(width, 1, 1)),
+            )
+            for c in channels
+        )
 
     def forward(self, images: Tensor) -> Tensor:
         maps = self.feature_maps(images)

@@ -14,6 +14,7 @@ A condition `cond` is a tensor whose first dimension is the batch: class labels 
 caption token ids [B, T] (long) or text embeddings; a TokenModel knows how to make its
 unconditional (null) version for classifier-free guidance.
 """
+
 from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
@@ -24,12 +25,13 @@ from torch import Tensor
 
 @runtime_checkable
 class TokenModel(Protocol):
-    num_tokens: int      # L, token positions per image
-    codebook_size: int   # K, real codes (logits are K-way)
-    mask_id: int         # id of [MASK] in the input vocabulary
+    num_tokens: int  # L, token positions per image
+    codebook_size: int  # K, real codes (logits are K-way)
+    mask_id: int  # id of [MASK] in the input vocabulary
 
-    def __call__(self, tokens: Tensor, cond: Tensor, *, emb_perturb: float = 0.0,
-                 noise: Tensor | None = None) -> Tensor:
+    def __call__(
+        self, tokens: Tensor, cond: Tensor, *, emb_perturb: float = 0.0, noise: Tensor | None = None
+    ) -> Tensor:
         """tokens [B, L] long (ids in 0..K-1 or mask_id) -> logits [B, L, K] (float)."""
 
     def null_cond(self, cond: Tensor) -> Tensor:

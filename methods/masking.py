@@ -4,6 +4,7 @@ Facts from docs/references/teachers.md §1.3: MaskGIT-pytorch v1 `adap_sche` rev
 amounts proportional to arccos(r) (non-standard); Di4C / ReDi use the "proper" schedule that
 differences round(L·γ(r)) on a uniform grid, γ(r) = arccos(r)/(π/2).
 """
+
 from __future__ import annotations
 
 import math
@@ -50,7 +51,9 @@ def _settle(sche: torch.Tensor, num_tokens: int) -> list[int]:
     sche[-1] += num_tokens - sche.sum()
     counts = [int(x) for x in sche.tolist()]
     if len(counts) > num_tokens:
-        raise ValueError(f"{len(counts)} steps cannot each reveal a token of {num_tokens}; use at most {num_tokens} steps")
+        raise ValueError(
+            f"{len(counts)} steps cannot each reveal a token of {num_tokens}; use at most {num_tokens} steps"
+        )
     excess = 1 - counts[-1] if counts[-1] < 1 else 0
     counts[-1] = max(counts[-1], 1)
     for i in range(len(counts) - 2, -1, -1):
@@ -82,20 +85,35 @@ def remask(tokens: Tensor, ratio: Tensor, mask_id: int, u: Tensor) -> tuple[Tens
     return tokens.masked_fill(mask, mask_id), mask
 
 
-def fill_masked(model, tokens: Tensor, cond: Tensor, mask: Tensor, u: Tensor, *, w: float = 0.0,
-                sm_temp: float = 1.0, **kw) -> Tensor:
+def fill_masked(
+    model, tokens: Tensor, cond: Tensor, mask: Tensor, u: Tensor, *, w: float = 0.0, sm_temp: float = 1.0, **kw
+) -> Tensor:
     """ONE teacher step that fills every masked position (FPD's T^r): a draw from softmax(sm_temp·ℓ),
     by inverse CDF from the per-position uniforms u [B, L]; unmasked positions are kept."""
     logits = guided_logits(model, tokens, cond, w, **kw)
     return torch.where(mask, sample_categorical(logits * sm_temp, u), tokens)
 
 
-def reveal_masked(model, tokens: Tensor, cond: Tensor, mask: Tensor, draft: Tensor, u: Tensor, u_conf: Tensor, *,
-                  reveal_frac: float, noise: float, w: float = 0.0, sm_temp: float = 1.0, **kw) -> Tensor:
+def reveal_masked(
+    model,
+    tokens: Tensor,
+    cond: Tensor,
+    mask: Tensor,
+    draft: Tensor,
+    u: Tensor,
+    u_conf: Tensor,
+    *,
+    reveal_frac: float,
+    noise: float,
+    w: float = 0.0,
+    sm_temp: float = 1.0,
+    **kw,
+) -> Tensor:
     """ONE MaskGIT step on the re-masked draft: draw a token at every masked position, keep only the
     round(reveal_frac·#masked) most confident (log p + noise·Gumbel) and let the other masked
     positions keep their draft tokens. A weaker pull than `fill_masked` (an option; see FPDConfig.target)."""
     from methods.rng import gumbel_from_uniform
+
     logits = guided_logits(model, tokens, cond, w, **kw) * sm_temp
     pred = sample_categorical(logits, u)
     conf = logits.float().log_softmax(-1).gather(-1, pred[..., None])[..., 0]

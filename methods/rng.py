@@ -3,6 +3,7 @@
 This is what makes generation independent of batch size and process count, and lets an
 interrupted run resume by skipping finished seeds (docs/references/design.md §2).
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -23,6 +23,7 @@ Adaptations to an image teacher (docs/references/teachers.md §4: no public imag
   * rounds 16 → 8 → 4 → 2 → 1 steps (SDTT: 1024 → … → 8) with a checkpoint per round; the teacher
     gets the raw student weights (use_ema_on_growth False), the optimiser is not reset, no EMA.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,22 +39,24 @@ from methods.rng import SeedStreams, gumbel_from_uniform, sample_categorical
 
 @dataclass(frozen=True)
 class SDTTConfig:
-    start_steps: int = 16            # teacher step count of round 0
-    final_steps: int = 1             # the last round's student step count
-    num_distill_steps: int = 2       # teacher steps per student step (SDTT: 2)
-    divergence: str = "kl-bwd"       # "kl-bwd" KL(student‖teacher) (SDTT default) | "kl-fwd"
-    teacher_step: str = "confidence" # "confidence" (MaskGIT / Di4C one_step_denoise) | "ancestral" (MDLM)
-    teacher_w: float = 0.0           # guidance of the targets, MaskGIT form (1+w)c − wu; 0 = conditional
-    sm_temp: float = 1.0             # inverse temperature of the teacher's sampling softmax
-    r_temp: float = 4.5              # confidence-step Gumbel temperature (MaskGIT v1 default)
-    cond_drop: float = 0.1           # null-condition dropout for student and teacher
+    start_steps: int = 16  # teacher step count of round 0
+    final_steps: int = 1  # the last round's student step count
+    num_distill_steps: int = 2  # teacher steps per student step (SDTT: 2)
+    divergence: str = "kl-bwd"  # "kl-bwd" KL(student‖teacher) (SDTT default) | "kl-fwd"
+    teacher_step: str = "confidence"  # "confidence" (MaskGIT / Di4C one_step_denoise) | "ancestral" (MDLM)
+    teacher_w: float = 0.0  # guidance of the targets, MaskGIT form (1+w)c − wu; 0 = conditional
+    sm_temp: float = 1.0  # inverse temperature of the teacher's sampling softmax
+    r_temp: float = 4.5  # confidence-step Gumbel temperature (MaskGIT v1 default)
+    cond_drop: float = 0.1  # null-condition dropout for student and teacher
 
     def __post_init__(self):
         if self.start_steps < 2 or self.final_steps < 1 or self.final_steps >= self.start_steps:
             raise ValueError(f"need start_steps > final_steps >= 1, got {self.start_steps} -> {self.final_steps}")
         ratio = self.start_steps // self.final_steps
         if self.start_steps % self.final_steps or ratio & (ratio - 1):
-            raise ValueError(f"start_steps/final_steps must be a power of two, got {self.start_steps}/{self.final_steps}")
+            raise ValueError(
+                f"start_steps/final_steps must be a power of two, got {self.start_steps}/{self.final_steps}"
+            )
         if self.divergence not in ("kl-bwd", "kl-fwd"):
             raise ValueError(f"divergence must be 'kl-bwd' or 'kl-fwd', got {self.divergence!r}")
         if self.teacher_step not in ("confidence", "ancestral"):
@@ -132,11 +135,13 @@ class SDTT:
         for j in range(cfg.num_distill_steps):
             logits = guided_logits(t, x, cond, cfg.teacher_w).float() * cfg.sm_temp
             logp = logits.log_softmax(-1)
-            if j == cfg.num_distill_steps - 1:                          # last step: all still-masked positions
+            if j == cfg.num_distill_steps - 1:  # last step: all still-masked positions
                 return torch.where(still[..., None], logp, target)
-            u = rng.rand(L, 2)                                          # as TeacherSampler: token draw, position noise
-            pred = sample_categorical(logits, u[..., 0])                # x0 ~ softmax(sm_temp·ℓ), inverse CDF
-            reveal = self._reveal(logp, pred, still, r + j / K, u[..., 1].clamp(1e-20, 1 - 1e-7))  # progress at step start
+            u = rng.rand(L, 2)  # as TeacherSampler: token draw, position noise
+            pred = sample_categorical(logits, u[..., 0])  # x0 ~ softmax(sm_temp·ℓ), inverse CDF
+            reveal = self._reveal(
+                logp, pred, still, r + j / K, u[..., 1].clamp(1e-20, 1 - 1e-7)
+            )  # progress at step start
             target = torch.where(reveal[..., None], logp, target)
             x = torch.where(reveal, pred, x)
             still = still & ~reveal
@@ -146,14 +151,17 @@ class SDTT:
         """Which masked positions this teacher step unmasks (confidence or ancestral rule)."""
         K = self.teacher_steps
         s = (r + 1.0 / K).clamp(max=1.0)
-        if self.cfg.teacher_step == "ancestral":                        # MDLM: P(unmask) = (γ(r) − γ(s)) / γ(r)
+        if self.cfg.teacher_step == "ancestral":  # MDLM: P(unmask) = (γ(r) − γ(s)) / γ(r)
             g_r, g_s = masked_fraction(r), masked_fraction(s)
             p = ((g_r - g_s) / g_r.clamp(min=1e-12)).float()
             return still & (u < p[:, None])
         L = still.shape[1]
         n_reveal = (still.sum(1) - (L * masked_fraction(s)).round().long()).clamp(min=0)
         anneal = (1 - r * K / (K - 1)).clamp(min=0).float() if K > 1 else torch.zeros_like(r).float()
-        conf = logp.gather(-1, pred[..., None])[..., 0] + self.cfg.r_temp * gumbel_from_uniform(u.clone()) * anneal[:, None]
+        conf = (
+            logp.gather(-1, pred[..., None])[..., 0]
+            + self.cfg.r_temp * gumbel_from_uniform(u.clone()) * anneal[:, None]
+        )
         conf = conf.masked_fill(~still, float("-inf"))
         rank = conf.argsort(-1, descending=True).argsort(-1)
         return still & (rank < n_reveal[:, None])
@@ -165,8 +173,11 @@ class SDTT:
         target = self.teacher_targets(x_t, mask, r, cond, rng)
         logp_s = self.student(x_t, cond).float().log_softmax(-1)
         loss = sdtt_divergence(logp_s, target, mask, self.cfg.divergence)
-        return loss, {"loss": float(loss.detach()), "masked_frac": float(mask.float().mean()),
-                      "teacher_steps": float(self.teacher_steps)}
+        return loss, {
+            "loss": float(loss.detach()),
+            "masked_frac": float(mask.float().mean()),
+            "teacher_steps": float(self.teacher_steps),
+        }
 
 
 def _base(model):

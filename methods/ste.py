@@ -5,6 +5,7 @@ vector of the sampled token (bit for bit: ẽ − sg(ẽ) is exactly zero), so d
 see valid codes; the gradient is that of the soft embedding (clean softmax, no Gumbel noise).
 Soft (ablation, Table 3a): e = ẽ, an off-manifold mixture in the forward pass too.
 """
+
 from __future__ import annotations
 
 import torch.nn.functional as F

@@ -9,6 +9,7 @@ Per step i of N (`Trainer/vit.py::sample`; docs/references/teachers.md §1.3):
 The TokenModel's logits are K-way (the original samples 1025-way incl. [MASK], then clamps to 1023;
 we drop the [MASK] column instead, so no invalid code can be drawn — a recorded deviation).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -25,11 +26,11 @@ from methods.rng import SeedStreams, gumbel_from_uniform, sample_categorical
 @dataclass(frozen=True)
 class TeacherSamplerConfig:
     steps: int = 16
-    schedule: str = "maskgit-v1"   # "maskgit-v1" (v1 adap_sche) | "proper" (Di4C / ReDi)
-    w: float = 3.0                 # MaskGIT-pytorch v1 README default (cfg_w 3)
+    schedule: str = "maskgit-v1"  # "maskgit-v1" (v1 adap_sche) | "proper" (Di4C / ReDi)
+    w: float = 3.0  # MaskGIT-pytorch v1 README default (cfg_w 3)
     sm_temp: float = 1.0
-    r_temp: float = 4.5            # v1 README default
-    anneal_gumbel: bool = True     # randomize="linear"
+    r_temp: float = 4.5  # v1 README default
+    anneal_gumbel: bool = True  # randomize="linear"
 
     def __post_init__(self):
         if self.steps < 1:
@@ -62,7 +63,7 @@ class TeacherSampler:
             ramp = i / (n - 1) if n > 1 else 1.0
             logits = guided_logits(m, code, cond, cfg.w * ramp) * cfg.sm_temp
             u = rng.rand(L, 2)
-            pred = sample_categorical(logits, u[..., 0])                       # exact categorical sample
+            pred = sample_categorical(logits, u[..., 0])  # exact categorical sample
             conf = torch.log_softmax(logits, -1).gather(-1, pred[..., None])[..., 0]
             if cfg.anneal_gumbel:
                 conf = conf + cfg.r_temp * gumbel_from_uniform(u[..., 1].clone()) * (1 - ramp if n > 1 else 0.0)

@@ -17,7 +17,10 @@ def tiny_nets():
     """A tiny random teacher + tokenizer of the shapes layout (no shipped assets needed)."""
     from harness.networks.shapes_transformer import ShapesMaskTransformer, TransformerConfig
     from harness.networks.shapes_vq import ShapesVQ, VQConfig
+
     torch.manual_seed(0)
     tok = ShapesVQ(VQConfig(channels=16, codebook_size=32, code_dim=8)).eval()
-    teacher = ShapesMaskTransformer(TransformerConfig(num_tokens=64, codebook_size=32, width=32, depth=1, heads=2)).eval()
+    teacher = ShapesMaskTransformer(
+        TransformerConfig(num_tokens=64, codebook_size=32, width=32, depth=1, heads=2)
+    ).eval()
     return teacher, tok

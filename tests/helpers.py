@@ -1,4 +1,5 @@
 """Helpers shared by several test files (importable because tests/conftest.py puts tests/ on sys.path)."""
+
 import copy
 import sys
 
@@ -10,6 +11,7 @@ from harness.networks.shapes_transformer import ShapesMaskTransformer, Transform
 def run_cli(args, capsys):
     """Run `harness ARGS` in-process through the console entry point; (exit code, stdout, stderr)."""
     from harness import cli
+
     old = sys.argv
     sys.argv = ["harness", *map(str, args)]
     try:
@@ -26,8 +28,9 @@ def run_cli(args, capsys):
 def tiny(seed: int = 0, num_tokens: int = 16, codebook_size: int = 32) -> ShapesMaskTransformer:
     """A tiny random shapes-layout transformer."""
     torch.manual_seed(seed)
-    return ShapesMaskTransformer(TransformerConfig(num_tokens=num_tokens, codebook_size=codebook_size,
-                                                   width=32, depth=1, heads=2)).eval()
+    return ShapesMaskTransformer(
+        TransformerConfig(num_tokens=num_tokens, codebook_size=codebook_size, width=32, depth=1, heads=2)
+    ).eval()
 
 
 def perturbed(model, seed: int, scale: float = 0.3):
@@ -43,6 +46,7 @@ def perturbed(model, seed: int, scale: float = 0.3):
 def harness_bin() -> str:
     """The installed `harness` console script of this environment (what users run)."""
     from pathlib import Path
+
     exe = Path(sys.executable).parent / "harness"
     assert exe.exists(), f"console script not installed at {exe}; run `make install`"
     return str(exe)
@@ -52,7 +56,9 @@ def run_console(args, cwd=None, env=None, timeout=300):
     """Run the installed `harness ARGS` in a subprocess; (exit code, stdout, stderr)."""
     import os
     import subprocess
+
     full_env = {**os.environ, "FPD_NO_PROGRESS": "1", **(env or {})}
-    p = subprocess.run([harness_bin(), *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True,
-                       timeout=timeout)
+    p = subprocess.run(
+        [harness_bin(), *map(str, args)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
     return p.returncode, p.stdout, p.stderr

@@ -1,5 +1,6 @@
 """The package's import graph, read statically (every import statement, at module level or inside a function):
 it has no cycle, and the algorithm side (methods/, evaluators/) never imports the harness."""
+
 import ast
 from pathlib import Path
 
@@ -62,10 +63,13 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_cycles_and_the_algorithm_side_stands_alone():
     mods = modules()
     graph = {name: imports(path, mods) - {name} for name, path in mods.items()}
-    assert len(mods) > 60 and graph["harness.cli"]          # the walk really read the package
+    assert len(mods) > 60 and graph["harness.cli"]  # the walk really read the package
     assert cycles(graph) == []
-    leaks = {m: sorted(d for d in deps if d.startswith("harness")) for m, deps in graph.items()
-             if m.split(".")[0] in ("methods", "evaluators")}
+    leaks = {
+        m: sorted(d for d in deps if d.startswith("harness"))
+        for m, deps in graph.items()
+        if m.split(".")[0] in ("methods", "evaluators")
+    }
     assert {m: d for m, d in leaks.items() if d} == {}
 
 

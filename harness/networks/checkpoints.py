@@ -24,6 +24,7 @@ Everything else a shape does reveal (block counts, widths, vocabularies) is read
 Project format (`convert_official`): `<name>.safetensors` + `<name>.json` with {kind, config,
 sha256 of the weights, sha256 of the source file}, written atomically by `harness.io.save_weights`.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,9 @@ def check_state_dict(expected: Mapping[str, Any], got: Mapping[str, Any], what: 
     nontensor = sorted(k for k, v in got.items() if not isinstance(v, Tensor))
     missing = sorted(set(exp) - set(have) - set(nontensor))
     unexpected = sorted((set(have) - set(exp)) | (set(nontensor) - set(exp)))
-    wrong = sorted(f"{k} file {list(have[k])} vs model {list(exp[k])}"
-                   for k in set(exp) & set(have) if have[k] != exp[k])
+    wrong = sorted(
+        f"{k} file {list(have[k])} vs model {list(exp[k])}" for k in set(exp) & set(have) if have[k] != exp[k]
+    )
     wrong += sorted(f"{k} is not a tensor" for k in set(exp) & set(nontensor))
     if missing or unexpected or wrong:
         parts = []
@@ -65,8 +67,9 @@ def check_state_dict(expected: Mapping[str, Any], got: Mapping[str, Any], what: 
             parts.append(f"unexpected {len(unexpected)}: {_short(unexpected)}")
         if wrong:
             parts.append(f"shape mismatch {len(wrong)}: {_short(wrong, 3)}")
-        raise HarnessError(f"{what} does not match the model ({'; '.join(parts)}); "
-                           f"use the official file named by `harness doctor`")
+        raise HarnessError(
+            f"{what} does not match the model ({'; '.join(parts)}); use the official file named by `harness doctor`"
+        )
 
 
 def load_strict(model: nn.Module, sd: Mapping[str, Tensor], what: str) -> nn.Module:
@@ -102,12 +105,14 @@ def torch_read(path: str | Path, what: str) -> Any:
                 raise HarnessError(f"{what}: cannot read {path} ({type(e2).__name__}: {str(e2)[:120]})") from e2
         raise HarnessError(
             f"{what}: {path} could not be read as plain tensors ({type(e).__name__}: {str(e).splitlines()[0][:120]}); "
-            f"if the file is corrupt re-download it, if it is the trusted official file set FPD_ALLOW_PICKLE=1") from e
+            f"if the file is corrupt re-download it, if it is the trusted official file set FPD_ALLOW_PICKLE=1"
+        ) from e
 
 
 def _read_state_dict_file(path: Path, what: str) -> dict[str, Any]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
+
         try:
             return load_file(str(path))
         except Exception as e:
@@ -157,7 +162,10 @@ def check_vqgan_yaml(yaml_path: Path, cfg) -> None:
     for k in ("z_channels", "resolution", "in_channels", "out_ch", "ch", "num_res_blocks", "dropout"):
         want[k], have[k] = getattr(cfg, k), dd.get(k)
     want["ch_mult"], have["ch_mult"] = list(cfg.ch_mult), list(dd.get("ch_mult", []))
-    want["attn_resolutions"], have["attn_resolutions"] = list(cfg.attn_resolutions), list(dd.get("attn_resolutions", []))
+    want["attn_resolutions"], have["attn_resolutions"] = (
+        list(cfg.attn_resolutions),
+        list(dd.get("attn_resolutions", [])),
+    )
     want["double_z"], have["double_z"] = False, dd.get("double_z")
     diff = [f"{k}={have[k]} (expected {want[k]})" for k in want if have[k] != want[k]]
     if diff:
@@ -202,6 +210,7 @@ _CLIP_CONTRASTIVE = ("logit_scale", "logit_bias")
 
 def _is_torchscript(path: Path) -> bool:
     import zipfile
+
     try:
         with zipfile.ZipFile(path) as z:
             return any(n.endswith("/constants.pkl") or n.startswith("code/") or "/code/" in n for n in z.namelist())
@@ -251,21 +260,34 @@ def read_official_clip_text(path: Path) -> dict[str, Tensor]:
 
 
 def _kinds() -> dict[str, dict[str, Any]]:
-    from harness.networks.maskgen import (ClipTextConfig, ClipTextEncoder, MaskGenConfig, MaskGenVQ, TATiTok,
-                                          TATiTokConfig)
+    from harness.networks.maskgen import (
+        ClipTextConfig,
+        ClipTextEncoder,
+        MaskGenConfig,
+        MaskGenVQ,
+        TATiTok,
+        TATiTokConfig,
+    )
     from harness.networks.maskgit_v1 import MaskGITConfig, MaskGITTransformer
     from harness.networks.vqgan_taming import TamingVQGAN, VQGANConfig
 
     return {
-        "maskgit_transformer": dict(config=MaskGITConfig, build=MaskGITTransformer, what="MaskGIT transformer",
-                                    read=read_official_maskgit),
+        "maskgit_transformer": dict(
+            config=MaskGITConfig, build=MaskGITTransformer, what="MaskGIT transformer", read=read_official_maskgit
+        ),
         "vqgan": dict(config=VQGANConfig, build=TamingVQGAN, what="VQGAN", read=read_official_vqgan),
-        "tatitok": dict(config=TATiTokConfig, build=TATiTok, what="TA-TiTok tokenizer",
-                        read=lambda p: read_official_plain(p, "TA-TiTok tokenizer")),
-        "maskgen": dict(config=MaskGenConfig, build=MaskGenVQ, what="MaskGen-L",
-                        read=lambda p: read_official_plain(p, "MaskGen-L")),
-        "clip_text": dict(config=ClipTextConfig, build=ClipTextEncoder, what="CLIP text encoder",
-                          read=read_official_clip_text),
+        "tatitok": dict(
+            config=TATiTokConfig,
+            build=TATiTok,
+            what="TA-TiTok tokenizer",
+            read=lambda p: read_official_plain(p, "TA-TiTok tokenizer"),
+        ),
+        "maskgen": dict(
+            config=MaskGenConfig, build=MaskGenVQ, what="MaskGen-L", read=lambda p: read_official_plain(p, "MaskGen-L")
+        ),
+        "clip_text": dict(
+            config=ClipTextConfig, build=ClipTextEncoder, what="CLIP text encoder", read=read_official_clip_text
+        ),
     }
 
 
@@ -292,11 +314,16 @@ def _json_norm(d: dict) -> dict:
 def check_stored_config(stored: Mapping[str, Any], expected: Mapping[str, Any], what: str) -> None:
     """Refuse a converted checkpoint whose stored config differs from the preset (e.g. heads=8)."""
     exp = _json_norm(dict(expected))
-    diff = [f"{k}={stored.get(k)!r} (preset {exp[k]!r})" for k in sorted(set(exp) | set(stored))
-            if stored.get(k) != exp.get(k)]
+    diff = [
+        f"{k}={stored.get(k)!r} (preset {exp[k]!r})"
+        for k in sorted(set(exp) | set(stored))
+        if stored.get(k) != exp.get(k)
+    ]
     if diff:
-        raise HarnessError(f"{what}: stored config differs from the preset: {', '.join(diff)}; "
-                           f"re-convert the official file or use the matching preset")
+        raise HarnessError(
+            f"{what}: stored config differs from the preset: {', '.join(diff)}; "
+            f"re-convert the official file or use the matching preset"
+        )
 
 
 def read_checked(kind: str, path: str | Path, config=None) -> tuple[dict[str, Tensor], Any]:
@@ -307,6 +334,7 @@ def read_checked(kind: str, path: str | Path, config=None) -> tuple[dict[str, Te
     reduced fixture thus take the same strict path; an explicit `config` is used as given.
     """
     from harness.networks.infer_config import infer_config
+
     k, path = _kind(kind), Path(path)
     if _is_converted(path):
         sd, meta = load_weights(path)
@@ -330,8 +358,12 @@ def read_checked(kind: str, path: str | Path, config=None) -> tuple[dict[str, Te
 
 
 def _check_maskgen_hub(path: Path, config, what: str) -> None:
-    _check_hub_config(path, "maskgen", {"decoder_embed_dim": config.embed_dim, "decoder_depth": config.depth,
-                                        "decoder_num_heads": config.heads}, what)
+    _check_hub_config(
+        path,
+        "maskgen",
+        {"decoder_embed_dim": config.embed_dim, "decoder_depth": config.depth, "decoder_num_heads": config.heads},
+        what,
+    )
 
 
 def read_state_dict(kind: str, path: str | Path, config=None) -> dict[str, Tensor]:
@@ -358,11 +390,17 @@ def _fill_known_gaps(kind: str, sd: Mapping[str, Tensor], expected: Mapping[str,
     sd = dict(sd)
     if kind == "maskgen" and "lm_head.weight" in expected and "lm_head.weight" not in sd and "embeddings.weight" in sd:
         sd["lm_head.weight"] = sd["embeddings.weight"]
-    if (kind == "maskgen" and isinstance(sd.get("lm_head.weight"), Tensor) and isinstance(sd.get("embeddings.weight"), Tensor)
-            and sd["lm_head.weight"].shape == sd["embeddings.weight"].shape
-            and not torch.equal(sd["lm_head.weight"], sd["embeddings.weight"])):
-        raise HarnessError("MaskGen-L: lm_head.weight differs from embeddings.weight, which MaskGen ties; "
-                           "use the official maskgen_vq_l.bin")
+    if (
+        kind == "maskgen"
+        and isinstance(sd.get("lm_head.weight"), Tensor)
+        and isinstance(sd.get("embeddings.weight"), Tensor)
+        and sd["lm_head.weight"].shape == sd["embeddings.weight"].shape
+        and not torch.equal(sd["lm_head.weight"], sd["embeddings.weight"])
+    ):
+        raise HarnessError(
+            "MaskGen-L: lm_head.weight differs from embeddings.weight, which MaskGen ties; "
+            "use the official maskgen_vq_l.bin"
+        )
     if kind == "tatitok":
         for name, t in expected.items():
             if name.endswith("quantize.embed_prob") and name not in sd:
@@ -446,14 +484,19 @@ def convert_official(kind: str, src: str | Path, dst: str | Path, config=None) -
     return save_converted(kind, model, dst, source=src)
 
 
-
 # ----------------------------------------------------------------------------------------------
 # everything a paper-scale task needs
 # ----------------------------------------------------------------------------------------------
 
 
-def load_task_networks(task: str, weights_dir: str | Path | None = None, *, device: str | torch.device = "cpu",
-                       configs: Mapping[str, Any] | None = None, backbone: bool = True) -> dict[str, nn.Module]:
+def load_task_networks(
+    task: str,
+    weights_dir: str | Path | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    configs: Mapping[str, Any] | None = None,
+    backbone: bool = True,
+) -> dict[str, nn.Module]:
     """{'teacher': TokenModel, 'tokenizer': Tokenizer, 'backbone': FeatureBackbone} of preset `task`
     (without 'backbone' when `backbone` is False: sampling and DiMO need no drift features).
 
@@ -472,6 +515,7 @@ def load_task_networks(task: str, weights_dir: str | Path | None = None, *, devi
         teacher, tokenizer = net("maskgit_transformer"), net("vqgan")
     elif preset.teacher == "maskgen":
         from harness.networks.maskgen import MaskGenTeacher, MaskGenTokenizer
+
         clip = net("clip_text")
         teacher, tokenizer = MaskGenTeacher(net("maskgen"), clip), MaskGenTokenizer(net("tatitok"), clip)
     else:
@@ -479,5 +523,8 @@ def load_task_networks(task: str, weights_dir: str | Path | None = None, *, devi
     if not backbone:
         return {"teacher": teacher, "tokenizer": tokenizer}
     dino_cfg = configs.get("dinov3") or DinoFeatureConfig(blocks=preset.feature_blocks, grid=preset.feature_grid)
-    return {"teacher": teacher, "tokenizer": tokenizer,
-            "backbone": load_dino(preset.path("dinov3", weights_dir), dino_cfg).to(device)}
+    return {
+        "teacher": teacher,
+        "tokenizer": tokenizer,
+        "backbone": load_dino(preset.path("dinov3", weights_dir), dino_cfg).to(device),
+    }

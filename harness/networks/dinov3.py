@@ -11,6 +11,7 @@ Facts from docs/references/drift.md §2:
 Normalisation and resizing happen in-graph so gradients reach the decoder that made the image.
 Satisfies `methods.interfaces.FeatureBackbone`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -31,12 +32,13 @@ DINOV2_B14 = "facebook/dinov2-base"
 @dataclass(frozen=True)
 class DinoFeatureConfig:
     """How images become drift features. Defaults = FPD (paper §4: blocks {2,5,8,11}, 4x4 grid)."""
-    kind: str = "dinov3"                 # "dinov3" | "dinov2"
+
+    kind: str = "dinov3"  # "dinov3" | "dinov2"
     blocks: tuple[int, ...] = (2, 5, 8, 11)  # 0-indexed blocks -> hidden_states[b + 1]
-    grid: int = 4                        # pooled to grid x grid cells
-    global_pool: bool = False            # Table 4b "no patch grid": one vector per image
-    token_norm: bool = False             # per-token LayerNorm without affine [UNVERIFIED whether FPD does it]
-    input_size: int | None = None        # None: 256 kept for dinov3 (RoPE), 224 for dinov2 (learned pos)
+    grid: int = 4  # pooled to grid x grid cells
+    global_pool: bool = False  # Table 4b "no patch grid": one vector per image
+    token_norm: bool = False  # per-token LayerNorm without affine [UNVERIFIED whether FPD does it]
+    input_size: int | None = None  # None: 256 kept for dinov3 (RoPE), 224 for dinov2 (learned pos)
     mean: tuple[float, float, float] = field(default=IMAGENET_MEAN)
     std: tuple[float, float, float] = field(default=IMAGENET_STD)
 
@@ -94,9 +96,9 @@ class DinoFeatures(nn.Module):
         g = self.cfg.grid
         x = tokens.transpose(1, 2).reshape(b, c, h, w)
         if h % g == 0 and w % g == 0:
-            x = F.avg_pool2d(x, (h // g, w // g))      # exact, non-overlapping windows
+            x = F.avg_pool2d(x, (h // g, w // g))  # exact, non-overlapping windows
         else:
-            x = F.adaptive_avg_pool2d(x, g)            # uneven windows (e.g. 14x14 -> 4x4)
+            x = F.adaptive_avg_pool2d(x, g)  # uneven windows (e.g. 14x14 -> 4x4)
         return x.flatten(2).transpose(1, 2)
 
     def features(self, images: Tensor) -> dict[str, Tensor]:
@@ -106,7 +108,7 @@ class DinoFeatures(nn.Module):
         hs = out.hidden_states
         feats = {}
         for b in self.cfg.blocks:
-            tok = hs[b + 1][:, self.num_prefix:]                  # drop CLS + registers
+            tok = hs[b + 1][:, self.num_prefix :]  # drop CLS + registers
             if tok.shape[1] != h * w:
                 raise HarnessError(f"backbone returned {tok.shape[1]} patch tokens, expected {h}x{w}")
             feats[f"block{b}"] = self._pool(tok, h, w)
@@ -137,8 +139,16 @@ def dinov3_vitb16_config():
     """The ViT-B/16 layout of `facebook/dinov3-vitb16-pretrain-lvd1689m` (timm `eva.py`
     `vit_base_patch16_dinov3`: 768 wide, 12 blocks, 12 heads, 4 registers, no k bias, layerscale 1e-5)."""
     C, _ = _model_classes("dinov3")
-    return C(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-             num_register_tokens=4, patch_size=16, key_bias=False, layerscale_value=1e-5)
+    return C(
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        num_register_tokens=4,
+        patch_size=16,
+        key_bias=False,
+        layerscale_value=1e-5,
+    )
 
 
 def load_dino(path_or_id: str | Path, cfg: DinoFeatureConfig = DinoFeatureConfig()) -> DinoFeatures:
@@ -155,7 +165,8 @@ def load_dino(path_or_id: str | Path, cfg: DinoFeatureConfig = DinoFeatureConfig
         raise HarnessError(
             f"cannot load {cfg.kind} weights from {src!r} ({type(e).__name__}); put the files of HF "
             f"{hint} (config.json, model.safetensors) in that folder or the HF cache, "
-            f"see `harness doctor`") from e
+            f"see `harness doctor`"
+        ) from e
     want = "dinov3_vit" if cfg.kind == "dinov3" else "dinov2"
     if getattr(model.config, "model_type", want) != want:
         raise HarnessError(f"{src} holds a {model.config.model_type} model, expected {want}")

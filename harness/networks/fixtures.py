@@ -7,6 +7,7 @@ but uses shallow, narrow networks (`REDUCED`), small enough for every paper-scal
 CPU in seconds. The loaders read those shapes back from the files (harness/networks/infer_config.py),
 so a reduced folder goes through the same strict path as the official one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,13 +29,19 @@ def reduced_config(kind: str):
     """The shallow, narrow configuration a reduced fixture of `kind` is written with."""
     if kind == "geneval_clip":  # open_clip's ViT-L-14 layout: patch 14 at 224 px, 77 tokens, the full vocabulary
         from harness.networks.geneval_clip import preset_config
+
         cfg = preset_config()
         # vision width a multiple of open_clip's head width 64, text width of the preset's 12 text heads
-        return {**cfg, "embed_dim": 32, "vision_cfg": {**cfg["vision_cfg"], "width": 64, "layers": 1},
-                "text_cfg": {**cfg["text_cfg"], "width": 48, "layers": 1}}
+        return {
+            **cfg,
+            "embed_dim": 32,
+            "vision_cfg": {**cfg["vision_cfg"], "width": 64, "layers": 1},
+            "text_cfg": {**cfg["text_cfg"], "width": 48, "layers": 1},
+        }
     from harness.networks.maskgen import ClipTextConfig, MaskGenConfig, TATiTokConfig
     from harness.networks.maskgit_v1 import MaskGITConfig
     from harness.networks.vqgan_taming import VQGANConfig
+
     clip_width = 48  # the MaskGen and TA-TiTok text inputs follow the CLIP width
     return {
         "maskgit_transformer": MaskGITConfig(hidden_dim=64, mlp_dim=128, depth=2),
@@ -52,6 +59,7 @@ def reduced_config(kind: str):
 
 def build_maskgit(depth: int | None = None, seed: int = 0, config=None, **overrides):
     from harness.networks.maskgit_v1 import MaskGITConfig, MaskGITTransformer
+
     cfg = config or MaskGITConfig()
     cfg = dataclasses.replace(cfg, depth=depth or cfg.depth, **overrides)
     torch.manual_seed(seed)
@@ -63,6 +71,7 @@ def build_maskgit(depth: int | None = None, seed: int = 0, config=None, **overri
 
 def build_vqgan(ch: int | None = None, seed: int = 0, config=None):
     from harness.networks.vqgan_taming import TamingVQGAN, VQGANConfig
+
     cfg = config or VQGANConfig()
     if ch is not None:
         cfg = dataclasses.replace(cfg, ch=ch)
@@ -72,14 +81,17 @@ def build_vqgan(ch: int | None = None, seed: int = 0, config=None):
 
 def build_tatitok(enc_layers: int | None = None, dec_layers: int | None = None, seed: int = 0, config=None):
     from harness.networks.maskgen import TATiTok, TATiTokConfig
+
     cfg = config or TATiTokConfig()
     torch.manual_seed(seed)
-    return TATiTok(dataclasses.replace(cfg, enc_layers=enc_layers or cfg.enc_layers,
-                                       dec_layers=dec_layers or cfg.dec_layers))
+    return TATiTok(
+        dataclasses.replace(cfg, enc_layers=enc_layers or cfg.enc_layers, dec_layers=dec_layers or cfg.dec_layers)
+    )
 
 
 def build_maskgen(depth: int | None = None, seed: int = 0, config=None):
     from harness.networks.maskgen import MaskGenConfig, MaskGenVQ
+
     cfg = config or MaskGenConfig()
     torch.manual_seed(seed)
     m = MaskGenVQ(dataclasses.replace(cfg, depth=depth or cfg.depth))
@@ -93,12 +105,14 @@ def build_maskgen(depth: int | None = None, seed: int = 0, config=None):
 def build_geneval_clip(seed: int = 0, config: dict | None = None):
     """open_clip's full CLIP (both towers, QuickGELU) at the ViT-L-14 configuration unless told otherwise."""
     from harness.networks.geneval_clip import build_open_clip, preset_config
+
     torch.manual_seed(seed)
     return build_open_clip(config or preset_config())
 
 
 def build_clip_text(layers: int | None = None, seed: int = 0, config=None):
     from harness.networks.maskgen import ClipTextConfig, ClipTextEncoder
+
     cfg = config or ClipTextConfig()
     torch.manual_seed(seed)
     return ClipTextEncoder(dataclasses.replace(cfg, layers=layers or cfg.layers))
@@ -123,7 +137,7 @@ def save_official_maskgit(model, path: str | Path) -> Path:
 def save_official_vqgan(model, path: str | Path, *, with_yaml: bool = True) -> Path:
     """Lightning `last.ckpt` ('state_dict' + training-only `loss.*` keys) and taming `model.yaml`."""
     sd = _cpu(model.state_dict())
-    sd["loss.discriminator.main.0.weight"] = torch.randn(64, 3, 4, 4)     # stands for the GAN/LPIPS keys
+    sd["loss.discriminator.main.0.weight"] = torch.randn(64, 3, 4, 4)  # stands for the GAN/LPIPS keys
     sd["loss.perceptual_loss.lin0.model.1.weight"] = torch.randn(1, 64, 1, 1)
     save_torch(path, {"epoch": 0, "global_step": 0, "state_dict": sd})
     if with_yaml:
@@ -133,12 +147,32 @@ def save_official_vqgan(model, path: str | Path, *, with_yaml: bool = True) -> P
 
 def vqgan_yaml_text(c) -> str:
     """taming `model.yaml` for a VQGANConfig (the layout `check_vqgan_yaml` reads)."""
-    dd = {"double_z": False, "z_channels": c.z_channels, "resolution": c.resolution, "in_channels": c.in_channels,
-          "out_ch": c.out_ch, "ch": c.ch, "ch_mult": list(c.ch_mult), "num_res_blocks": c.num_res_blocks,
-          "attn_resolutions": list(c.attn_resolutions), "dropout": c.dropout}
-    return _yaml({"model": {"base_learning_rate": 4.5e-06, "target": "taming.models.vqgan.VQModel",
-                            "params": {"embed_dim": c.embed_dim, "n_embed": c.n_embed, "ddconfig": dd,
-                                       "lossconfig": {"target": "taming.modules.losses.vqperceptual.DummyLoss"}}}})
+    dd = {
+        "double_z": False,
+        "z_channels": c.z_channels,
+        "resolution": c.resolution,
+        "in_channels": c.in_channels,
+        "out_ch": c.out_ch,
+        "ch": c.ch,
+        "ch_mult": list(c.ch_mult),
+        "num_res_blocks": c.num_res_blocks,
+        "attn_resolutions": list(c.attn_resolutions),
+        "dropout": c.dropout,
+    }
+    return _yaml(
+        {
+            "model": {
+                "base_learning_rate": 4.5e-06,
+                "target": "taming.models.vqgan.VQModel",
+                "params": {
+                    "embed_dim": c.embed_dim,
+                    "n_embed": c.n_embed,
+                    "ddconfig": dd,
+                    "lossconfig": {"target": "taming.modules.losses.vqperceptual.DummyLoss"},
+                },
+            }
+        }
+    )
 
 
 def _yaml(obj, indent: int = 0) -> str:
@@ -173,8 +207,19 @@ def save_hf_dino(folder: str | Path, *, small: bool = True, seed: int = 0) -> Pa
     from transformers import DINOv3ViTConfig, DINOv3ViTModel
 
     from harness.networks.dinov3 import dinov3_vitb16_config
-    cfg = (DINOv3ViTConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=12, num_attention_heads=4,
-                           num_register_tokens=4, patch_size=16) if small else dinov3_vitb16_config())
+
+    cfg = (
+        DINOv3ViTConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=12,
+            num_attention_heads=4,
+            num_register_tokens=4,
+            patch_size=16,
+        )
+        if small
+        else dinov3_vitb16_config()
+    )
     torch.manual_seed(seed)
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -187,10 +232,13 @@ def save_fidelity_inception(path: str | Path, seed: int = 0) -> Path:
     from unittest import mock
 
     import torch_fidelity.feature_extractor_inceptionv3 as fi
+
     torch.manual_seed(seed)
     # the constructor insists on loading weights (downloading them without a path): skip that step only
-    with mock.patch.object(fi.FeatureExtractorInceptionV3, "load_state_dict"), \
-            mock.patch.object(fi, "load_state_dict_from_url", return_value={}):
+    with (
+        mock.patch.object(fi.FeatureExtractorInceptionV3, "load_state_dict"),
+        mock.patch.object(fi, "load_state_dict_from_url", return_value={}),
+    ):
         net = fi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"])
     save_torch(path, _cpu(net.state_dict()))
     return Path(path)
@@ -203,10 +251,15 @@ def save_adm_ref_batch(path: str | Path, n: int = 8, size: int = 256, dim: int =
     import io
 
     import numpy as np
+
     rng = np.random.default_rng(seed)
     buf = io.BytesIO()
-    np.savez(buf, arr_0=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-             mu=np.zeros(dim, np.float32), sigma=np.eye(dim, dtype=np.float32))
+    np.savez(
+        buf,
+        arr_0=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+        mu=np.zeros(dim, np.float32),
+        sigma=np.eye(dim, dtype=np.float32),
+    )
     write_bytes(path, buf.getvalue())
     return Path(path)
 
@@ -216,16 +269,28 @@ def save_adm_ref_batch(path: str | Path, n: int = 8, size: int = 256, dim: int =
 GENEVAL_FIXTURE_CLASS = "car"
 GENEVAL_FIXTURE_PROMPTS = (
     {"tag": "single_object", "include": [{"class": "car", "count": 1}], "prompt": "a photo of a car"},
-    {"tag": "two_object", "include": [{"class": "car", "count": 1}, {"class": "dog", "count": 1}],
-     "prompt": "a photo of a car and a dog"},
-    {"tag": "counting", "include": [{"class": "car", "count": 2}], "exclude": [{"class": "car", "count": 3}],
-     "prompt": "a photo of two cars"},
+    {
+        "tag": "two_object",
+        "include": [{"class": "car", "count": 1}, {"class": "dog", "count": 1}],
+        "prompt": "a photo of a car and a dog",
+    },
+    {
+        "tag": "counting",
+        "include": [{"class": "car", "count": 2}],
+        "exclude": [{"class": "car", "count": 3}],
+        "prompt": "a photo of two cars",
+    },
     {"tag": "colors", "include": [{"class": "car", "count": 1, "color": "red"}], "prompt": "a photo of a red car"},
-    {"tag": "position", "include": [{"class": "dog", "count": 1}, {"class": "car", "count": 1, "position": ["left of", 0]}],
-     "prompt": "a photo of a car left of a dog"},
-    {"tag": "color_attr", "include": [{"class": "car", "count": 1, "color": "blue"},
-                                      {"class": "dog", "count": 1, "color": "yellow"}],
-     "prompt": "a photo of a blue car and a yellow dog"},
+    {
+        "tag": "position",
+        "include": [{"class": "dog", "count": 1}, {"class": "car", "count": 1, "position": ["left of", 0]}],
+        "prompt": "a photo of a car left of a dog",
+    },
+    {
+        "tag": "color_attr",
+        "include": [{"class": "car", "count": 1, "color": "blue"}, {"class": "dog", "count": 1, "color": "yellow"}],
+        "prompt": "a photo of a blue car and a yellow dog",
+    },
 )
 
 
@@ -239,17 +304,38 @@ def save_hf_mask2former(folder: str | Path, *, seed: int = 0, biased: bool = Tru
     """A transformers Mask2Former COCO-instance folder (config.json, preprocessor_config.json, model.safetensors):
     a tiny Swin backbone and decoder, random weights, the 80 COCO labels in order. With `biased` the class head
     favours GENEVAL_FIXTURE_CLASS (so random queries clear GenEval's threshold); everything else is as initialised."""
-    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, Mask2FormerImageProcessor, SwinConfig
+    from transformers import (
+        Mask2FormerConfig,
+        Mask2FormerForUniversalSegmentation,
+        Mask2FormerImageProcessor,
+        SwinConfig,
+    )
 
     from evaluators.detectors import GENEVAL_CLASSES
+
     names = list(GENEVAL_CLASSES)
     names[64:67] = ["mouse", "remote", "keyboard"]  # COCO's own spellings, as the official label maps have them
-    backbone = SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4,
-                          out_features=["stage1", "stage2", "stage3", "stage4"])
-    cfg = Mask2FormerConfig(backbone_config=backbone, feature_size=32, mask_feature_size=32, hidden_dim=32,
-                            encoder_feedforward_dim=32, encoder_layers=1, decoder_layers=2, num_attention_heads=2,
-                            dim_feedforward=32, num_queries=10, id2label=dict(enumerate(names)),
-                            label2id={n: i for i, n in enumerate(names)})
+    backbone = SwinConfig(
+        embed_dim=8,
+        depths=[1, 1, 1, 1],
+        num_heads=[1, 1, 1, 1],
+        window_size=4,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+    )
+    cfg = Mask2FormerConfig(
+        backbone_config=backbone,
+        feature_size=32,
+        mask_feature_size=32,
+        hidden_dim=32,
+        encoder_feedforward_dim=32,
+        encoder_layers=1,
+        decoder_layers=2,
+        num_attention_heads=2,
+        dim_feedforward=32,
+        num_queries=10,
+        id2label=dict(enumerate(names)),
+        label2id={n: i for i, n in enumerate(names)},
+    )
     torch.manual_seed(seed)
     model = Mask2FormerForUniversalSegmentation(cfg)
     if biased:
@@ -267,6 +353,7 @@ def build_timm_feature_net(name: str, reduced: bool = True, seed: int = 0):
     width 48 (12 heads of 4); the 12 blocks stay, the discriminator reads blocks 2/5/8/11. The loader reads these
     shapes back from the file (harness/networks/projected_disc.py)."""
     import timm
+
     kw = {}
     if reduced:
         kw = {"num_classes": 10} | ({"embed_dim": 48} if name.startswith("deit") else {})
@@ -277,6 +364,7 @@ def build_timm_feature_net(name: str, reduced: bool = True, seed: int = 0):
 def save_timm_safetensors(model: nn.Module, path: str | Path) -> Path:
     """The timm hub layout (`model.safetensors`: the plain state_dict)."""
     from safetensors.torch import save
+
     write_bytes(path, save({k: v.contiguous() for k, v in _cpu(model.state_dict()).items()}))
     return Path(path)
 
@@ -297,7 +385,9 @@ _BUILT = ("maskgit_transformer", "vqgan", "tatitok", "maskgen", "clip_text", "ge
 _GAN_NETS = {"timm_deit": "deit_base_distilled_patch16_224", "timm_effnet": "tf_efficientnet_lite0"}
 
 
-def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, include_optional: bool = False) -> list[Path]:
+def write_fixtures(
+    task: str, weights_dir: str | Path, *, reduced: bool = True, include_optional: bool = False
+) -> list[Path]:
     """Write every required file of preset `task`, and the GAN's feature networks, under `weights_dir`
     (random weights, official formats); `include_optional` adds stand-ins for the other optional files."""
     from harness.presets import get_preset
@@ -316,6 +406,7 @@ def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, 
             written.append(save_official_vqgan(build_vqgan(config=cfg), dst, with_yaml=False))
         elif wf.fixture == "vqgan_yaml":
             from harness.networks.vqgan_taming import VQGANConfig
+
             write_bytes(dst, vqgan_yaml_text(reduced_config("vqgan") if reduced else VQGANConfig()).encode())
             written.append(dst)
         elif wf.fixture == "tatitok":
@@ -343,15 +434,18 @@ def write_fixtures(task: str, weights_dir: str | Path, *, reduced: bool = True, 
     return written
 
 
-
 if __name__ == "__main__":
     import argparse
 
-    ap = argparse.ArgumentParser(description="Write random-weight stand-ins of a task's weight files "
-                                             "(official formats; NOT trained weights), e.g. to try `harness doctor`.")
+    ap = argparse.ArgumentParser(
+        description="Write random-weight stand-ins of a task's weight files "
+        "(official formats; NOT trained weights), e.g. to try `harness doctor`."
+    )
     ap.add_argument("task", help="imagenet or t2i")
     ap.add_argument("weights_dir", help="folder to write into")
-    ap.add_argument("--full", action="store_true", help="paper-scale configurations instead of shallow, narrow networks")
+    ap.add_argument(
+        "--full", action="store_true", help="paper-scale configurations instead of shallow, narrow networks"
+    )
     args = ap.parse_args()
     for p in write_fixtures(args.task, args.weights_dir, reduced=not args.full):
         print(p)

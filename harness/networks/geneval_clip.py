@@ -7,6 +7,7 @@ The model is built from open_clip's own ViT-L-14 config with every shape the fil
 (`infer_config.open_clip_config`), so a reduced fixture and the official file take the same strict path.
 QuickGELU always: the OpenAI weights were trained with it and GenEval ran with it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,14 +22,21 @@ WHAT = "CLIP ViT-L/14 (GenEval colour classifier)"
 def build_open_clip(cfg: dict) -> nn.Module:
     """open_clip's CLIP for a model config dict (embed_dim, vision_cfg, text_cfg), QuickGELU as OpenAI's."""
     from open_clip.model import CLIP
+
     return CLIP(embed_dim=cfg["embed_dim"], vision_cfg=cfg["vision_cfg"], text_cfg=cfg["text_cfg"], quick_gelu=True)
 
 
 def preset_config() -> dict:
     """open_clip's shipped `ViT-L-14.json` (the head counts no tensor shape reveals come from here)."""
     import open_clip
+
     cfg = open_clip.get_model_config(MODEL_NAME)
-    return {"name": MODEL_NAME, "embed_dim": cfg["embed_dim"], "vision_cfg": cfg["vision_cfg"], "text_cfg": cfg["text_cfg"]}
+    return {
+        "name": MODEL_NAME,
+        "embed_dim": cfg["embed_dim"],
+        "vision_cfg": cfg["vision_cfg"],
+        "text_cfg": cfg["text_cfg"],
+    }
 
 
 def load_geneval_clip(path: str | Path, device: str | torch.device = "cpu"):
@@ -38,6 +46,7 @@ def load_geneval_clip(path: str | Path, device: str | torch.device = "cpu"):
 
     from harness.networks.checkpoints import check_state_dict, read_official_clip
     from harness.networks.infer_config import open_clip_config
+
     sd = read_official_clip(Path(path), WHAT)
     cfg = open_clip_config(sd, preset_config(), WHAT)
     with torch.device("meta"):  # no random init of ~430M parameters: the file's tensors are assigned

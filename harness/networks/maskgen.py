@@ -17,6 +17,7 @@ pooled, projected EOT feature [B, 768] concatenated with a sinusoid of aesthetic
 The TA-TiTok decoder consumes the final tokens after ln_final [B, 77, 768]. The empty caption ""
 is the null condition.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,6 +38,7 @@ from methods.rng import gumbel_from_uniform, sample_categorical
 @dataclass(frozen=True)
 class ClipTextConfig:
     """open_clip `model_configs/ViT-L-14-336.json` text_cfg; OpenAI weights use QuickGELU."""
+
     model_name: str = "ViT-L-14-336"
     embed_dim: int = 768
     context_length: int = 77
@@ -53,7 +55,8 @@ class ClipTextConfig:
 @lru_cache(maxsize=None)
 def _clip_tokenizer(model_name: str):
     import open_clip
-    return open_clip.get_tokenizer(model_name)   # its vocabulary ships with the package; built once per process
+
+    return open_clip.get_tokenizer(model_name)  # its vocabulary ships with the package; built once per process
 
 
 def clip_tokenize(captions: list[str], model_name: str) -> Tensor:
@@ -69,8 +72,13 @@ class ClipTextEncoder(nn.Module):
         from open_clip.model import CLIPTextCfg, _build_text_tower  # open_clip's own text tower
 
         self.cfg = cfg
-        tcfg = CLIPTextCfg(context_length=cfg.context_length, vocab_size=cfg.vocab_size, width=cfg.width,
-                           heads=cfg.heads, layers=cfg.layers)
+        tcfg = CLIPTextCfg(
+            context_length=cfg.context_length,
+            vocab_size=cfg.vocab_size,
+            width=cfg.width,
+            heads=cfg.heads,
+            layers=cfg.layers,
+        )
         self.text = _build_text_tower(cfg.embed_dim, tcfg, quick_gelu=cfg.quick_gelu)
 
     # the checkpoint stores these at the top level (CLIP class), not under `text.`
@@ -113,6 +121,7 @@ _VIT = {"small": (512, 8, 8), "base": (768, 12, 12), "large": (1024, 24, 16)}  #
 @dataclass(frozen=True)
 class TATiTokConfig:
     """`configs/infer/TA-TiTok/tatitok_bl128_vq.yaml` (is_legacy False, finetune_decoder False)."""
+
     image_size: int = 256
     patch_size: int = 16
     num_latent_tokens: int = 128
@@ -122,8 +131,8 @@ class TATiTokConfig:
     dec_size: str = "large"
     text_context_length: int = 77
     text_embed_dim: int = 768
-    clustering_vq: bool = True        # registers the `quantize.embed_prob` usage buffer
-    enc_layers: int | None = None     # depth / width overrides (reduced files: read from the state dict)
+    clustering_vq: bool = True  # registers the `quantize.embed_prob` usage buffer
+    enc_layers: int | None = None  # depth / width overrides (reduced files: read from the state dict)
     dec_layers: int | None = None
     enc_width: int | None = None
     dec_width: int | None = None
@@ -163,7 +172,7 @@ class _TiTokEncoder(nn.Module):
         g = cfg.image_size // cfg.patch_size
         self.grid, self.width, self.cfg = g, w, cfg
         self.patch_embed = nn.Conv2d(3, w, cfg.patch_size, cfg.patch_size)
-        s = w ** -0.5
+        s = w**-0.5
         self.class_embedding = nn.Parameter(s * torch.randn(1, w))
         self.positional_embedding = nn.Parameter(s * torch.randn(g * g + 1, w))
         self.latent_token_positional_embedding = nn.Parameter(s * torch.randn(cfg.num_latent_tokens, w))
@@ -181,7 +190,7 @@ class _TiTokEncoder(nn.Module):
         x = self.ln_pre(torch.cat([x, lat], 1))
         for blk in self.transformer:
             x = blk(x)
-        lat = self.ln_post(x[:, 1 + self.grid ** 2:])
+        lat = self.ln_post(x[:, 1 + self.grid**2 :])
         # non-legacy layout: the 1x1 conv_out acts per latent token
         return F.linear(lat, self.conv_out.weight[:, :, 0, 0], self.conv_out.bias)
 
@@ -194,7 +203,7 @@ class _TATiTokDecoder(nn.Module):
         w, layers, heads = cfg.vit("dec")
         g, p = cfg.image_size // cfg.patch_size, cfg.patch_size
         self.grid, self.width, self.patch, self.cfg = g, w, p, cfg
-        s = w ** -0.5
+        s = w**-0.5
         self.decoder_embed = nn.Linear(cfg.token_size, w)
         self.class_embedding = nn.Parameter(s * torch.randn(1, w))
         self.positional_embedding = nn.Parameter(s * torch.randn(g * g + 1, w))
@@ -203,7 +212,7 @@ class _TATiTokDecoder(nn.Module):
         self.ln_pre = nn.LayerNorm(w)
         self.transformer = nn.ModuleList(_ResidualAttentionBlock(w, heads) for _ in range(layers))
         self.ln_post = nn.LayerNorm(w)
-        self.ffn = nn.Sequential(nn.Conv2d(w, p * p * 3, 1))   # + Rearrange (no params) in the reference
+        self.ffn = nn.Sequential(nn.Conv2d(w, p * p * 3, 1))  # + Rearrange (no params) in the reference
         self.conv_out = nn.Conv2d(3, 3, 3, padding=1)
         self.text_guidance_proj = nn.Linear(cfg.text_embed_dim, w)
         self.text_guidance_positional_embedding = nn.Parameter(s * torch.randn(cfg.text_context_length, w))
@@ -212,15 +221,15 @@ class _TATiTokDecoder(nn.Module):
         """z [B, 128, token_size], text_guidance [B, 77, 768] -> images [B, 3, 256, 256] in about [0, 1]."""
         b, n, _ = z.shape
         x = self.decoder_embed(z) + self.latent_token_positional_embedding[:n]
-        masks = self.mask_token.expand(b, self.grid ** 2, -1).to(x.dtype)
+        masks = self.mask_token.expand(b, self.grid**2, -1).to(x.dtype)
         masks = torch.cat([self.class_embedding.expand(b, 1, -1).to(x.dtype), masks], 1) + self.positional_embedding
         text = self.text_guidance_proj(text_guidance.to(x.dtype)) + self.text_guidance_positional_embedding
         x = self.ln_pre(torch.cat([masks, x, text], 1))
         for blk in self.transformer:
             x = blk(x)
-        x = self.ln_post(x[:, 1: 1 + self.grid ** 2])
+        x = self.ln_post(x[:, 1 : 1 + self.grid**2])
         x = x.transpose(1, 2).reshape(b, self.width, self.grid, self.grid)
-        x = self.ffn(x)                                             # [B, p*p*3, g, g]
+        x = self.ffn(x)  # [B, p*p*3, g, g]
         g, p = self.grid, self.patch
         # einops 'b (p1 p2 c) h w -> b c (h p1) (w p2)'
         x = x.reshape(b, p, p, 3, g, g).permute(0, 3, 4, 1, 5, 2).reshape(b, 3, g * p, g * p)
@@ -249,7 +258,7 @@ class TATiTok(nn.Module):
         self.encoder = _TiTokEncoder(cfg)
         self.decoder = _TATiTokDecoder(cfg)
         w = cfg.vit("enc")[0]
-        self.latent_tokens = nn.Parameter(w ** -0.5 * torch.randn(cfg.num_latent_tokens, w))
+        self.latent_tokens = nn.Parameter(w**-0.5 * torch.randn(cfg.num_latent_tokens, w))
         self.quantize = _TiTokQuantizer(cfg)
 
     def encode_ids(self, images: Tensor) -> Tensor:
@@ -270,9 +279,10 @@ class TATiTok(nn.Module):
 @dataclass(frozen=True)
 class MaskGenConfig:
     """1d-tokenizer `configs/infer/MaskGen/maskgen_vq_l.yaml`."""
+
     num_tokens: int = 128
     codebook_size: int = 8192
-    condition_num_classes: int = 1000   # unused slots kept for checkpoint compatibility
+    condition_num_classes: int = 1000  # unused slots kept for checkpoint compatibility
     embed_dim: int = 1024
     depth: int = 16
     heads: int = 16
@@ -403,7 +413,7 @@ class WeightTiedLMHead(nn.Module):
 
     def __init__(self, embeddings: nn.Embedding, k: int):
         super().__init__()
-        self._table = [embeddings]   # a list: not a submodule, so the table has one owner
+        self._table = [embeddings]  # a list: not a submodule, so the table has one owner
         self.k = k
 
     @property
@@ -449,8 +459,9 @@ class MaskGenVQ(nn.Module):
         self.text_embed_proj = nn.Linear(cfg.text_embed_dim, d)
         pooled_in = cfg.text_embed_dim + (cfg.micro_condition_embed_dim if cfg.micro_condition else 0)
         self.cond_pooled_proj = nn.Linear(pooled_in, d)
-        self.blocks = nn.ModuleList(JointTransformerBlock(d, cfg.heads, context_pre_only=i == cfg.depth - 1)
-                                    for i in range(cfg.depth))
+        self.blocks = nn.ModuleList(
+            JointTransformerBlock(d, cfg.heads, context_pre_only=i == cfg.depth - 1) for i in range(cfg.depth)
+        )
         self.norm = AdaLayerNormContinuous(d, d)
         # ids: codes 0..8191, [MASK] 8192, 1000 unused class slots, 1 unused null slot (compatibility)
         self.embeddings = nn.Embedding(cfg.codebook_size + 1 + cfg.condition_num_classes + 1, d)
@@ -465,8 +476,15 @@ class MaskGenVQ(nn.Module):
             pooled = torch.cat([pooled.float(), sinusoid(aesthetic * 100, self.cfg.micro_condition_embed_dim)], -1)
         return self.cond_pooled_proj(pooled.to(self.cond_pooled_proj.weight.dtype))
 
-    def forward(self, tokens: Tensor, text_tokens: Tensor, pooled: Tensor, aesthetic: Tensor | None = None, *,
-                token_embeds: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        tokens: Tensor,
+        text_tokens: Tensor,
+        pooled: Tensor,
+        aesthetic: Tensor | None = None,
+        *,
+        token_embeds: Tensor | None = None,
+    ) -> Tensor:
         x = self.embeddings(tokens) if token_embeds is None else token_embeds
         x = x + self.pos_embed[:, : x.shape[1]]
         c = self.text_embed_proj(text_tokens.to(x.dtype))
@@ -484,12 +502,12 @@ class MaskGenVQ(nn.Module):
 class MaskGenTeacher(nn.Module):
     """MaskGen-L as a `TokenModel`: tokens [B,128] (0..8191 or mask 8192), cond = CLIP ids [B,77]."""
 
-    dimo_frozen = ("net.embeddings", "net.pos_embed")   # DiMO fix_emb_layer; lm_head is tied to net.embeddings
+    dimo_frozen = ("net.embeddings", "net.pos_embed")  # DiMO fix_emb_layer; lm_head is tied to net.embeddings
 
     def __init__(self, maskgen: MaskGenVQ, clip: ClipTextEncoder, aesthetic_score: float | None = None):
         super().__init__()
         self.net, self.clip = maskgen, clip.requires_grad_(False)  # CLIP is never trained (no_grad below)
-        self.cfg = maskgen.cfg        # what trainers record as the student's model config
+        self.cfg = maskgen.cfg  # what trainers record as the student's model config
         self.num_tokens, self.codebook_size = maskgen.cfg.num_tokens, maskgen.cfg.codebook_size
         self.mask_id = maskgen.cfg.codebook_size
         self.aesthetic_score = maskgen.cfg.sample_aesthetic_score if aesthetic_score is None else aesthetic_score
@@ -508,12 +526,19 @@ class MaskGenTeacher(nn.Module):
     def embed_tokens(self, tokens: Tensor) -> Tensor:
         return self.net.embeddings(tokens)
 
-    def forward(self, tokens: Tensor, cond: Tensor, *, emb_perturb: float = 0.0, noise: Tensor | None = None,
-                token_embeds: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        tokens: Tensor,
+        cond: Tensor,
+        *,
+        emb_perturb: float = 0.0,
+        noise: Tensor | None = None,
+        token_embeds: Tensor | None = None,
+    ) -> Tensor:
         e = self.net.embeddings(tokens) if token_embeds is None else token_embeds
         if emb_perturb > 0:  # DiMO-style embedding perturbation (image tokens only)
             eps = torch.randn_like(e) if noise is None else noise.to(e)
-            e = emb_perturb * eps + math.sqrt(1.0 - emb_perturb ** 2) * e
+            e = emb_perturb * eps + math.sqrt(1.0 - emb_perturb**2) * e
         with torch.no_grad():  # CLIP is frozen
             pen, pooled, _ = self.clip(cond)
         aes = torch.full((tokens.shape[0],), self.aesthetic_score, device=tokens.device)
@@ -556,10 +581,11 @@ class MaskGenTokenizer(nn.Module):
 @dataclass(frozen=True)
 class MaskGenSamplerConfig:
     """README call of MaskGen-L: guidance 12, randomize_temperature 2, aesthetic 6.5, 16 steps."""
+
     steps: int = 16
     guidance_scale: float = 12.0
     randomize_temperature: float = 2.0
-    guidance_decay: str = "cosine"       # "cosine" | "linear" | "none"
+    guidance_decay: str = "cosine"  # "cosine" | "linear" | "none"
     guidance_decay_scale_pow: float = 1.0
     softmax_temperature_annealing: bool = True
     prob_sorting: bool = True
@@ -577,7 +603,7 @@ def maskgen_guidance(step: int, cfg: MaskGenSamplerConfig) -> float:
     """Guidance at step s (0-based): cosine ramp (G-1)(1-cos(pi r^pow))/2 + 1 with r = (s+1)/S."""
     ratio = (step + 1) / cfg.steps
     if cfg.guidance_decay == "cosine":
-        return (cfg.guidance_scale - 1) * (1 - math.cos(math.pi * ratio ** cfg.guidance_decay_scale_pow)) / 2 + 1
+        return (cfg.guidance_scale - 1) * (1 - math.cos(math.pi * ratio**cfg.guidance_decay_scale_pow)) / 2 + 1
     if cfg.guidance_decay == "linear":
         return ratio * (cfg.guidance_scale - 1) + 1
     if cfg.guidance_decay == "none":
@@ -593,8 +619,14 @@ def maskgen_mask_len(step: int, steps: int, num_tokens: int, num_masked: int) ->
 
 
 @torch.no_grad()
-def maskgen_sample(model, cond: Tensor, cfg: MaskGenSamplerConfig = MaskGenSamplerConfig(), *,
-                   generator: torch.Generator | None = None, rng=None) -> Tensor:
+def maskgen_sample(
+    model,
+    cond: Tensor,
+    cfg: MaskGenSamplerConfig = MaskGenSamplerConfig(),
+    *,
+    generator: torch.Generator | None = None,
+    rng=None,
+) -> Tensor:
     """Multi-step MaskGen sampling; `model` is any TokenModel (K-way logits, mask_id = K). -> ids [B, L].
 
     Per step: CFG ℓ = ℓc + s(ℓc - ℓu) with the cosine ramp; ℓ /= 0.5 + 0.8(1 - r) (temperature
@@ -636,7 +668,7 @@ def maskgen_sample(model, cond: Tensor, cfg: MaskGenSamplerConfig = MaskGenSampl
         if cfg.prob_sorting:
             conf = conf + tau * (conf_noise if conf_noise is not None else _gumbel(conf.shape, dev, generator))
         n = maskgen_mask_len(s, cfg.steps, L, int(is_mask.sum(-1).min()))
-        cut = conf.sort(-1).values[:, n - 1: n]
+        cut = conf.sort(-1).values[:, n - 1 : n]
         ids = torch.where(conf <= cut, torch.full_like(sampled, model.mask_id), sampled)
     return ids
 
@@ -651,10 +683,12 @@ class MaskGenSampler:
     @torch.inference_mode()
     def sample_tokens(self, cond: Tensor, seeds) -> Tensor:
         from methods.rng import SeedStreams
+
         return maskgen_sample(self.model, cond.to(self.device), self.cfg, rng=SeedStreams(seeds, self.device))
 
     @torch.inference_mode()
     def generate(self, cond: Tensor, seeds) -> Tensor:
         from methods.interfaces import to_uint8
+
         cond = cond.to(self.device)
         return to_uint8(self.tokenizer.decode(self.sample_tokens(cond, seeds), cond))

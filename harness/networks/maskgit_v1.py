@@ -10,6 +10,7 @@ The head is weight-tied to `tok_emb` with a per-position bias [257, 2026]; the o
 `logit[:, :256, :1025]` (includes the [MASK] column) = `raw_logits`; as a `TokenModel` the network
 returns the 1024 code logits (the [MASK] column dropped).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,6 +27,7 @@ class MaskGITConfig:
     heads=16: every trainer passes 16 although the constructor default is 8, and the checkpoint
     shapes cannot tell the two apart (nn.MultiheadAttention.in_proj_weight is [3d, d] either way).
     """
+
     img_size: int = 256
     hidden_dim: int = 768
     codebook_size: int = 1024
@@ -69,8 +71,9 @@ class _Attention(nn.Module):
 class _FeedForward(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, dim), nn.Dropout(dropout))
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -81,9 +84,14 @@ class _TransformerEncoder(nn.Module):
         super().__init__()
         d = cfg.hidden_dim
         self.layers = nn.ModuleList(
-            nn.ModuleList([_PreNorm(d, _Attention(d, cfg.heads, cfg.dropout)),
-                           _PreNorm(d, _FeedForward(d, cfg.mlp_dim, cfg.dropout))])
-            for _ in range(cfg.depth))
+            nn.ModuleList(
+                [
+                    _PreNorm(d, _Attention(d, cfg.heads, cfg.dropout)),
+                    _PreNorm(d, _FeedForward(d, cfg.mlp_dim, cfg.dropout)),
+                ]
+            )
+            for _ in range(cfg.depth)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         for attn, ff in self.layers:
@@ -103,14 +111,14 @@ def _mlp_stack(d: int, dropout: float, last: bool) -> nn.Sequential:
 class MaskGITTransformer(nn.Module):
     """The v1 MaskTransformer; `forward` = TokenModel (K=1024 logits), `raw_logits` = official 1025-way."""
 
-    dimo_frozen = ("tok_emb", "pos_emb", "bias")   # DiMO fix_emb_layer; the readout is tied to tok_emb (+ bias)
+    dimo_frozen = ("tok_emb", "pos_emb", "bias")  # DiMO fix_emb_layer; the readout is tied to tok_emb (+ bias)
 
     def __init__(self, cfg: MaskGITConfig = MaskGITConfig()):
         super().__init__()
         self.cfg = cfg
-        d, n = cfg.hidden_dim, cfg.grid ** 2
+        d, n = cfg.hidden_dim, cfg.grid**2
         self.num_tokens, self.codebook_size, self.mask_id = n, cfg.codebook_size, cfg.codebook_size
-        self.null_class = cfg.nclass                       # label space; token id 2025 = 1025 + 1000
+        self.null_class = cfg.nclass  # label space; token id 2025 = 1025 + 1000
         self.tok_emb = nn.Embedding(cfg.vocab, d)
         self.pos_emb = nn.Parameter(nn.init.trunc_normal_(torch.zeros(1, n + 1, d), 0.0, 0.02))
         self.first_layer = _mlp_stack(d, cfg.dropout, last=False)
@@ -129,8 +137,15 @@ class MaskGITTransformer(nn.Module):
         """Input-embedding of visual tokens [B, L] -> [B, L, d] (the space a soft-embedding student uses)."""
         return self.tok_emb(tokens)
 
-    def raw_logits(self, tokens: Tensor, cond: Tensor, *, emb_perturb: float = 0.0, noise: Tensor | None = None,
-                   token_embeds: Tensor | None = None) -> Tensor:
+    def raw_logits(
+        self,
+        tokens: Tensor,
+        cond: Tensor,
+        *,
+        emb_perturb: float = 0.0,
+        noise: Tensor | None = None,
+        token_embeds: Tensor | None = None,
+    ) -> Tensor:
         """Official output: logits [B, 256, 1025] over codes and [MASK].
 
         tokens [B, 256] (or [B, 16, 16]) ids in 0..1024; cond class labels [B] (nclass = null class).
@@ -143,15 +158,23 @@ class MaskGITTransformer(nn.Module):
         vis = self.tok_emb(tokens.reshape(b, -1)) if token_embeds is None else token_embeds
         if emb_perturb > 0:
             eps = torch.randn_like(vis) if noise is None else noise.to(vis)
-            vis = emb_perturb * eps + math.sqrt(1.0 - emb_perturb ** 2) * vis
-        cls = self.tok_emb(self.class_token(cond))[:, None]       # class token last (v1 transformer.py)
+            vis = emb_perturb * eps + math.sqrt(1.0 - emb_perturb**2) * vis
+        cls = self.tok_emb(self.class_token(cond))[:, None]  # class token last (v1 transformer.py)
         x = torch.cat([vis, cls.to(vis.dtype)], 1) + self.pos_emb
         x = self.last_layer(self.transformer(self.first_layer(x)))
-        logit = x @ self.tok_emb.weight.t() + self.bias            # weight-tied head + per-position bias
+        logit = x @ self.tok_emb.weight.t() + self.bias  # weight-tied head + per-position bias
         return logit[:, : self.num_tokens, : self.codebook_size + 1]
 
-    def forward(self, tokens: Tensor, cond: Tensor, *, emb_perturb: float = 0.0, noise: Tensor | None = None,
-                token_embeds: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        tokens: Tensor,
+        cond: Tensor,
+        *,
+        emb_perturb: float = 0.0,
+        noise: Tensor | None = None,
+        token_embeds: Tensor | None = None,
+    ) -> Tensor:
         """TokenModel: logits [B, 256, 1024] over the real codes ([MASK] column dropped)."""
-        return self.raw_logits(tokens, cond, emb_perturb=emb_perturb, noise=noise,
-                               token_embeds=token_embeds)[..., : self.codebook_size]
+        return self.raw_logits(tokens, cond, emb_perturb=emb_perturb, noise=noise, token_embeds=token_embeds)[
+            ..., : self.codebook_size
+        ]

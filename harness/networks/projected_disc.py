@@ -16,6 +16,7 @@ per batch shared by both networks, where StyleGAN-XL draws one per network; loss
 Weights: the timm hub files, strictly loaded; shapes are read from the files, so reduced fixtures
 (harness/networks/fixtures.py) take the same path. Not verified against the real files (no downloads).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,13 +29,13 @@ from torch.nn.utils import spectral_norm
 from harness.errors import HarnessError
 
 EFFNET, DEIT = "tf_efficientnet_lite0", "deit_base_distilled_patch16_224"
-EFFNET_TAPS = (1, 2, 4, 6)            # last block of each layer (stylegan-xl `_make_efficientnet`)
+EFFNET_TAPS = (1, 2, 4, 6)  # last block of each layer (stylegan-xl `_make_efficientnet`)
 DEIT_HOOKS = (2, 5, 8, 11)
-DEIT_HEADS = 12                       # qkv is [3d, d] whatever the head count: the official value
+DEIT_HEADS = 12  # qkv is [3d, d] whatever the head count: the official value
 NORM = {EFFNET: ((0.5,) * 3, (0.5,) * 3), DEIT: ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
-NFC = {8: 512, 16: 256, 32: 128, 64: 64, 128: 64}    # StyleGAN-XL's `nfc_midas` channel table
-SIZES = (128, 64, 32, 16)             # mini-D start sizes: im_res fixed to 256, /4../32, x2 by CSM
-COUT = 64                             # CCM width (`cout=64, expand=True`)
+NFC = {8: 512, 16: 256, 32: 128, 64: 64, 128: 64}  # StyleGAN-XL's `nfc_midas` channel table
+SIZES = (128, 64, 32, 16)  # mini-D start sizes: im_res fixed to 256, /4../32, x2 by CSM
+COUT = 64  # CCM width (`cout=64, expand=True`)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -51,17 +52,26 @@ def _timm_kwargs(name: str, sd: dict[str, Tensor]) -> dict:
         depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
         patch = sd["patch_embed.proj.weight"].shape[-1]
         grid = round((sd["pos_embed"].shape[1] - 2) ** 0.5)
-        return {"embed_dim": d, "depth": depth, "num_heads": DEIT_HEADS, "patch_size": patch, "img_size": grid * patch,
-                "mlp_ratio": sd["blocks.0.mlp.fc1.weight"].shape[0] / d, "num_classes": sd["head.weight"].shape[0]}
+        return {
+            "embed_dim": d,
+            "depth": depth,
+            "num_heads": DEIT_HEADS,
+            "patch_size": patch,
+            "img_size": grid * patch,
+            "mlp_ratio": sd["blocks.0.mlp.fc1.weight"].shape[0] / d,
+            "num_classes": sd["head.weight"].shape[0],
+        }
     except (KeyError, IndexError) as e:
         raise HarnessError(f"{name}: the file lacks {e} of a timm {name} checkpoint; is it the right file?") from None
 
 
 def load_timm(name: str, path: str | Path, hint: str = "") -> nn.Module:
-    """A frozen timm `name` built without downloads and loaded strictly from `path` (safetensors, .bin or hub folder)."""
+    """A frozen timm `name` built without downloads and loaded strictly from `path` (safetensors, .bin or hub
+    folder)."""
     import timm
 
     from harness.networks.checkpoints import check_state_dict, read_official_plain
+
     path = Path(path)
     if not path.exists():
         raise HarnessError(f"GAN discriminator: {name} weights not found at {path}; {hint or 'see `harness doctor`'}")
@@ -69,23 +79,28 @@ def load_timm(name: str, path: str | Path, hint: str = "") -> nn.Module:
     with torch.device("meta"):
         model = timm.create_model(name, pretrained=False, **_timm_kwargs(name, sd))
     expected = model.state_dict()
-    for k, t in expected.items():   # BN step counters are unused in eval mode; files may omit them
+    for k, t in expected.items():  # BN step counters are unused in eval mode; files may omit them
         if k.endswith("num_batches_tracked") and k not in sd:
             sd[k] = torch.zeros(t.shape, dtype=t.dtype)
     check_state_dict(expected, sd, f"timm {name} checkpoint {path.name}")
     model.load_state_dict({k: sd[k].to(expected[k].dtype) for k in expected}, strict=True, assign=True)
-    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):   # a buffer no file carries
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):  # a buffer no file carries
         raise RuntimeError(f"{name}: tensors left on the meta device after loading")
     return model.eval().requires_grad_(False)
 
 
 def load_task_discriminator(task: str, weights_dir: str | Path | None = None) -> ProjectedDiscriminatorXL:
-    """The discriminator of a paper-scale preset, its two feature networks from the weights folder (`harness doctor`)."""
+    """The discriminator of a paper-scale preset, its two feature networks from the weights folder (`harness
+    doctor`)."""
     from harness.presets import get_preset
+
     preset = get_preset(task)
-    nets = {n: load_timm(n, preset.path(k, weights_dir),
-                         f"get them from {preset.weight(k).source} (`harness doctor --task {task}`)")
-            for n, k in ((DEIT, "gan_deit"), (EFFNET, "gan_effnet"))}
+    nets = {
+        n: load_timm(
+            n, preset.path(k, weights_dir), f"get them from {preset.weight(k).source} (`harness doctor --task {task}`)"
+        )
+        for n, k in ((DEIT, "gan_deit"), (EFFNET, "gan_effnet"))
+    }
     return ProjectedDiscriminatorXL(nets[DEIT], nets[EFFNET])
 
 
@@ -97,11 +112,14 @@ def load_task_discriminator(task: str, weights_dir: str | Path | None = None) ->
 def _reassemble(d: int) -> nn.ModuleList:
     """DPT reassemble of the four DeiT maps (14x14) to 56/28/14/7 with d/8, d/4, d/2, d channels."""
     c = [max(1, d // 8), max(1, d // 4), max(1, d // 2), d]
-    return nn.ModuleList([
-        nn.Sequential(nn.Conv2d(d, c[0], 1), nn.ConvTranspose2d(c[0], c[0], 4, stride=4)),
-        nn.Sequential(nn.Conv2d(d, c[1], 1), nn.ConvTranspose2d(c[1], c[1], 2, stride=2)),
-        nn.Conv2d(d, c[2], 1),
-        nn.Sequential(nn.Conv2d(d, c[3], 1), nn.Conv2d(c[3], c[3], 3, stride=2, padding=1))])
+    return nn.ModuleList(
+        [
+            nn.Sequential(nn.Conv2d(d, c[0], 1), nn.ConvTranspose2d(c[0], c[0], 4, stride=4)),
+            nn.Sequential(nn.Conv2d(d, c[1], 1), nn.ConvTranspose2d(c[1], c[1], 2, stride=2)),
+            nn.Conv2d(d, c[2], 1),
+            nn.Sequential(nn.Conv2d(d, c[3], 1), nn.Conv2d(c[3], c[3], 3, stride=2, padding=1)),
+        ]
+    )
 
 
 class _Projector(nn.Module):
@@ -111,7 +129,9 @@ class _Projector(nn.Module):
         super().__init__()
         mixed = [COUT, COUT * 2, COUT * 4, COUT * 8]
         self.ccm = nn.ModuleList(nn.Conv2d(ci, co, 1) for ci, co in zip(channels, mixed))
-        self.csm = nn.ModuleList(nn.Conv2d(c, c // 2 if i else c, 1) for i, c in enumerate(mixed))  # level 0 keeps width
+        self.csm = nn.ModuleList(
+            nn.Conv2d(c, c // 2 if i else c, 1) for i, c in enumerate(mixed)
+        )  # level 0 keeps width
         self.channels = [COUT, COUT, COUT * 2, COUT * 4]
 
     def forward(self, maps: list[Tensor]) -> list[Tensor]:
@@ -143,14 +163,16 @@ class ProjectedDiscriminatorXL(nn.Module):
         self.pretrained = nn.ModuleDict({"deit": deit, "effnet": effnet}).eval().requires_grad_(False)
         info = {f["module"]: f["num_chs"] for f in effnet.feature_info}
         eff_ch = [info[f"blocks.{i}"] for i in EFFNET_TAPS]
-        with torch.random.fork_rng(devices=[]):   # the random projections do not depend on (or move) the global RNG
+        with torch.random.fork_rng(devices=[]):  # the random projections do not depend on (or move) the global RNG
             torch.manual_seed(seed)
             self.reassemble = _reassemble(deit.embed_dim)
             d = deit.embed_dim
-            self.proj = nn.ModuleDict({"deit": _Projector([max(1, d // 8), max(1, d // 4), max(1, d // 2), d]),
-                                       "effnet": _Projector(eff_ch)})
-            self.heads = nn.ModuleList(_head(c, s) for name in ("deit", "effnet")
-                                       for c, s in zip(self.proj[name].channels, SIZES))
+            self.proj = nn.ModuleDict(
+                {"deit": _Projector([max(1, d // 8), max(1, d // 4), max(1, d // 2), d]), "effnet": _Projector(eff_ch)}
+            )
+            self.heads = nn.ModuleList(
+                _head(c, s) for name in ("deit", "effnet") for c, s in zip(self.proj[name].channels, SIZES)
+            )
         self.reassemble.requires_grad_(False)
         self.proj.requires_grad_(False)
         self.register_state_dict_post_hook(_drop_pretrained)
@@ -159,14 +181,16 @@ class ProjectedDiscriminatorXL(nn.Module):
 
     def train(self, mode: bool = True) -> ProjectedDiscriminatorXL:
         super().train(mode)
-        for m in (self.pretrained, self.reassemble, self.proj):   # frozen parts always in eval mode
+        for m in (self.pretrained, self.reassemble, self.proj):  # frozen parts always in eval mode
             m.eval()
         return self
 
     def _maps(self, name: str, x: Tensor) -> list[Tensor]:
         net = self.pretrained[name]
         if name == "deit":
-            maps = net.forward_intermediates(x, indices=list(DEIT_HOOKS), intermediates_only=True)  # prefix tokens dropped
+            maps = net.forward_intermediates(
+                x, indices=list(DEIT_HOOKS), intermediates_only=True
+            )  # prefix tokens dropped
             return [r(m) for r, m in zip(self.reassemble, maps)]
         maps, x = [], net.bn1(net.conv_stem(x))
         for i, stage in enumerate(net.blocks):
@@ -176,9 +200,9 @@ class ProjectedDiscriminatorXL(nn.Module):
         return maps
 
     def forward(self, images: Tensor) -> Tensor:
-        x01 = (images.to(self.heads[0][-1].weight_orig.dtype) + 1) / 2   # in the discriminator's dtype
+        x01 = (images.to(self.heads[0][-1].weight_orig.dtype) + 1) / 2  # in the discriminator's dtype
         logits = []
-        for name, timm_name in (("deit", DEIT), ("effnet", EFFNET)):   # StyleGAN-XL's backbone order
+        for name, timm_name in (("deit", DEIT), ("effnet", EFFNET)):  # StyleGAN-XL's backbone order
             mean, std = (torch.tensor(v, device=x01.device, dtype=x01.dtype).view(1, 3, 1, 1) for v in NORM[timm_name])
             x = (x01 - mean) / std
             if name == "deit" or min(x.shape[-2:]) < 224:

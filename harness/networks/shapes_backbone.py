@@ -6,6 +6,7 @@ carry position and size, not just class). `features` pools each block to a grid 
 FPD pools DINOv3 patches) with optional per-token normalisation, differentiably, and satisfies
 `methods.interfaces.FeatureBackbone`. It is not the evaluator's classifier.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -32,12 +33,19 @@ class ShapesBackbone(nn.Module):
         chans = (3,) + tuple(cfg.widths)
         self.stages = nn.ModuleList()
         for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])):
-            self.stages.append(nn.Sequential(
-                nn.Conv2d(a, b, 3, stride=1 if i == 0 else 2, padding=1), nn.GroupNorm(8, b), nn.GELU(),
-                nn.Conv2d(b, b, 3, padding=1), nn.GroupNorm(8, b), nn.GELU()))
+            self.stages.append(
+                nn.Sequential(
+                    nn.Conv2d(a, b, 3, stride=1 if i == 0 else 2, padding=1),
+                    nn.GroupNorm(8, b),
+                    nn.GELU(),
+                    nn.Conv2d(b, b, 3, padding=1),
+                    nn.GroupNorm(8, b),
+                    nn.GELU(),
+                )
+            )
         c = cfg.widths[-1]
-        self.shape_head = nn.Conv2d(c, len(SHAPES) + 1, 1)   # per 4x4 cell: shape or none
-        self.color_head = nn.Conv2d(c, len(COLORS) + 1, 1)   # per 4x4 cell: colour or none
+        self.shape_head = nn.Conv2d(c, len(SHAPES) + 1, 1)  # per 4x4 cell: shape or none
+        self.color_head = nn.Conv2d(c, len(COLORS) + 1, 1)  # per 4x4 cell: colour or none
 
     def blocks(self, images: Tensor) -> list[Tensor]:
         x, out = images, []
@@ -51,8 +59,9 @@ class ShapesBackbone(nn.Module):
         top = F.adaptive_avg_pool2d(top, self.cfg.grid)
         return self.shape_head(top), self.color_head(top)
 
-    def features(self, images: Tensor, blocks: tuple[int, ...] = (0, 1, 2, 3), grid: int | None = 4,
-                 token_norm: bool = True) -> dict[str, Tensor]:
+    def features(
+        self, images: Tensor, blocks: tuple[int, ...] = (0, 1, 2, 3), grid: int | None = 4, token_norm: bool = True
+    ) -> dict[str, Tensor]:
         """{f"block{b}": [B, G, C]} with G = grid² cells (grid=None: one globally pooled token)."""
         feats = self.blocks(images)
         out = {}

@@ -6,6 +6,7 @@ prepends the caption's word tokens, attended jointly with the image tokens (the 
 MaskGen in its simplest form). Output: K-way logits per image position. Satisfies
 `methods.interfaces.TokenModel`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -18,9 +19,9 @@ from torch import Tensor, nn
 class TransformerConfig:
     num_tokens: int = 64
     codebook_size: int = 256
-    cond: str = "class"            # "class" | "text"
-    num_classes: int = 24          # class task
-    text_vocab: int = 32           # text task: caption word vocabulary (0 = pad)
+    cond: str = "class"  # "class" | "text"
+    num_classes: int = 24  # class task
+    text_vocab: int = 32  # text task: caption word vocabulary (0 = pad)
     text_len: int = 12
     width: int = 128
     depth: int = 4
@@ -35,6 +36,7 @@ class TransformerConfig:
 class ShapesMaskTransformer(nn.Module):
     # DiMO fix_emb_layer: embeddings and the (untied) readout, so the student matches a tied-readout MaskGIT
     dimo_frozen = ("tok_emb", "pos_emb", "head", "cond_emb", "cond_pos")
+
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.cfg = cfg
@@ -50,8 +52,9 @@ class ShapesMaskTransformer(nn.Module):
             self.cond_pos = nn.Parameter(torch.randn(1, cfg.text_len, w) * 0.02)
         else:
             raise ValueError(f"unknown conditioning {cfg.cond!r}; use 'class' or 'text'")
-        layer = nn.TransformerEncoderLayer(w, cfg.heads, w * cfg.mlp_ratio, cfg.dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            w, cfg.heads, w * cfg.mlp_ratio, cfg.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.blocks = nn.TransformerEncoder(layer, cfg.depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(w)
         self.head = nn.Linear(w, cfg.codebook_size)
@@ -70,8 +73,15 @@ class ShapesMaskTransformer(nn.Module):
     def embed_tokens(self, tokens: Tensor) -> Tensor:
         return self.tok_emb(tokens)
 
-    def forward(self, tokens: Tensor, cond: Tensor, *, emb_perturb: float = 0.0, noise: Tensor | None = None,
-                token_embeds: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        tokens: Tensor,
+        cond: Tensor,
+        *,
+        emb_perturb: float = 0.0,
+        noise: Tensor | None = None,
+        token_embeds: Tensor | None = None,
+    ) -> Tensor:
         x = self.tok_emb(tokens) if token_embeds is None else token_embeds
         if emb_perturb > 0:  # DiMO's embedding perturbation: e <- s*eps + sqrt(1-s^2)*e (visual tokens only)
             eps = torch.randn_like(x) if noise is None else noise
@@ -83,5 +93,5 @@ class ShapesMaskTransformer(nn.Module):
         if self.cfg.cond == "text":  # pads in the caption are not attended to
             pad = torch.cat([cond == 0, torch.zeros_like(tokens, dtype=torch.bool)], 1)
         h = self.blocks(h, src_key_padding_mask=pad)
-        h = h[:, : self.num_tokens] if self.cfg.cond == "class" else h[:, -self.num_tokens:]
+        h = h[:, : self.num_tokens] if self.cfg.cond == "class" else h[:, -self.num_tokens :]
         return self.head(self.norm(h)).float()

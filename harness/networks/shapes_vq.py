@@ -4,6 +4,7 @@ Standard VQ-VAE (van den Oord et al.): nearest-neighbour quantisation, codebook 
 losses (beta 0.25 as taming's VectorQuantizer2), straight-through to the encoder, and restarts of
 dead codes from encoder outputs so the small codebook is used. Satisfies `methods.interfaces.Tokenizer`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -29,8 +30,14 @@ class VQConfig:
 class _Res(nn.Module):
     def __init__(self, c: int):
         super().__init__()
-        self.block = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1),
-                                   nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1))
+        self.block = nn.Sequential(
+            nn.GroupNorm(8, c),
+            nn.SiLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            nn.GroupNorm(8, c),
+            nn.SiLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.block(x)
@@ -44,17 +51,30 @@ class ShapesVQ(nn.Module):
         # Full resolution carries few channels (c/2): most compute sits at 16x16 and 8x8.
         h = c // 2
         self.encoder = nn.Sequential(
-            nn.Conv2d(3, h, 3, padding=1), nn.SiLU(),
-            nn.Conv2d(h, c, 4, stride=2, padding=1), _Res(c),
-            nn.Conv2d(c, c, 4, stride=2, padding=1), _Res(c),
-            nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, cfg.code_dim, 1))
+            nn.Conv2d(3, h, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(h, c, 4, stride=2, padding=1),
+            _Res(c),
+            nn.Conv2d(c, c, 4, stride=2, padding=1),
+            _Res(c),
+            nn.GroupNorm(8, c),
+            nn.SiLU(),
+            nn.Conv2d(c, cfg.code_dim, 1),
+        )
         self.embedding = nn.Embedding(cfg.codebook_size, cfg.code_dim)
         nn.init.uniform_(self.embedding.weight, -1 / cfg.codebook_size, 1 / cfg.codebook_size)
         self.decoder = nn.Sequential(
-            nn.Conv2d(cfg.code_dim, c, 3, padding=1), _Res(c),
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c, 3, padding=1), _Res(c),
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, h, 3, padding=1),
-            nn.GroupNorm(8, h), nn.SiLU(), nn.Conv2d(h, 3, 3, padding=1))
+            nn.Conv2d(cfg.code_dim, c, 3, padding=1),
+            _Res(c),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(c, c, 3, padding=1),
+            _Res(c),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(c, h, 3, padding=1),
+            nn.GroupNorm(8, h),
+            nn.SiLU(),
+            nn.Conv2d(h, 3, 3, padding=1),
+        )
         self.grid = cfg.resolution // cfg.downsample
         self.num_tokens = self.grid * self.grid
         self.codebook_size = cfg.codebook_size

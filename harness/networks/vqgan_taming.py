@@ -6,6 +6,7 @@ state_dict of `VQGAN/last.ckpt` loads key for key. Images are in [-1, 1] (MaskGI
 `Trainer/vit.py`: x = 2x - 1); codes are [B, 16, 16] in raster (h, w) order, flattened to [B, 256].
 Satisfies `methods.interfaces.Tokenizer`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 @dataclass(frozen=True)
 class VQGANConfig:
     """`model.yaml` values of the MaskGIT-pytorch VQGAN (docs/references/teachers.md §1.1)."""
+
     embed_dim: int = 256
     n_embed: int = 1024
     z_channels: int = 256
@@ -117,7 +119,10 @@ class Encoder(nn.Module):
             self.down.append(level)
         self.mid = nn.Module()
         self.mid.block_1, self.mid.attn_1, self.mid.block_2 = (
-            ResnetBlock(cin, cin, cfg.dropout), AttnBlock(cin), ResnetBlock(cin, cin, cfg.dropout))
+            ResnetBlock(cin, cin, cfg.dropout),
+            AttnBlock(cin),
+            ResnetBlock(cin, cin, cfg.dropout),
+        )
         self.norm_out, self.conv_out = _norm(cin), nn.Conv2d(cin, cfg.z_channels, 3, 1, 1)  # double_z False
 
     def forward(self, x: Tensor) -> Tensor:
@@ -141,7 +146,10 @@ class Decoder(nn.Module):
         self.conv_in = nn.Conv2d(cfg.z_channels, cin, 3, 1, 1)
         self.mid = nn.Module()
         self.mid.block_1, self.mid.attn_1, self.mid.block_2 = (
-            ResnetBlock(cin, cin, cfg.dropout), AttnBlock(cin), ResnetBlock(cin, cin, cfg.dropout))
+            ResnetBlock(cin, cin, cfg.dropout),
+            AttnBlock(cin),
+            ResnetBlock(cin, cin, cfg.dropout),
+        )
         up: list[nn.Module] = []
         for i in reversed(range(len(cfg.ch_mult))):
             level = nn.Module()
@@ -196,7 +204,7 @@ class TamingVQGAN(nn.Module):
         self.quantize = VectorQuantizer(cfg.n_embed, cfg.embed_dim)
         self.quant_conv = nn.Conv2d(cfg.z_channels, cfg.embed_dim, 1)
         self.post_quant_conv = nn.Conv2d(cfg.embed_dim, cfg.z_channels, 1)
-        self.num_tokens = cfg.grid ** 2
+        self.num_tokens = cfg.grid**2
         self.codebook_size = cfg.n_embed
 
     @property
@@ -205,10 +213,10 @@ class TamingVQGAN(nn.Module):
 
     @torch.no_grad()
     def encode(self, images: Tensor) -> Tensor:
-        h = self.quant_conv(self.encoder(images))                       # [B, d, 16, 16]
+        h = self.quant_conv(self.encoder(images))  # [B, d, 16, 16]
         b, d, hh, ww = h.shape
         idx = self.quantize.nearest(h.permute(0, 2, 3, 1).reshape(-1, d).float())
-        return idx.view(b, hh * ww)                                       # raster order (h, w)
+        return idx.view(b, hh * ww)  # raster order (h, w)
 
     def decode_embeddings(self, emb: Tensor, cond: Tensor | None = None) -> Tensor:
         """[B, 256, d] codebook-space embeddings -> images [B, 3, 256, 256] in about [-1, 1]."""

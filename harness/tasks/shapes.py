@@ -7,6 +7,7 @@ It provides
   (c) the exact ground truth (boxes, masks, classes, colours) of a render   -> `Render.objects`
   (d) a prompt set in GenEval's metadata schema                             -> `prompt_set`
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ def render_class(label: int, seed: int, resolution: int = 32) -> Render:
 
 # ---------------------------------------------------------------- text scenes (GenEval grammar)
 
+
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
@@ -108,9 +110,11 @@ def _article(word: str) -> str:
 def caption_for(meta: dict) -> str:
     """GenEval's prompt grammar from a metadata dict (tags as in evaluation_metadata.jsonl)."""
     inc = meta["include"]
+
     def noun(c: dict) -> str:
         words = ([c["color"]] if "color" in c else []) + [c["class"]]
         return f"{_article(words[0])} {' '.join(words)}"
+
     tag = meta["tag"]
     if tag in ("single_object", "colors"):
         return f"a photo of {noun(inc[0])}"
@@ -146,10 +150,11 @@ def parse_tag_mix(spec: str) -> tuple[float, ...] | None:
     return tuple(weights[t] / total for t in TAGS)
 
 
-def random_metadata(rng: np.random.Generator, tag: str | None = None,
-                    tag_probs: tuple[float, ...] | None = None) -> dict:
+def random_metadata(
+    rng: np.random.Generator, tag: str | None = None, tag_probs: tuple[float, ...] | None = None
+) -> dict:
     """A random prompt of one of GenEval's six tags, as a metadata dict; tags uniform unless `tag_probs`."""
-    if tag is None:   # the uniform draw keeps its own rng call, so uniform scenes stay what they always were
+    if tag is None:  # the uniform draw keeps its own rng call, so uniform scenes stay what they always were
         tag = TAGS[int(rng.choice(len(TAGS), p=tag_probs))] if tag_probs else TAGS[int(rng.integers(len(TAGS)))]
     pick = lambda seq: seq[int(rng.integers(len(seq)))]
     if tag == "single_object":
@@ -167,7 +172,10 @@ def random_metadata(rng: np.random.Generator, tag: str | None = None,
         n = int(rng.integers(2, 5))
         return {"tag": tag, "include": [{"class": a, "count": n}], "exclude": [{"class": a, "count": n + 1}]}
     if tag == "position":
-        return {"tag": tag, "include": [{"class": b, "count": 1}, {"class": a, "count": 1, "position": [pick(RELATIONS), 0]}]}
+        return {
+            "tag": tag,
+            "include": [{"class": b, "count": 1}, {"class": a, "count": 1, "position": [pick(RELATIONS), 0]}],
+        }
     raise ValueError(f"unknown GenEval tag {tag!r}")
 
 
@@ -248,13 +256,20 @@ def prompt_set(seed: int = 0) -> list[dict]:
         rows.append({"tag": "two_object", "include": [{"class": a, "count": 1}, {"class": b, "count": 1}]})
     for s in SHAPES:
         for n in (2, 3, 4):
-            rows.append({"tag": "counting", "include": [{"class": s, "count": n}], "exclude": [{"class": s, "count": n + 1}]})
+            rows.append(
+                {"tag": "counting", "include": [{"class": s, "count": n}], "exclude": [{"class": s, "count": n + 1}]}
+            )
     for c in COLORS:
         for s in SHAPES:
             rows.append({"tag": "colors", "include": [{"class": s, "count": 1, "color": c}]})
     for a, b in pairs:
         for rel in RELATIONS:
-            rows.append({"tag": "position", "include": [{"class": b, "count": 1}, {"class": a, "count": 1, "position": [rel, 0]}]})
+            rows.append(
+                {
+                    "tag": "position",
+                    "include": [{"class": b, "count": 1}, {"class": a, "count": 1, "position": [rel, 0]}],
+                }
+            )
     for _ in range(48):
         rows.append(random_metadata(rng, "color_attr"))
     for r in rows:
@@ -266,7 +281,9 @@ def prompt_set(seed: int = 0) -> list[dict]:
 
 CAPTION_VOCAB: tuple[str, ...] = (
     ("<pad>", "<bos>", "a", "an", "photo", "of", "and", "two", "three", "four", "left", "right", "above", "below")
-    + SHAPES + tuple(PLURAL.values()) + COLORS
+    + SHAPES
+    + tuple(PLURAL.values())
+    + COLORS
 )
 _WORD_ID = {w: i for i, w in enumerate(CAPTION_VOCAB)}
 CAPTION_LEN = 12

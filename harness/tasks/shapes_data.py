@@ -3,6 +3,7 @@
 Sample i of a split has its own seed, so any subset can be regenerated exactly and train / held-out
 splits never share a scene.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,9 @@ def class_dataset(n: int, split: str = "train", resolution: int = 32) -> tuple[t
     return to_tensor(imgs), torch.from_numpy(labels).long()
 
 
-def scene_dataset(n: int, split: str = "train", resolution: int = 32,
-                  tag_probs: tuple[float, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
+def scene_dataset(
+    n: int, split: str = "train", resolution: int = 32, tag_probs: tuple[float, ...] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
     """n text-conditional scenes: images, caption token ids [n, T], GenEval-schema metadata (tags uniform
     unless `tag_probs`, see shapes.parse_tag_mix)."""
     renders = [S.sample_scene(seed_of(split, i), resolution, tag_probs) for i in range(n)]

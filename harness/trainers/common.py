@@ -1,4 +1,5 @@
 """Pieces every distiller's trainer shares: conditions per step, real images, cost accounting, export."""
+
 from __future__ import annotations
 
 import platform
@@ -28,6 +29,7 @@ def shapes_renders(task: str, cond_seeds: list[int], seeds: list[int]) -> torch.
     """Fresh training-split renders of the conditions shapes_conditions draws from `cond_seeds`, one per sample
     seed: the independent positives of the drifting control (float [-1, 1])."""
     from harness.tasks.shapes_data import seed_of, to_float, to_tensor
+
     imgs = []
     for cs, s in zip(cond_seeds, seeds):
         train_seed = seed_of("train", s % 1_000_000_000)
@@ -44,24 +46,30 @@ def count_trainable(*modules) -> int:
 
 def cost_report(stats: dict, trainable: int, networks_in_memory: list[str], aux_score_net: bool) -> dict:
     """The training-cost accounting stored with every distilled checkpoint (issue [4/7])."""
-    return {"trainable_params": trainable, "networks_in_memory": networks_in_memory,
-            "aux_score_net": aux_score_net, "sec_per_step": stats.get("sec_per_step"),
-            "peak_memory_mb": stats.get("peak_memory_mb", peak_memory_mb()),
-            "train_wall_time_s": stats.get("wall_time_s"), "steps_run_this_call": stats.get("steps_run"),
-            "hardware": f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}"
-                        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
-            "date": time.strftime("%Y-%m-%d")}
+    return {
+        "trainable_params": trainable,
+        "networks_in_memory": networks_in_memory,
+        "aux_score_net": aux_score_net,
+        "sec_per_step": stats.get("sec_per_step"),
+        "peak_memory_mb": stats.get("peak_memory_mb", peak_memory_mb()),
+        "train_wall_time_s": stats.get("wall_time_s"),
+        "steps_run_this_call": stats.get("steps_run"),
+        "hardware": f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}"
+        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def export_student(out: Path, name: str, model, config: dict, extra: dict) -> dict:
     """Write the final student as `<out>/<name>.safetensors` + `.json` (config, sha256, costs, the precision
     it was trained in)."""
     from harness import distributed as D
+
     extra = {"train_precision": D.precision(config.get("train", {}).get("task")), **extra}
     return save_weights(Path(out) / name, model.state_dict(), config, extra)
 
 
-STATS_SEED_BASE = 1_500_000   # training diagnostics draw from their own seeds (neither reported nor validation)
+STATS_SEED_BASE = 1_500_000  # training diagnostics draw from their own seeds (neither reported nor validation)
 
 
 @torch.no_grad()
@@ -71,17 +79,20 @@ def sample_stats(generator, task: str, n: int = 500) -> dict[str, float]:
     against the evaluation classifier's reference features (n samples: a proxy, not the suite's number)."""
     from evaluators import precision_recall
     from evaluators.shapes_stats import object_stats
+
     seeds = list(range(STATS_SEED_BASE, STATS_SEED_BASE + n))
     cond = shapes_conditions(task, seeds)
-    images = torch.cat([generator.generate(cond[i:i + 250], seeds[i:i + 250]) for i in range(0, n, 250)])
+    images = torch.cat([generator.generate(cond[i : i + 250], seeds[i : i + 250]) for i in range(0, n, 250)])
     hwc = images.permute(0, 2, 3, 1).numpy()
     out = {f"sample_{k}": v for k, v in object_stats(hwc).items()}
     if task == "shapes":
         from harness.evaluate import _class_correct, _classifier, shapes_reference
+
         ext = _classifier()
         ref = shapes_reference(ext)
         _, rec = precision_recall(ref["pool"], ext(images)["pool"].numpy().astype(np.float64), k=3)
         out["sample_recall_proxy"] = rec
-        out["sample_detector_correct"] = float(np.mean([_class_correct(hwc[j], s % S.NUM_CLASSES)
-                                                        for j, s in enumerate(seeds)]))
+        out["sample_detector_correct"] = float(
+            np.mean([_class_correct(hwc[j], s % S.NUM_CLASSES) for j, s in enumerate(seeds)])
+        )
     return out

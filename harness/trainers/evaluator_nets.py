@@ -3,6 +3,7 @@
 Two separate networks with different architectures, data and objectives, so the network FPD trains
 against is never the one that scores it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,8 +68,14 @@ def train_classifier(cfg: ClassifierTrainConfig, out: Path, ship: bool = False) 
     acc = classifier_accuracy(net, cfg.n_heldout)
     result = {"train": stats, "heldout_accuracy": acc}
     if ship:
-        result["asset"] = str(assets.ship("shapes_classifier", net.state_dict(), {"train": to_dict(cfg)},
-                                          {"measured": {"heldout_accuracy": acc, "n_heldout": cfg.n_heldout}}))
+        result["asset"] = str(
+            assets.ship(
+                "shapes_classifier",
+                net.state_dict(),
+                {"train": to_dict(cfg)},
+                {"measured": {"heldout_accuracy": acc, "n_heldout": cfg.n_heldout}},
+            )
+        )
     return result
 
 
@@ -89,6 +96,7 @@ def load_classifier(path: str | Path | None = None) -> tuple[ShapesClassifier, s
 
 # ---------------------------------------------------------------- drift backbone
 
+
 def cell_targets(render: S.Render, grid: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Per grid cell: the shape / colour index of the object covering most of it (none = last index)."""
     h = render.image.shape[0]
@@ -107,8 +115,11 @@ def backbone_dataset(cfg: BackboneTrainConfig):
     renders = [S.render_class(i % S.NUM_CLASSES, seed_of("train", 500_000 + i)) for i in range(cfg.n_class)]
     renders += [S.sample_scene(seed_of("train", 500_000 + i)) for i in range(cfg.n_scene)]
     targets = [cell_targets(r) for r in renders]
-    return (to_tensor([r.image for r in renders]), torch.from_numpy(np.stack([t[0] for t in targets])),
-            torch.from_numpy(np.stack([t[1] for t in targets])))
+    return (
+        to_tensor([r.image for r in renders]),
+        torch.from_numpy(np.stack([t[0] for t in targets])),
+        torch.from_numpy(np.stack([t[1] for t in targets])),
+    )
 
 
 def train_backbone(cfg: BackboneTrainConfig, out: Path, ship: bool = False) -> dict:
@@ -133,14 +144,21 @@ def train_backbone(cfg: BackboneTrainConfig, out: Path, ship: bool = False) -> d
     stats = loop.run(step)
     result = {"train": stats}
     if ship:
-        result["asset"] = str(assets.ship("shapes_backbone", net.state_dict(),
-                                          {"backbone": net.cfg.to_dict(), "train": to_dict(cfg)},
-                                          {"final_loss": stats["last"]["loss"]}))
+        result["asset"] = str(
+            assets.ship(
+                "shapes_backbone",
+                net.state_dict(),
+                {"backbone": net.cfg.to_dict(), "train": to_dict(cfg)},
+                {"final_loss": stats["last"]["loss"]},
+            )
+        )
     return result
 
 
 def load_backbone(path: str | Path | None = None) -> ShapesBackbone:
     sd, meta = assets.load_asset("shapes_backbone", path)
-    net = ShapesBackbone(BackboneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"]["backbone"].items()}))
+    net = ShapesBackbone(
+        BackboneConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"]["backbone"].items()})
+    )
     net.load_state_dict(sd)
     return net.eval().requires_grad_(False)

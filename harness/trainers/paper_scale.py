@@ -10,6 +10,7 @@ Real images (GAN only, `FPD_REAL_IMAGES`, else ImageNet's train split from the H
 `imagenet` task): an image folder or any `datasets` source, streamed, a pool of n kept as uint8.
 Unverified here: nothing in this file has run with the official weights or real data (no GPU, no downloads).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,14 @@ PROMPTS_ENV, REAL_ENV = "FPD_T2I_PROMPTS", "FPD_REAL_IMAGES"
 
 def _device() -> torch.device:
     from harness import distributed as D
+
     return D.device()
 
 
 def paper_networks(task: str):
     """(teacher, tokenizer) frozen, for sampling and DiMO (no drift backbone)."""
     from harness.networks.checkpoints import load_task_networks
+
     nets = load_task_networks(task, device=_device(), backbone=False)
     return nets["teacher"].eval().requires_grad_(False), nets["tokenizer"].eval().requires_grad_(False)
 
@@ -41,17 +44,27 @@ def build_paper_scale(cfg):
     """(tokenizer, teacher, backbone) for an FPD / DiMO config at paper scale."""
     from harness.networks.checkpoints import load_task_networks
     from harness.networks.dinov3 import DinoFeatureConfig
-    dino = DinoFeatureConfig(blocks=tuple(cfg.blocks), grid=cfg.grid or 4, global_pool=cfg.grid == 0,
-                             token_norm=getattr(cfg, "token_norm", False))
+
+    dino = DinoFeatureConfig(
+        blocks=tuple(cfg.blocks),
+        grid=cfg.grid or 4,
+        global_pool=cfg.grid == 0,
+        token_norm=getattr(cfg, "token_norm", False),
+    )
     nets = load_task_networks(cfg.task, device=_device(), configs={"dinov3": dino})
-    return (nets["tokenizer"].eval().requires_grad_(False), nets["teacher"].eval().requires_grad_(False),
-            nets["backbone"].eval())
+    return (
+        nets["tokenizer"].eval().requires_grad_(False),
+        nets["teacher"].eval().requires_grad_(False),
+        nets["backbone"].eval(),
+    )
 
 
-CAPTION_HINT = (f"set {PROMPTS_ENV} to a caption file (one per line, or JSONL with a 'caption' field), a parquet "
-                "file or `datasets` folder with a caption column, or a dataset id in the HF cache (a LAION-Aesthetics "
-                "subset, as the paper's 400K captions; `huggingface-cli download --repo-type dataset <id>`)")
-MAX_CAPTIONS_ENV = "FPD_T2I_MAX_CAPTIONS"   # default 400,000: the paper's LAION subset size
+CAPTION_HINT = (
+    f"set {PROMPTS_ENV} to a caption file (one per line, or JSONL with a 'caption' field), a parquet "
+    "file or `datasets` folder with a caption column, or a dataset id in the HF cache (a LAION-Aesthetics "
+    "subset, as the paper's 400K captions; `huggingface-cli download --repo-type dataset <id>`)"
+)
+MAX_CAPTIONS_ENV = "FPD_T2I_MAX_CAPTIONS"  # default 400,000: the paper's LAION subset size
 
 
 def _prompts() -> tuple[str, ...]:
@@ -66,10 +79,11 @@ def _load_prompts(spec: str, limit: int) -> tuple[str, ...]:
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix not in (".parquet", ".arrow"):
         out = _caption_file(path)
-    else:   # a `datasets` source: only the caption column is streamed, up to `limit` captions
+    else:  # a `datasets` source: only the caption column is streamed, up to `limit` captions
         from itertools import islice
 
         from harness.data_sources import iter_captions
+
         out = list(islice(iter_captions(spec, f"{PROMPTS_ENV}={spec}", CAPTION_HINT), limit))
     if not out:
         raise HarnessError(f"{spec} has no captions; {CAPTION_HINT}")
@@ -98,6 +112,7 @@ def tokenize_prompts(captions: list[str]) -> torch.Tensor:
 
     The one place captions become conditions: training, sample grids and the GenEval suite all come here."""
     from harness.networks.maskgen import ClipTextConfig, clip_tokenize
+
     return clip_tokenize(captions, ClipTextConfig().model_name)
 
 
@@ -119,13 +134,15 @@ def grid_conditions(task: str, n_rows: int) -> tuple[torch.Tensor, list[str]]:
     return tokenize_prompts(caps), [c[:40] for c in caps]
 
 
-REAL_DEFAULT = {"imagenet": IMAGENET_TRAIN}   # t2i: the LAION images are the user's own export
+REAL_DEFAULT = {"imagenet": IMAGENET_TRAIN}  # t2i: the LAION images are the user's own export
 
 
 def _real_source(task: str) -> tuple[str, str, str]:
     """(source, what it is, hint) of the GAN's real images for a task."""
     spec = os.environ.get(REAL_ENV) or REAL_DEFAULT.get(task)
-    hint = f"set {REAL_ENV} to an image folder, a parquet file or `datasets` folder with an image column, or a dataset id"
+    hint = (
+        f"set {REAL_ENV} to an image folder, a parquet file or `datasets` folder with an image column, or a dataset id"
+    )
     if not spec:
         raise HarnessError(f"the GAN needs real images: {hint} (for t2i: the LAION subset's images)")
     if task == "imagenet":
@@ -140,6 +157,7 @@ def check_data(task: str, gan: bool = False) -> None:
         _prompts()
     if gan:
         from harness.data_sources import image_column, open_train_split
+
         spec, what, hint = _real_source(task)
         image_column(open_train_split(spec, what, hint), what, spec)
 
@@ -164,9 +182,12 @@ def real_images(n: int = 10_000, size: int = 256, task: str = "imagenet") -> Ima
     from torchvision.transforms import functional as TF
 
     from harness.data_sources import iter_images
+
     spec, what, hint = _real_source(task)
-    imgs = [TF.pil_to_tensor(TF.center_crop(TF.resize(im.convert("RGB"), size), size))   # MaskGIT test transform
-            for im in islice(iter_images(spec, what, hint), n)]
+    imgs = [
+        TF.pil_to_tensor(TF.center_crop(TF.resize(im.convert("RGB"), size), size))  # MaskGIT test transform
+        for im in islice(iter_images(spec, what, hint), n)
+    ]
     if not imgs:
         raise HarnessError(f"{spec} holds no images; {hint}")
     return ImagePool(torch.stack(imgs))

@@ -1,4 +1,5 @@
 """`harness train tokenizer --task shapes`: the shapes VQ autoencoder."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ class TokenizerTrainConfig:
     steps: int = 2000
     batch: int = 64
     lr: float = 1e-3
-    n_class: int = 20000       # class renders in the training set
-    n_scene: int = 20000       # text scenes in the training set
-    restart_every: int = 100   # dead-code restarts (stop after 60% of training so codes settle)
+    n_class: int = 20000  # class renders in the training set
+    n_scene: int = 20000  # text scenes in the training set
+    restart_every: int = 100  # dead-code restarts (stop after 60% of training so codes settle)
     seed: int = 0
     resolution: int = 32
     channels: int = 48
@@ -57,8 +58,9 @@ def train(cfg: TokenizerTrainConfig, out: Path, ship: bool = False) -> dict:
     vq = build(cfg).to(dev)
     opt = torch.optim.Adam(vq.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
     loop = TrainLoop(out, cfg, {"vq": vq}, {"opt": opt}, cfg.steps, ckpt_every=250, desc="tokenizer")
-    imgs = torch.cat([class_dataset(cfg.n_class, "train", cfg.resolution)[0],
-                      scene_dataset(cfg.n_scene, "train", cfg.resolution)[0]])
+    imgs = torch.cat(
+        [class_dataset(cfg.n_class, "train", cfg.resolution)[0], scene_dataset(cfg.n_scene, "train", cfg.resolution)[0]]
+    )
     counts = torch.zeros(cfg.codebook_size, device=dev)
 
     def step(i: int) -> dict:
@@ -83,8 +85,14 @@ def train(cfg: TokenizerTrainConfig, out: Path, ship: bool = False) -> dict:
     report = reconstruction_report(vq)
     result = {"train": stats, "reconstruction": report}
     if ship:
-        result["asset"] = str(assets.ship("shapes_vq", vq.state_dict(), {"vq": vq.cfg.to_dict(), "train": to_dict(cfg)},
-                                          {"measured": report, "sec_per_step": stats["sec_per_step"]}))
+        result["asset"] = str(
+            assets.ship(
+                "shapes_vq",
+                vq.state_dict(),
+                {"vq": vq.cfg.to_dict(), "train": to_dict(cfg)},
+                {"measured": report, "sec_per_step": stats["sec_per_step"]},
+            )
+        )
     return result
 
 

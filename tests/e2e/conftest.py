@@ -1,4 +1,5 @@
 """One fixture weights folder per paper-scale task for the whole test session (random weights, official formats)."""
+
 import pytest
 
 PROMPTS = ["a photo of a red car", "a photo of two cats on a sofa", "a blue bird left of a green apple"]
@@ -11,6 +12,7 @@ def paper_env(tmp_path_factory):
     Returns (env for a task, scratch folder): runs, grids and caches go under the scratch folder, never runs/.
     """
     from harness.networks.fixtures import write_fixtures
+
     root = tmp_path_factory.mktemp("paper-scale")
     for task in ("imagenet", "t2i"):
         write_fixtures(task, root / "weights" / task)
@@ -18,7 +20,12 @@ def paper_env(tmp_path_factory):
     (root / "hf-cache").mkdir()
 
     def env(task: str) -> dict:
-        return {"FPD_WEIGHTS_DIR": str(root / "weights" / task), "FPD_T2I_PROMPTS": str(root / "prompts.txt"),
-                "HF_HUB_CACHE": str(root / "hf-cache"), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+        return {
+            "FPD_WEIGHTS_DIR": str(root / "weights" / task),
+            "FPD_T2I_PROMPTS": str(root / "prompts.txt"),
+            "HF_HUB_CACHE": str(root / "hf-cache"),
+            "HF_HUB_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+        }
 
     return env, root

@@ -3,6 +3,7 @@
 The fixture folder holds reduced networks in the official file formats; the loaders read their shapes
 from the files, so these runs take the same strict path as the official checkpoints (issue 14 item 6).
 """
+
 import json
 import math
 
@@ -31,13 +32,16 @@ def test_doctor_passes(paper_env, task):
 def test_teacher_samples_a_grid(paper_env, task):
     env, root = paper_env
     png = root / f"teacher-{task}.png"
-    _ok(["sample", "--method", "teacher", "--task", task, "--steps", "2", "--rows", "1", "--cols", "2",
-         "--out", png], env(task), root)
-    with Image.open(png) as im:                       # one row of two 256-px images (scaled x3, plus labels)
+    _ok(
+        ["sample", "--method", "teacher", "--task", task, "--steps", "2", "--rows", "1", "--cols", "2", "--out", png],
+        env(task),
+        root,
+    )
+    with Image.open(png) as im:  # one row of two 256-px images (scaled x3, plus labels)
         assert im.height >= 256 and im.width >= 2 * 256
 
 
-LOSSES = {"fpd": ("loss",), "dimo": ("loss_dm", "loss_fake")}   # what each trainer logs per step
+LOSSES = {"fpd": ("loss",), "dimo": ("loss_dm", "loss_fake")}  # what each trainer logs per step
 
 
 def _check_run(run, method: str, steps: int) -> None:

@@ -1,4 +1,5 @@
 """Detector backends: mmdet-style post-processing helpers, class mapping, registry, tiny HF model."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,9 +37,11 @@ def test_instance_postprocess_scores_are_class_prob_times_mask_score():
     ms1 = torch.sigmoid(torch.tensor([0.5, 1.0, 1.5])).mean().item()
     got = {(int(lab), tuple(b)): float(s) for lab, s, b in zip(labels, scores, boxes.tolist())}
     # top-3 of the four (query, class) pairs by class prob: (0,0), (1,1), (1,0)
-    expected = {(0, (0.0, 0.0, 2.0, 2.0)): probs[0, 0].item() * ms0,
-                (1, (1.0, 1.0, 4.0, 4.0)): probs[1, 1].item() * ms1,
-                (0, (1.0, 1.0, 4.0, 4.0)): probs[1, 0].item() * ms1}
+    expected = {
+        (0, (0.0, 0.0, 2.0, 2.0)): probs[0, 0].item() * ms0,
+        (1, (1.0, 1.0, 4.0, 4.0)): probs[1, 1].item() * ms1,
+        (0, (1.0, 1.0, 4.0, 4.0)): probs[1, 0].item() * ms1,
+    }
     assert got.keys() == expected.keys()
     for key, val in expected.items():
         assert got[key] == pytest.approx(val, rel=1e-5)
@@ -153,6 +156,7 @@ def test_mask2former_missing_weights(monkeypatch, tmp_path):
 def tiny_m2f_dir(tmp_path_factory):
     """A randomly initialised, tiny Mask2Former in the HF checkpoint layout (80 COCO labels)."""
     from harness.networks.fixtures import save_hf_mask2former
+
     return save_hf_mask2former(tmp_path_factory.mktemp("m2f") / "m2f", biased=False)
 
 
@@ -171,6 +175,7 @@ def test_mask2former_backend_tiny_random_model(tiny_m2f_dir):
             assert d["box"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
     only = be.detect([imgs[0]], class_names=["cat", "dog"])[0]
     assert {d["class"] for d in only} <= {"cat", "dog"}
+
     def key(d):
         return d["class"], round(d["score"], 6), tuple(d["box"])
 

@@ -1,4 +1,5 @@
 """The feature-extractor registry and the NHWC batch runner."""
+
 from __future__ import annotations
 
 import numpy as np

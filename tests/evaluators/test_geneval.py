@@ -1,4 +1,5 @@
 """GenEval rules on hand-built detections, metadata validation, results and summary."""
+
 from __future__ import annotations
 
 import json
@@ -34,6 +35,7 @@ def meta(tag, include, exclude=None, prompt="p"):
 
 # ------------------------------------------------------------------ single / two objects
 
+
 def test_single_object_threshold_is_strict_greater_than_0_3():
     m = meta("single_object", [{"class": "cow", "count": 1}])
     assert score_geneval(m, [det("cow", (0, 0, 10, 10), 0.31)]) == (True, "")
@@ -53,6 +55,7 @@ def test_two_object_includes_are_anded():
 
 # ------------------------------------------------------------------ counting
 
+
 def counting_meta(n=2):
     return meta("counting", [{"class": "clock", "count": n}], [{"class": "clock", "count": n + 1}])
 
@@ -68,8 +71,7 @@ def test_counting_exactly_n_with_exclude_clause():
 
 def test_counting_uses_0_9_threshold_for_all_classes_of_the_image():
     # a 0.5-score clock does not count in a counting image, but would in any other tag
-    dets = [det("clock", (0, 0, 10, 10), 0.95), det("clock", (20, 0, 30, 10), 0.95),
-            det("clock", (40, 0, 50, 10), 0.5)]
+    dets = [det("clock", (0, 0, 10, 10), 0.95), det("clock", (20, 0, 30, 10), 0.95), det("clock", (40, 0, 50, 10), 0.5)]
     assert score_geneval(counting_meta(2), dets)[0]
     dets[2]["score"] = 0.91
     assert not score_geneval(counting_meta(2), dets)[0]
@@ -104,6 +106,7 @@ def test_nms_only_when_max_overlap_below_one():
 
 # ------------------------------------------------------------------ colours
 
+
 def test_colors_judged_on_top_count_objects():
     m = meta("colors", [{"class": "car", "count": 1, "color": "red"}])
     assert score_geneval(m, [det("car", (0, 0, 9, 9), 0.9, "red"), det("car", (20, 0, 29, 9), 0.5, "blue")])[0]
@@ -112,9 +115,14 @@ def test_colors_judged_on_top_count_objects():
 
 
 def test_color_attr_mismatch_reason_lists_colours_in_official_order():
-    m = meta("color_attr", [{"class": "cup", "count": 2, "color": "white"}, {"class": "dog", "count": 1, "color": "brown"}])
-    dets = [det("cup", (0, 0, 5, 5), 0.9, "white"), det("cup", (9, 0, 14, 5), 0.8, "blue"),
-            det("dog", (30, 30, 50, 50), 0.9, "brown")]
+    m = meta(
+        "color_attr", [{"class": "cup", "count": 2, "color": "white"}, {"class": "dog", "count": 1, "color": "brown"}]
+    )
+    dets = [
+        det("cup", (0, 0, 5, 5), 0.9, "white"),
+        det("cup", (9, 0, 14, 5), 0.8, "blue"),
+        det("dog", (30, 30, 50, 50), 0.9, "brown"),
+    ]
     ok, reason = score_geneval(m, dets)
     assert not ok and reason == "expected white cup>=2, found 1 white; and 1 blue, 1 white"
     dets[1]["color"] = "white"
@@ -123,8 +131,12 @@ def test_color_attr_mismatch_reason_lists_colours_in_official_order():
 
 def test_missing_color_is_an_error_and_needing_color_indices():
     m = meta("colors", [{"class": "car", "count": 1, "color": "red"}])
-    dets = [det("car", (0, 0, 9, 9), 0.2), det("car", (0, 0, 9, 9), 0.9), det("car", (5, 5, 9, 9), 0.8),
-            det("bus", (0, 0, 9, 9), 0.9)]
+    dets = [
+        det("car", (0, 0, 9, 9), 0.2),
+        det("car", (0, 0, 9, 9), 0.9),
+        det("car", (5, 5, 9, 9), 0.8),
+        det("bus", (0, 0, 9, 9), 0.9),
+    ]
     assert objects_needing_color(m, dets) == [1]
     with pytest.raises(ValueError, match="objects_needing_color"):
         score_geneval(m, dets)
@@ -133,16 +145,20 @@ def test_missing_color_is_an_error_and_needing_color_indices():
 
 # ------------------------------------------------------------------ position
 
+
 def position_meta(rel):
     # "a photo of a dog <rel> a teddy bear": B = teddy bear (group 0), A = dog
-    return meta("position", [{"class": "teddy bear", "count": 1},
-                             {"class": "dog", "count": 1, "position": [rel, 0]}])
+    return meta("position", [{"class": "teddy bear", "count": 1}, {"class": "dog", "count": 1, "position": [rel, 0]}])
 
 
 def test_position_four_directions():
     bear = det("teddy bear", (100, 100, 120, 120))
-    cases = {"left of": (40, 100, 60, 120), "right of": (160, 100, 180, 120),
-             "above": (100, 40, 120, 60), "below": (100, 160, 120, 180)}
+    cases = {
+        "left of": (40, 100, 60, 120),
+        "right of": (160, 100, 180, 120),
+        "above": (100, 40, 120, 60),
+        "below": (100, 160, 120, 180),
+    }
     for rel, box in cases.items():
         assert score_geneval(position_meta(rel), [bear, det("dog", box)]) == (True, ""), rel
         for other in set(cases) - {rel}:
@@ -198,6 +214,7 @@ def test_bad_detection_input():
 
 # ------------------------------------------------------------------ metadata
 
+
 def test_official_metadata_file_parses():
     if not OFFICIAL.is_file():
         pytest.skip(f"official metadata not present at {OFFICIAL}")
@@ -205,23 +222,40 @@ def test_official_metadata_file_parses():
     counts = {}
     for r in rows:
         counts[r["tag"]] = counts.get(r["tag"], 0) + 1
-    assert counts == {"single_object": 80, "two_object": 99, "counting": 80, "colors": 94,
-                      "position": 100, "color_attr": 100}
+    assert counts == {
+        "single_object": 80,
+        "two_object": 99,
+        "counting": 80,
+        "colors": 94,
+        "position": 100,
+        "color_attr": 100,
+    }
     assert len(rows) == 553 and list(counts) == list(g.TAGS)
 
 
-@pytest.mark.parametrize("line, problem", [
-    ('{"tag": "single_object", "include": [{"class": "cow", "count": 1}]', "malformed JSON"),
-    ('{"tag": "single_object", "include": [{"class": "cow", "count": 1}]}', "missing key 'prompt'"),
-    ('{"tag": "bogus", "include": [{"class": "cow", "count": 1}], "prompt": "x"}', "unknown tag 'bogus'"),
-    ('{"tag": "colors", "include": [{"class": "cow", "count": 1, "color": "teal"}], "prompt": "x"}', "unknown color"),
-    ('{"tag": "counting", "include": [{"class": "cow", "count": 0}], "prompt": "x"}', "count"),
-    ('{"tag": "position", "include": [{"class": "a", "count": 1, "position": ["left of", 0]}], "prompt": "x"}',
-     "earlier include"),
-    ('{"tag": "position", "include": [{"class": "a", "count": 1}, {"class": "b", "count": 1, '
-     '"position": ["near", 0]}], "prompt": "x"}', "unknown relation"),
-    ('[1, 2]', "JSON object"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ('{"tag": "single_object", "include": [{"class": "cow", "count": 1}]', "malformed JSON"),
+        ('{"tag": "single_object", "include": [{"class": "cow", "count": 1}]}', "missing key 'prompt'"),
+        ('{"tag": "bogus", "include": [{"class": "cow", "count": 1}], "prompt": "x"}', "unknown tag 'bogus'"),
+        (
+            '{"tag": "colors", "include": [{"class": "cow", "count": 1, "color": "teal"}], "prompt": "x"}',
+            "unknown color",
+        ),
+        ('{"tag": "counting", "include": [{"class": "cow", "count": 0}], "prompt": "x"}', "count"),
+        (
+            '{"tag": "position", "include": [{"class": "a", "count": 1, "position": ["left of", 0]}], "prompt": "x"}',
+            "earlier include",
+        ),
+        (
+            '{"tag": "position", "include": [{"class": "a", "count": 1}, {"class": "b", "count": 1, '
+            '"position": ["near", 0]}], "prompt": "x"}',
+            "unknown relation",
+        ),
+        ("[1, 2]", "JSON object"),
+    ],
+)
 def test_metadata_validation_names_line_and_problem(tmp_path, line, problem):
     good = '{"tag": "single_object", "include": [{"class": "cow", "count": 1}], "prompt": "a photo of a cow"}'
     p = tmp_path / "m.jsonl"
@@ -243,6 +277,7 @@ def test_metadata_blank_lines(tmp_path):
 
 
 # ------------------------------------------------------------------ results, summary, folders
+
 
 def test_rows_jsonl_roundtrip_and_summary(tmp_path):
     m_ok = meta("single_object", [{"class": "cow", "count": 1}], prompt="a photo of a cow")
@@ -288,8 +323,11 @@ def test_folder_layout_roundtrip(tmp_path):
     (d / "samples" / "grid.png").write_bytes(b"x")  # ignored, as in the official reader
     (tmp_path / "notes").mkdir()  # non-digit folders are ignored
     (folder,) = list(g.iter_geneval_folder(tmp_path))
-    assert folder.index == 7 and folder.metadata == m and [p.name for p in folder.samples] == [
-        "0000.png", "0001.png", "0002.png", "0003.png"]
+    assert (
+        folder.index == 7
+        and folder.metadata == m
+        and [p.name for p in folder.samples] == ["0000.png", "0001.png", "0002.png", "0003.png"]
+    )
     g.sample_path(tmp_path, 7, 3).unlink()
     with pytest.raises(ValueError, match="3 images, expected 4"):
         list(g.iter_geneval_folder(tmp_path))
@@ -299,8 +337,10 @@ def test_folder_layout_roundtrip(tmp_path):
 def test_evaluate_folder_with_stub_detector_and_colors(tmp_path):
     from PIL import Image
 
-    metas = [meta("colors", [{"class": "car", "count": 1, "color": "red"}], prompt="a photo of a red car"),
-             meta("single_object", [{"class": "cow", "count": 1}], prompt="a photo of a cow")]
+    metas = [
+        meta("colors", [{"class": "car", "count": 1, "color": "red"}], prompt="a photo of a red car"),
+        meta("single_object", [{"class": "cow", "count": 1}], prompt="a photo of a cow"),
+    ]
     for i, m in enumerate(metas):
         g.write_prompt_folder(tmp_path, i, m)
         for s in range(2):

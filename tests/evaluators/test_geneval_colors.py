@@ -1,4 +1,5 @@
 """Colour classifier: grey compositing + crop, weight lookup, and the zero-shot plumbing (fake CLIP)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,10 +26,10 @@ def test_color_crop_composites_over_grey_then_crops():
     arr, mask = synthetic()
     out = np.asarray(gc.color_crop(Image.fromarray(arr), [2, 3, 12, 13], mask))
     assert out.shape == (10, 10, 3)  # crop box [x1, y1, x2, y2) in pixels
-    inside = out[5 - 3:11 - 3, 4 - 2:10 - 2]
+    inside = out[5 - 3 : 11 - 3, 4 - 2 : 10 - 2]
     assert (inside == (255, 0, 0)).all()
     grey = np.ones(out.shape[:2], bool)
-    grey[5 - 3:11 - 3, 4 - 2:10 - 2] = False
+    grey[5 - 3 : 11 - 3, 4 - 2 : 10 - 2] = False
     assert (out[grey] == (153, 153, 153)).all()  # "#999"
 
 
@@ -113,10 +114,12 @@ def test_classify_and_annotate_with_fake_clip():
     left[:, :15] = True
     right = ~left
     clf = make_classifier()
-    dets = [{"class": "car", "box": [0, 0, 15, 20], "score": 0.9, "mask": left},
-            {"class": "car", "box": [15, 0, 30, 20], "score": 0.8, "mask": right},
-            {"class": "cup", "box": [15, 0, 30, 20], "score": 0.8, "mask": right},
-            {"class": "car", "box": [0, 0, 30, 20], "score": 0.1, "mask": left}]
+    dets = [
+        {"class": "car", "box": [0, 0, 15, 20], "score": 0.9, "mask": left},
+        {"class": "car", "box": [15, 0, 30, 20], "score": 0.8, "mask": right},
+        {"class": "cup", "box": [15, 0, 30, 20], "score": 0.8, "mask": right},
+        {"class": "car", "box": [0, 0, 30, 20], "score": 0.1, "mask": left},
+    ]
     clf.annotate(arr, dets, [0, 1, 2])
     assert [d.get("color") for d in dets] == ["red", "blue", "blue", None]
     assert clf.classified == 3

@@ -1,4 +1,5 @@
 """Inception-v3 extractor: weight resolution (no network), the uint8 contract, output keys."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """FID / IS / precision-recall against closed forms, brute force and torch-fidelity's code."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -151,8 +152,12 @@ def test_inception_score_adm_split_size():
     """ADM splits by 5,000 images: 1 split at N=5,000, 10 at 50k, the last split short otherwise."""
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(12_000, 5)) * 3
-    assert inception_score(logits[:5000], split_size=5000).mean == pytest.approx(inception_score(logits[:5000], splits=1).mean)
-    assert inception_score(logits[:10_000], split_size=5000).mean == pytest.approx(inception_score(logits[:10_000], splits=2).mean)
+    assert inception_score(logits[:5000], split_size=5000).mean == pytest.approx(
+        inception_score(logits[:5000], splits=1).mean
+    )
+    assert inception_score(logits[:10_000], split_size=5000).mean == pytest.approx(
+        inception_score(logits[:10_000], splits=2).mean
+    )
     three = inception_score(logits, split_size=5000)
     parts = [inception_score(logits[a:b], splits=1).mean for a, b in ((0, 5000), (5000, 10_000), (10_000, 12_000))]
     assert three.mean == pytest.approx(np.mean(parts))

@@ -1,4 +1,5 @@
 """Reference-batch loading and the content-keyed, atomic statistics cache."""
+
 from __future__ import annotations
 
 import numpy as np

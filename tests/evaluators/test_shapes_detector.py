@@ -1,4 +1,5 @@
 """The exact shapes detector against the renderer's ground truth on held-out renders."""
+
 import json
 
 from evaluators import score_geneval, summarize_geneval
@@ -35,6 +36,7 @@ def test_shapes_geneval_scores_ground_truth_renders_at_least_099():
 def test_empty_image_has_no_detections_and_noise_is_not_a_shape():
     import numpy as np
     from evaluators.shapes_geometry import BACKGROUND
+
     img = np.empty((32, 32, 3), np.uint8)
     img[:] = BACKGROUND
     assert detect_shapes(img) == []
@@ -45,6 +47,7 @@ def test_empty_image_has_no_detections_and_noise_is_not_a_shape():
 def test_thin_tall_region_at_the_border_is_handled():
     import numpy as np
     from evaluators.shapes_geometry import BACKGROUND
+
     img = np.empty((32, 32, 3), np.uint8)
     img[:] = BACKGROUND
     img[0:26, 20:26] = (230, 40, 40)  # a tall narrow bar: candidate boxes overhang the right edge

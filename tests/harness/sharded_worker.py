@@ -1,4 +1,5 @@
 """Worker for the sharded-sampling test: tiny random teacher, run_sharded over seeds 0..29 into argv[1]."""
+
 import sys
 
 import numpy as np

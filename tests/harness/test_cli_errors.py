@@ -1,4 +1,5 @@
 """Bad input through the CLI: a non-zero exit, one line naming the fix, no traceback, nothing lost."""
+
 import json
 import os
 
@@ -16,30 +17,42 @@ def assert_one_line_error(code, err, *needles):
         assert n in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("args,needles", [
-    (["eval", "--method", "fdp", "--suite", "shapes-fid"], ["unknown method 'fdp'", "did you mean 'fpd'"]),
-    (["eval", "--method", "fpd", "--suite", "shapes-fi"], ["unknown suite", "did you mean 'shapes-fid'"]),
-    (["sample", "--method", "teacher", "--task", "shapez"], ["unknown task", "did you mean 'shapes'"]),
-    (["train", "teachr"], ["unknown trainer", "did you mean 'teacher'"]),
-    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "0"], ["--steps must be >= 1"]),
-    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "16,x"], ["--steps"]),
-    (["train", "teacher", "--steps", "-3"], ["--steps must be >= 1"]),
-    (["train", "teacher", "--stop-at", "0"], ["--stop-at must be >= 1"]),
-    (["sample", "--steps", "0"], ["--steps must be >= 1"]),
-    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--seeds", "-5-3"], ["--seeds"]),
-    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--seeds", "9-3"], ["--seeds"]),
-    (["eval", "--method", "teacher", "--suite", "shapes-fid", "--batch", "0"], ["--batch"]),
-    (["train", "teacher", "--set", "lr"], ["key=value"]),
-    (["train", "teacher", "--set", "lrr=1"], ["unknown config key 'lrr'", "did you mean 'lr'"]),
-    (["train", "teacher", "--set", "steps=many"], ["cannot parse"]),
-    (["train", "fpd", "--ship"], ["--ship applies to"]),
-    (["train", "teacher", "--task", "shapes-t2i", "--set", "tag_mix=colr_attr:2"], ["unknown tag 'colr_attr'", "color_attr"]),
-    (["train", "teacher", "--task", "shapes-t2i", "--set", "tag_mix=color_attr=2"], ["unknown tag", "color_attr:2"]),
-    (["train", "teacher", "--task", "shapes", "--set", "tag_mix=counting:2"], ["--task shapes-t2i"]),
-    (["sample", "--rows", "0"], ["--rows"]),
-    (["eval", "--method", "fpd", "--suite", "shapes-fid", "--checkpoint", "/nonexistent/student"], ["no fpd checkpoint", "harness train fpd"]),
-    (["table", "--table", "7"], ["table"]),
-])
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["eval", "--method", "fdp", "--suite", "shapes-fid"], ["unknown method 'fdp'", "did you mean 'fpd'"]),
+        (["eval", "--method", "fpd", "--suite", "shapes-fi"], ["unknown suite", "did you mean 'shapes-fid'"]),
+        (["sample", "--method", "teacher", "--task", "shapez"], ["unknown task", "did you mean 'shapes'"]),
+        (["train", "teachr"], ["unknown trainer", "did you mean 'teacher'"]),
+        (["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "0"], ["--steps must be >= 1"]),
+        (["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "16,x"], ["--steps"]),
+        (["train", "teacher", "--steps", "-3"], ["--steps must be >= 1"]),
+        (["train", "teacher", "--stop-at", "0"], ["--stop-at must be >= 1"]),
+        (["sample", "--steps", "0"], ["--steps must be >= 1"]),
+        (["eval", "--method", "teacher", "--suite", "shapes-fid", "--seeds", "-5-3"], ["--seeds"]),
+        (["eval", "--method", "teacher", "--suite", "shapes-fid", "--seeds", "9-3"], ["--seeds"]),
+        (["eval", "--method", "teacher", "--suite", "shapes-fid", "--batch", "0"], ["--batch"]),
+        (["train", "teacher", "--set", "lr"], ["key=value"]),
+        (["train", "teacher", "--set", "lrr=1"], ["unknown config key 'lrr'", "did you mean 'lr'"]),
+        (["train", "teacher", "--set", "steps=many"], ["cannot parse"]),
+        (["train", "fpd", "--ship"], ["--ship applies to"]),
+        (
+            ["train", "teacher", "--task", "shapes-t2i", "--set", "tag_mix=colr_attr:2"],
+            ["unknown tag 'colr_attr'", "color_attr"],
+        ),
+        (
+            ["train", "teacher", "--task", "shapes-t2i", "--set", "tag_mix=color_attr=2"],
+            ["unknown tag", "color_attr:2"],
+        ),
+        (["train", "teacher", "--task", "shapes", "--set", "tag_mix=counting:2"], ["--task shapes-t2i"]),
+        (["sample", "--rows", "0"], ["--rows"]),
+        (
+            ["eval", "--method", "fpd", "--suite", "shapes-fid", "--checkpoint", "/nonexistent/student"],
+            ["no fpd checkpoint", "harness train fpd"],
+        ),
+        (["table", "--table", "7"], ["table"]),
+    ],
+)
 def test_bad_inputs(args, needles, capsys):
     code, _, err = run_cli(args, capsys)
     assert_one_line_error(code, err, *needles)
@@ -48,6 +61,7 @@ def test_bad_inputs(args, needles, capsys):
 def test_corrupt_checkpoint_is_refused(tmp_path, capsys):
     from harness.io import save_weights
     import torch
+
     ck = tmp_path / "student"
     save_weights(ck, {"w": torch.zeros(3)}, {"method": "fpd", "train": {}})
     data = bytearray((tmp_path / "student.safetensors").read_bytes())
@@ -62,6 +76,7 @@ def test_run_folder_as_checkpoint(tmp_path, capsys):
     a folder with several students or none is a one-line error naming them."""
     from harness.io import save_weights
     import torch
+
     run = tmp_path / "run"
     save_weights(run / "student", {"w": torch.zeros(3)}, {"method": "fpd", "train": {}})
     data = bytearray((run / "student.safetensors").read_bytes())
@@ -114,8 +129,10 @@ def test_malformed_leaderboard_line(tmp_path, capsys, monkeypatch):
 
 def test_malformed_geneval_metadata(tmp_path, capsys, monkeypatch):
     bad = tmp_path / "evaluation_metadata.jsonl"
-    bad.write_text('{"tag": "single_object", "include": [{"class": "bench", "count": 1}], "prompt": "a photo of a bench"}\n'
-                   '{"tag": "single_object", "include": [\n')
+    bad.write_text(
+        '{"tag": "single_object", "include": [{"class": "bench", "count": 1}], "prompt": "a photo of a bench"}\n'
+        '{"tag": "single_object", "include": [\n'
+    )
     monkeypatch.setenv("FPD_GENEVAL_METADATA", str(bad))
     code, _, err = run_cli(["eval", "--method", "teacher", "--suite", "geneval", "--steps", "16"], capsys)
     assert_one_line_error(code, err, ":2")
@@ -129,10 +146,26 @@ def test_missing_geneval_metadata(tmp_path, capsys, monkeypatch):
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
     from harness.io import sha256_file
+
     monkeypatch.setenv("FPD_CKPT_EVERY", "1")
     run = tmp_path / "run"
-    code, _, err = run_cli(["train", "classifier", "--out", run, "--steps", "50", "--set", "n_train=64",
-                            "--set", "n_heldout=24", "--set", "lr=1e30"], capsys)
+    code, _, err = run_cli(
+        [
+            "train",
+            "classifier",
+            "--out",
+            run,
+            "--steps",
+            "50",
+            "--set",
+            "n_train=64",
+            "--set",
+            "n_heldout=24",
+            "--set",
+            "lr=1e30",
+        ],
+        capsys,
+    )
     assert_one_line_error(code, err, "non-finite", "last good checkpoint")
     latest = json.loads((run / "latest.json").read_text())
     ck = run / "checkpoints" / latest["checkpoint"]
@@ -142,11 +175,14 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, mon
 
 def test_geneval_metadata_option_named_in_help_and_error(tmp_path, monkeypatch):
     from helpers import run_console
+
     monkeypatch.delenv("FPD_GENEVAL_METADATA", raising=False)
     code, out, _ = run_console(["eval", "--help"])
     assert code == 0 and "--metadata" in out
-    code, _, err = run_console(["eval", "--method", "teacher", "--suite", "geneval", "--metadata", tmp_path / "nope.jsonl"],
-                               env={"FPD_GENEVAL_METADATA": ""})
+    code, _, err = run_console(
+        ["eval", "--method", "teacher", "--suite", "geneval", "--metadata", tmp_path / "nope.jsonl"],
+        env={"FPD_GENEVAL_METADATA": ""},
+    )
     assert_one_line_error(code, err, "not found", "nope.jsonl")
     code, _, err = run_console(["eval", "--method", "teacher", "--suite", "geneval"], env={"FPD_GENEVAL_METADATA": ""})
     assert_one_line_error(code, err, "--metadata")

@@ -1,5 +1,6 @@
 """Two processes on one run folder (train) or one results folder (eval): the second refuses at once,
 naming the holder; a SIGKILLed holder leaves no stale lock, so re-running the command resumes."""
+
 import json
 import os
 import signal
@@ -9,14 +10,31 @@ from pathlib import Path
 
 from helpers import harness_bin, run_console
 
-TINY_TEACHER = ["--set", "width=32", "--set", "depth=1", "--set", "heads=2", "--set", "n_train=600",
-                "--set", "batch=16", "--set", "warmup=5"]
+TINY_TEACHER = [
+    "--set",
+    "width=32",
+    "--set",
+    "depth=1",
+    "--set",
+    "heads=2",
+    "--set",
+    "n_train=600",
+    "--set",
+    "batch=16",
+    "--set",
+    "warmup=5",
+]
 ENV = {"OMP_NUM_THREADS": "1", "FPD_NO_PROGRESS": "1"}
 
 
 def _start(args, cwd, env=None):
-    return subprocess.Popen([harness_bin(), *map(str, args)], cwd=cwd, env={**os.environ, **ENV, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [harness_bin(), *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, **ENV, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _wait_for(path: Path, proc, timeout=240):
@@ -41,16 +59,30 @@ def test_second_training_run_on_same_folder_refuses_and_kill_resumes(tmp_path):
         first.send_signal(signal.SIGKILL)
         first.wait()
     killed_at = json.loads((out / "latest.json").read_text())["step"]
-    args[args.index("--steps") + 1] = str(killed_at + 3)   # --steps: finish three steps after the kill point
+    args[args.index("--steps") + 1] = str(killed_at + 3)  # --steps: finish three steps after the kill point
     code, stdout, err = run_console(args, cwd=tmp_path, env=ENV)
     assert code == 0, err
-    assert json.loads(stdout)["train"]["steps_run"] == 3   # resumed from the killed run's checkpoint
+    assert json.loads(stdout)["train"]["steps_run"] == 3  # resumed from the killed run's checkpoint
 
 
 def test_second_evaluation_on_same_folder_refuses(tmp_path):
     out = tmp_path / "ev"
-    args = ["eval", "--method", "teacher", "--steps", "16", "--suite", "shapes-fid", "--seeds", "0-4999",
-            "--batch", "5", "--out", out, "--no-append"]
+    args = [
+        "eval",
+        "--method",
+        "teacher",
+        "--steps",
+        "16",
+        "--suite",
+        "shapes-fid",
+        "--seeds",
+        "0-4999",
+        "--batch",
+        "5",
+        "--out",
+        out,
+        "--no-append",
+    ]
     first = _start(args, tmp_path)
     try:
         _wait_for(out / "fingerprint.json", first)

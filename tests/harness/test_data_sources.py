@@ -1,6 +1,7 @@
 """Real images and captions through `datasets` (issue 14 item 4): tiny local datasets in the formats users
 bring (parquet in a Hub repo's layout, a parquet file, save_to_disk folders, an image folder, a repo id in
 the HF cache), streamed; every missing piece is a one-line error naming what and where to get it."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,16 +16,19 @@ CAPTIONS = ["a red car", "two cats on a sofa", "a blue bird", "a green apple"]
 def sources(tmp_path_factory):
     """{format: path} of one 4-row dataset (image + caption columns) written in each format."""
     import datasets
+
     root = tmp_path_factory.mktemp("data-sources")
-    images = [Image.fromarray(np.full((20 + 4 * i, 30, 3), 60 * i, np.uint8)) for i in range(4)]   # sizes differ
+    images = [Image.fromarray(np.full((20 + 4 * i, 30, 3), 60 * i, np.uint8)) for i in range(4)]  # sizes differ
     feats = datasets.Features({"image": datasets.Image(), "caption": datasets.Value("string")})
     ds = datasets.Dataset.from_dict({"image": images, "caption": CAPTIONS}, features=feats)
     (root / "hub" / "data").mkdir(parents=True)
-    ds.to_parquet(root / "hub" / "data" / "train-00000-of-00001.parquet")      # a downloaded Hub repo's layout
+    ds.to_parquet(root / "hub" / "data" / "train-00000-of-00001.parquet")  # a downloaded Hub repo's layout
     ds.to_parquet(root / "one.parquet")
     ds.save_to_disk(root / "saved")
     datasets.DatasetDict({"train": ds, "validation": ds.select([0])}).save_to_disk(root / "saved-dict")
-    ds.remove_columns("image").rename_column("caption", "TEXT").to_parquet(root / "laion.parquet")  # LAION's column name
+    ds.remove_columns("image").rename_column("caption", "TEXT").to_parquet(
+        root / "laion.parquet"
+    )  # LAION's column name
     (root / "folder").mkdir()
     for i, im in enumerate(images):
         im.save(root / "folder" / f"{i}.png")
@@ -55,7 +59,7 @@ def test_captions_stream_from_every_format(env, sources, fmt):
     spec = fmt if "/" in fmt and not fmt.startswith("hub") else str(sources / fmt)
     env.setenv(P.PROMPTS_ENV, spec)
     assert P._prompts() == tuple(CAPTIONS)
-    env.setenv(P.MAX_CAPTIONS_ENV, "2")                   # only the first captions are read
+    env.setenv(P.MAX_CAPTIONS_ENV, "2")  # only the first captions are read
     assert P._prompts() == tuple(CAPTIONS[:2])
 
 
@@ -64,7 +68,7 @@ def test_laion_text_column_and_caption_files(env, sources, tmp_path):
     assert P._prompts() == tuple(CAPTIONS)
     (tmp_path / "p.txt").write_text("a red car\n\n two cats \n")
     (tmp_path / "p.jsonl").write_text('{"caption": "a red car"}\n{"prompt": "two cats"}\n')
-    for name in ("p.txt", "p.jsonl"):                      # the plain prompt files keep working
+    for name in ("p.txt", "p.jsonl"):  # the plain prompt files keep working
         env.setenv(P.PROMPTS_ENV, str(tmp_path / name))
         assert P._prompts() == ("a red car", "two cats")
 
@@ -86,23 +90,23 @@ def _one_line(exc_info) -> str:
 
 
 def test_missing_data_are_one_line_errors_naming_what_and_where(env, sources, tmp_path):
-    with pytest.raises(HarnessError) as e:                 # ImageNet train images: not in the (empty) HF cache, offline
+    with pytest.raises(HarnessError) as e:  # ImageNet train images: not in the (empty) HF cache, offline
         P.check_data("imagenet", gan=True)
     msg = _one_line(e)
     assert "ILSVRC/imagenet-1k" in msg and "huggingface-cli download --repo-type dataset ILSVRC/imagenet-1k" in msg
     assert P.REAL_ENV in msg
-    with pytest.raises(HarnessError) as e:                 # t2i captions: nothing configured
+    with pytest.raises(HarnessError) as e:  # t2i captions: nothing configured
         P.check_data("t2i")
     assert P.PROMPTS_ENV in _one_line(e) and "LAION" in _one_line(e)
     env.setenv(P.PROMPTS_ENV, str(sources / "laion.parquet"))
-    with pytest.raises(HarnessError) as e:                 # the t2i GAN has no default real images
+    with pytest.raises(HarnessError) as e:  # the t2i GAN has no default real images
         P.check_data("t2i", gan=True)
     assert P.REAL_ENV in _one_line(e) and "LAION" in _one_line(e)
     env.setenv(P.PROMPTS_ENV, str(tmp_path / "nowhere" / "captions.parquet"))
     with pytest.raises(HarnessError, match="does not exist") as e:
         P._prompts()
     _one_line(e)
-    env.setenv(P.PROMPTS_ENV, str(sources / "folder"))     # images, no caption column: the columns are named
+    env.setenv(P.PROMPTS_ENV, str(sources / "folder"))  # images, no caption column: the columns are named
     with pytest.raises(HarnessError, match="no caption column.*image") as e:
         P._prompts()
     _one_line(e)
@@ -116,5 +120,6 @@ def test_sources_are_streamed_not_loaded(env, sources):
     from datasets import IterableDataset
 
     from harness.data_sources import open_train_split
+
     for spec in (sources / "hub", sources / "saved", sources / "one.parquet"):
         assert isinstance(open_train_split(str(spec), "test"), IterableDataset)

@@ -1,5 +1,6 @@
 """--device / --precision (issue 14 item 5): one place decides (harness.distributed), bad values are one-line
 errors, and bf16 autocast covers the network forwards only: what they return, and the drift loss, stay float32."""
+
 import pytest
 import torch
 
@@ -10,7 +11,7 @@ from harness.precision import Autocast
 
 @pytest.fixture(autouse=True)
 def automatic():
-    D.configure()            # every test starts and ends on the automatic choice
+    D.configure()  # every test starts and ends on the automatic choice
     yield
     D.configure()
 
@@ -31,12 +32,12 @@ def test_device_and_precision_defaults():
     assert D.device().type == ("cuda" if torch.cuda.is_available() else "cpu")
     D.configure("cpu")
     assert D.device() == torch.device("cpu")
-    assert D.precision("imagenet") == "fp32" and D.precision("shapes") == "fp32"   # fp32 on CPU unless asked
+    assert D.precision("imagenet") == "fp32" and D.precision("shapes") == "fp32"  # fp32 on CPU unless asked
     D.configure("cpu", "bf16")
     assert D.precision("shapes") == "bf16" and isinstance(D.amp(torch.nn.Linear(2, 2), "shapes"), Autocast)
     D.configure("cpu", "fp32")
     lin = torch.nn.Linear(2, 2)
-    assert D.amp(lin, "imagenet") is lin                  # fp32: the module itself, untouched
+    assert D.amp(lin, "imagenet") is lin  # fp32: the module itself, untouched
 
 
 class _Net(torch.nn.Module):
@@ -63,7 +64,7 @@ def test_autocast_runs_bf16_inside_and_hands_back_float32():
     y = wrapped(x)
     assert net.seen[-1] == torch.bfloat16 and y.dtype == torch.float32
     assert not torch.allclose(y, net.lin(x), atol=0, rtol=0) and torch.allclose(y, net.lin(x), atol=0.05)
-    out = wrapped.decode(x)                                # methods are wrapped too; non-float outputs untouched
+    out = wrapped.decode(x)  # methods are wrapped too; non-float outputs untouched
     assert net.seen[-1] == torch.bfloat16 and out["a"].dtype == torch.float32 and out["n"].dtype == torch.long
     assert wrapped.mask_id == 7 and wrapped.lin is net.lin  # attributes are the inner module's
     assert list(wrapped.parameters()) == list(net.parameters())
@@ -74,6 +75,7 @@ def test_fpd_training_in_bf16_keeps_the_drift_loss_in_float32(tmp_path, monkeypa
     sees float32 features with autocast off."""
     import methods.fpd as fpd_method
     from harness.trainers.fpd import FPDTrainConfig, train
+
     seen, forwards = [], []
     real_drift = fpd_method.drift_loss
 
@@ -93,5 +95,5 @@ def test_fpd_training_in_bf16_keeps_the_drift_loss_in_float32(tmp_path, monkeypa
     res = train(FPDTrainConfig(task="shapes", steps=2, batch=4, stats_every=0), tmp_path / "run", sample_every=0)
     assert res["precision"] == "bf16" and res["device"] == "cpu"
     assert seen and all(not on and dtypes == {torch.float32} for on, dtypes in seen)
-    assert "ShapesMaskTransformer" in forwards            # student and teacher forwards went through autocast
-    assert res["train"]["last"]["loss"] == res["train"]["last"]["loss"]   # finite (not NaN)
+    assert "ShapesMaskTransformer" in forwards  # student and teacher forwards went through autocast
+    assert res["train"]["last"]["loss"] == res["train"]["last"]["loss"]  # finite (not NaN)

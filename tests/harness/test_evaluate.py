@@ -1,4 +1,5 @@
 """`harness eval` end to end on a few seeds: results JSON, a valid leaderboard row, resume."""
+
 import json
 
 import pytest
@@ -7,7 +8,9 @@ from harness.assets import asset_path
 from harness.evaluate import evaluate
 
 needs_teacher = pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped teacher not built yet")
-needs_t2i = pytest.mark.skipif(not asset_path("teacher_shapes_t2i").exists(), reason="shipped t2i teacher not built yet")
+needs_t2i = pytest.mark.skipif(
+    not asset_path("teacher_shapes_t2i").exists(), reason="shipped t2i teacher not built yet"
+)
 
 
 @needs_teacher
@@ -36,11 +39,13 @@ def test_teacher_run_folder_scored_before_shipping(tmp_path):
     """`harness eval --method teacher --checkpoint RUN`: the run's latest checkpoint, not the shipped teacher,
     and the row's fingerprint names it; a folder that is not a run, or a run of the other task, is a one-line error."""
     from helpers import run_console
+
     env = {"OMP_NUM_THREADS": "1", "FPD_NO_PROGRESS": "1"}
     run = tmp_path / "t"
     tiny = ["--set", "width=32", "--set", "depth=1", "--set", "heads=2", "--set", "n_train=64", "--set", "batch=8"]
-    code, _, err = run_console(["train", "teacher", "--task", "shapes-t2i", "--steps", "2", "--out", run, *tiny],
-                               cwd=tmp_path, env=env)
+    code, _, err = run_console(
+        ["train", "teacher", "--task", "shapes-t2i", "--steps", "2", "--out", run, *tiny], cwd=tmp_path, env=env
+    )
     assert code == 0, err
     args = ["eval", "--method", "teacher", "--suite", "shapes-geneval", "--steps", "1", "--seeds", "0-3", "--no-append"]
     code, _, err = run_console([*args, "--checkpoint", run, "--out", tmp_path / "ev"], cwd=tmp_path, env=env)
@@ -49,10 +54,29 @@ def test_teacher_run_folder_scored_before_shipping(tmp_path):
     nets = res["generator"]["networks"]
     assert nets["teacher_run"]["step"] == 2 and nets["teacher"] == nets["teacher_run"]["sha256"]
     from harness.assets import asset_sha256
-    assert nets["teacher"] != asset_sha256("teacher_shapes_t2i")   # not the shipped one
+
+    assert nets["teacher"] != asset_sha256("teacher_shapes_t2i")  # not the shipped one
     code, _, err = run_console([*args, "--checkpoint", tmp_path, "--out", tmp_path / "ev2"], cwd=tmp_path, env=env)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and "not a teacher run folder" in lines[0], err
-    code, _, err = run_console(["eval", "--method", "teacher", "--suite", "shapes-fid", "--steps", "1", "--seeds", "0-3",
-                                "--no-append", "--checkpoint", run, "--out", tmp_path / "ev3"], cwd=tmp_path, env=env)
+    code, _, err = run_console(
+        [
+            "eval",
+            "--method",
+            "teacher",
+            "--suite",
+            "shapes-fid",
+            "--steps",
+            "1",
+            "--seeds",
+            "0-3",
+            "--no-append",
+            "--checkpoint",
+            run,
+            "--out",
+            tmp_path / "ev3",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
     assert code == 2 and "trained a 'shapes-t2i' teacher" in err, err

@@ -1,5 +1,6 @@
 """Evaluation results belong to the generator that made them (issue: resumed shards were reused
 across checkpoints and methods). Everything runs through the installed console script."""
+
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ def fake_student(path: Path, method: str = "fpd", perturb: float = 0.0) -> Path:
     """A one-step student checkpoint in the trainer's format: the teacher's weights (a student at step 0),
     optionally perturbed so that two students differ."""
     import torch
+
     m = load_shipped("shapes")
     if perturb:
         g = torch.Generator().manual_seed(1)
@@ -33,17 +35,21 @@ def results(out: str) -> dict:
 def test_other_generator_in_same_folder_refuses(tmp_path):
     ck = fake_student(tmp_path / "student")
     out = tmp_path / "X"
-    code, stdout, err = run_console(["eval", "--method", "fpd", "--suite", "shapes-fid", "--checkpoint", ck,
-                                     "--out", out, "--no-append", *SEEDS], cwd=tmp_path)
+    code, stdout, err = run_console(
+        ["eval", "--method", "fpd", "--suite", "shapes-fid", "--checkpoint", ck, "--out", out, "--no-append", *SEEDS],
+        cwd=tmp_path,
+    )
     assert code == 0, err
     first = results(out)
     assert first["fingerprint"]["generator"]["checkpoint_sha256"]
-    code, _, err = run_console(["eval", "--method", "teacher", "--steps", "1", "--suite", "shapes-fid",
-                                "--out", out, "--no-append", *SEEDS], cwd=tmp_path)
+    code, _, err = run_console(
+        ["eval", "--method", "teacher", "--steps", "1", "--suite", "shapes-fid", "--out", out, "--no-append", *SEEDS],
+        cwd=tmp_path,
+    )
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
     assert first["fingerprint"]["id"] in lines[0] and "teacher 1 step" in lines[0], lines[0]
-    assert results(out)["fingerprint"]["id"] == first["fingerprint"]["id"]   # nothing overwritten
+    assert results(out)["fingerprint"]["id"] == first["fingerprint"]["id"]  # nothing overwritten
 
 
 def test_default_folders_keep_generators_apart(tmp_path):
@@ -51,11 +57,13 @@ def test_default_folders_keep_generators_apart(tmp_path):
     b = fake_student(tmp_path / "b", perturb=0.05)
     outs = []
     for ck in (a, b):
-        code, stdout, err = run_console(["eval", "--method", "fpd", "--suite", "shapes-fid", "--checkpoint", ck,
-                                         "--no-append", *SEEDS], cwd=tmp_path)
+        code, stdout, err = run_console(
+            ["eval", "--method", "fpd", "--suite", "shapes-fid", "--checkpoint", ck, "--no-append", *SEEDS],
+            cwd=tmp_path,
+        )
         assert code == 0, err
         outs.append(sorted((tmp_path / "runs/eval/shapes-fid").glob("fpd-1step-*")))
-    assert len(outs[-1]) == 2, outs   # one folder per student
+    assert len(outs[-1]) == 2, outs  # one folder per student
     ra, rb = (results(o) for o in outs[-1])
     assert ra["sampling"]["generated"] == 8 and rb["sampling"]["generated"] == 8
     assert ra["fingerprint"]["id"] != rb["fingerprint"]["id"]
@@ -70,7 +78,7 @@ def test_resume_skips_own_finished_seeds_and_row_records_fingerprint(tmp_path):
     assert run_console(args + ["--no-append"], cwd=tmp_path, env=env)[0] == 0
     shards = sorted((out / "shards_0-7").glob("shard_*.npz"))
     assert len(shards) == 2
-    shards[-1].unlink()   # as if killed after the first shard
+    shards[-1].unlink()  # as if killed after the first shard
     code, _, err = run_console(args, cwd=tmp_path, env=env)
     assert code == 0, err
     r = results(out)
@@ -86,20 +94,25 @@ def test_folder_of_unknown_origin_refuses(tmp_path):
     out = tmp_path / "old"
     (out / "shards_0-7").mkdir(parents=True)
     (out / "shards_0-7" / "shard_000000000.npz").write_bytes(b"")
-    code, _, err = run_console(["eval", "--method", "teacher", "--steps", "1", "--suite", "shapes-fid", "--out", out,
-                                "--no-append", *SEEDS], cwd=tmp_path)
+    code, _, err = run_console(
+        ["eval", "--method", "teacher", "--steps", "1", "--suite", "shapes-fid", "--out", out, "--no-append", *SEEDS],
+        cwd=tmp_path,
+    )
     assert code == 2 and "unknown generator" in err and "Traceback" not in err, err
 
 
-@pytest.mark.parametrize("args", [
-    ["eval", "--method", "teacher", "--suite", "shapes-fid", "--stepz", "4"],
-    ["train"],
-    ["sample", "--steps", "four"],
-    ["evl"],
-    ["eval", "--method", "teacher"],
-    ["leaderboard", "shw"],
-    ["table", "--format"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["eval", "--method", "teacher", "--suite", "shapes-fid", "--stepz", "4"],
+        ["train"],
+        ["sample", "--steps", "four"],
+        ["evl"],
+        ["eval", "--method", "teacher"],
+        ["leaderboard", "shw"],
+        ["table", "--format"],
+    ],
+)
 def test_usage_errors_through_console_script(args):
     code, out, err = run_console(args)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]

@@ -1,4 +1,5 @@
 """harness.job_pool: dependencies respected, at most N at a time, a failure named in one line with its log."""
+
 import sys
 from dataclasses import dataclass
 
@@ -21,9 +22,11 @@ def _cmd(j):
 
 def test_dependencies_and_parallelism(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    jobs = [J("second", f"import pathlib,sys; sys.exit(0 if pathlib.Path({str(a)!r}).exists() else 5)", ("first",)),
-            J("first", f"import time,pathlib; time.sleep(0.5); pathlib.Path({str(a)!r}).touch()"),
-            J("other", f"import pathlib; pathlib.Path({str(b)!r}).touch()")]
+    jobs = [
+        J("second", f"import pathlib,sys; sys.exit(0 if pathlib.Path({str(a)!r}).exists() else 5)", ("first",)),
+        J("first", f"import time,pathlib; time.sleep(0.5); pathlib.Path({str(a)!r}).touch()"),
+        J("other", f"import pathlib; pathlib.Path({str(b)!r}).touch()"),
+    ]
     done, lines = [], []
     run_pool(jobs, lambda j: set(j.after), _cmd, 2, tmp_path / "logs", lambda j, s: done.append(j.name), lines.append)
     assert done.index("first") < done.index("second") and set(done) == {"first", "second", "other"}

@@ -1,6 +1,7 @@
 """A new one-step distiller is one file and one registration line: a trivial method written outside the package
 (its algorithm beside its `register_method` line, loaded through $FPD_HARNESS_PLUGINS) trains, exports curve
 points and scores through the console script like FPD, with no edit anywhere in the harness."""
+
 import json
 import textwrap
 
@@ -47,10 +48,30 @@ register_method(Method("toy-kl", "Toy KL", distiller="toy_kl"))
 
 def test_a_plugin_method_trains_and_scores_through_the_console_script(tmp_path):
     (tmp_path / "toy_kl.py").write_text(textwrap.dedent(TOY))
-    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(tmp_path), "FPD_HARNESS_PLUGINS": "toy_kl",
-           "FPD_RUNS_DIR": str(tmp_path / "runs")}
-    code, out, err = run_console(["train", "toy-kl", "--task", "shapes", "--steps", "2", "--set", "batch=4",
-                                  "--set", "kl_weight=0.5", "--set", "lr=1e-3"], cwd=tmp_path, env=env)
+    env = {
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(tmp_path),
+        "FPD_HARNESS_PLUGINS": "toy_kl",
+        "FPD_RUNS_DIR": str(tmp_path / "runs"),
+    }
+    code, out, err = run_console(
+        [
+            "train",
+            "toy-kl",
+            "--task",
+            "shapes",
+            "--steps",
+            "2",
+            "--set",
+            "batch=4",
+            "--set",
+            "kl_weight=0.5",
+            "--set",
+            "lr=1e-3",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
     assert code == 0, err
     run = tmp_path / "runs" / "toy-kl-shapes"
     assert json.loads(out)["run_dir"] == str(run)
@@ -58,8 +79,24 @@ def test_a_plugin_method_trains_and_scores_through_the_console_script(tmp_path):
     assert meta["config"]["method"] == "toy-kl" and meta["config"]["train"]["kl_weight"] == 0.5
     assert sorted(p.name for p in (run / "curve").iterdir()) == ["step_0000000", "step_0000002"]
 
-    code, out, err = run_console(["eval", "--method", "toy-kl", "--suite", "shapes-fid", "--seeds", "1000000-1000015",
-                                  "--batch", "16", "--no-append", "--out", tmp_path / "eval"], cwd=tmp_path, env=env)
+    code, out, err = run_console(
+        [
+            "eval",
+            "--method",
+            "toy-kl",
+            "--suite",
+            "shapes-fid",
+            "--seeds",
+            "1000000-1000015",
+            "--batch",
+            "16",
+            "--no-append",
+            "--out",
+            tmp_path / "eval",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["method"] == "toy-kl" and res["n"] == 16 and res["metrics"]["fid"] > 0

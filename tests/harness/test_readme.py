@@ -1,4 +1,5 @@
 """The README's results tables are the leaderboard's rows (rendered by `harness readme`, never typed)."""
+
 from pathlib import Path
 
 from harness.readme import render_readme
@@ -15,5 +16,7 @@ def test_readme_matches_leaderboard():
 def test_render_fills_marked_sections_only():
     text = "intro\n<!-- results:shapes-geneval -->\nstale\n<!-- /results:shapes-geneval -->\noutro\n"
     out = render_readme(text)
-    assert out.startswith("intro\n<!-- results:shapes-geneval -->\n| generator | steps | overall") and out.endswith("outro\n")
+    assert out.startswith("intro\n<!-- results:shapes-geneval -->\n| generator | steps | overall") and out.endswith(
+        "outro\n"
+    )
     assert "stale" not in out

@@ -1,6 +1,7 @@
 """`harness reproduce` end to end through the console script at a toy budget: two training steps, a few
 samples, one seed, one group of every kind (teacher, SDTT, DiMO, FPD main and an ablation), its leaderboard
 rows in a temporary board and Tables 1-4 rendered from them. Re-running resumes and appends nothing new."""
+
 import json
 from pathlib import Path
 
@@ -12,8 +13,23 @@ from helpers import run_console
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not asset_path("teacher_shapes").exists(), reason="shipped networks not built yet")
 
-TOY = ["reproduce", "--seeds", "1", "--train-steps", "2", "--n", "8", "--set", "batch=4", "--set", "stats_every=0",
-       "--set", "n_train=64", "--only", "teacher-1,sdtt-1,dimo-1,fpd-1,fpd-space=pixel"]
+TOY = [
+    "reproduce",
+    "--seeds",
+    "1",
+    "--train-steps",
+    "2",
+    "--n",
+    "8",
+    "--set",
+    "batch=4",
+    "--set",
+    "stats_every=0",
+    "--set",
+    "n_train=64",
+    "--only",
+    "teacher-1,sdtt-1,dimo-1,fpd-1,fpd-space=pixel",
+]
 
 
 def test_reproduce_toy_budget_end_to_end(tmp_path):
@@ -33,13 +49,22 @@ def test_reproduce_toy_budget_end_to_end(tmp_path):
     assert res["n"] == 8
     rows = [json.loads(x) for f in (tmp_path / "lb" / "data").glob("*.jsonl") for x in f.read_text().splitlines()]
     keys = {(r["suite"], r["method"], r["steps"], r["variant"]) for r in rows}
-    for key in [("shapes-fid", "teacher", 1, ""), ("shapes-fid", "sdtt", 1, ""), ("shapes-fid", "dimo", 1, ""),
-                ("shapes-fid", "fpd", 1, ""), ("shapes-geneval", "fpd", 1, ""), ("shapes-geneval", "fpd", 1, "ste"),
-                ("shapes-geneval", "fpd", 1, "space=pixel"), ("shapes-geneval", "dimo", 1, "")]:
+    for key in [
+        ("shapes-fid", "teacher", 1, ""),
+        ("shapes-fid", "sdtt", 1, ""),
+        ("shapes-fid", "dimo", 1, ""),
+        ("shapes-fid", "fpd", 1, ""),
+        ("shapes-geneval", "fpd", 1, ""),
+        ("shapes-geneval", "fpd", 1, "ste"),
+        ("shapes-geneval", "fpd", 1, "space=pixel"),
+        ("shapes-geneval", "dimo", 1, ""),
+    ]:
         assert key in keys, key
-    assert all("2 updates, n=8" in r["label"] and r["eval"]["train_steps"] == 2 for r in rows
-               if r["method"] != "teacher")
-    from harness.leaderboard_cli import row_teacher   # each row names its teacher and every seed's fingerprint
+    assert all(
+        "2 updates, n=8" in r["label"] and r["eval"]["train_steps"] == 2 for r in rows if r["method"] != "teacher"
+    )
+    from harness.leaderboard_cli import row_teacher  # each row names its teacher and every seed's fingerprint
+
     assert all(row_teacher(r)[1] == "row" and len(r["eval"]["fingerprints"]) == 1 for r in rows)
     assert "Table 2" in out and "Table 4" in out
     # resumed: every job done, no new rows
@@ -86,6 +111,7 @@ def test_reproduce_defaults_are_the_timed_study(tmp_path):
     """Plain `harness reproduce --scale shapes` is the study that was timed (docs/results/reproduce-s14-study.json):
     a folder holding that study's settings, every job done, resumes without a settings flag and is refused with fp32."""
     from harness.reproduce import plan
+
     root = tmp_path / "rp"
     for j in plan(3, root):
         j.args["marker"].parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Killing a training run with SIGKILL and re-running the same command continues from the last
 checkpoint and ends bit-identical to an uninterrupted run (EDM2-style resume by re-running)."""
+
 import json
 import os
 import signal
@@ -16,16 +17,45 @@ from helpers import run_console
 
 # trainer -> (extra CLI args, total steps, checkpoint interval, weights file); tiny sizes so a run takes seconds
 RUNS = {
-    "teacher": (["--set", "width=32", "--set", "depth=1", "--set", "heads=2", "--set", "n_train=600",
-                 "--set", "batch=16", "--set", "warmup=5"], 150, 25, "model.safetensors"),
+    "teacher": (
+        [
+            "--set",
+            "width=32",
+            "--set",
+            "depth=1",
+            "--set",
+            "heads=2",
+            "--set",
+            "n_train=600",
+            "--set",
+            "batch=16",
+            "--set",
+            "warmup=5",
+        ],
+        150,
+        25,
+        "model.safetensors",
+    ),
     "fpd": (["--set", "batch=4"], 30, 5, "student.safetensors"),
 }
 
 
 def _cmd(kind: str, out: Path) -> list[str]:
     args, steps, _, _ = RUNS[kind]
-    return [sys.executable, "-m", "harness.cli", "train", kind, "--task", "shapes", "--steps", str(steps),
-            "--out", str(out), *args]
+    return [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "train",
+        kind,
+        "--task",
+        "shapes",
+        "--steps",
+        str(steps),
+        "--out",
+        str(out),
+        *args,
+    ]
 
 
 def _env(kind: str):
@@ -69,7 +99,7 @@ def test_a_run_from_before_an_option_existed_resumes(tmp_path):
     code, _, err = run_console([*args, "--steps", "1"], cwd=tmp_path, env=env)
     assert code == 0, err
     cfg = json.loads((run / "config.json").read_text())
-    del cfg["positives"]                                       # as written before the option existed
+    del cfg["positives"]  # as written before the option existed
     (run / "config.json").write_text(json.dumps(cfg))
     code, _, err = run_console([*args, "--steps", "2"], cwd=tmp_path, env=env)
     assert code == 0, err
@@ -86,10 +116,12 @@ def test_changing_only_the_diagnostics_resumes(tmp_path):
     env = {"OMP_NUM_THREADS": "1"}
     code, _, err = run_console([*args, "--set", "stats_every=0", "--steps", "1"], cwd=tmp_path, env=env)
     assert code == 0, err
-    code, _, err = run_console([*args, "--set", "stats_every=1", "--set", "stats_n=8", "--steps", "2"],
-                               cwd=tmp_path, env=env)
+    code, _, err = run_console(
+        [*args, "--set", "stats_every=1", "--set", "stats_n=8", "--steps", "2"], cwd=tmp_path, env=env
+    )
     assert code == 0, err
     assert json.loads((run / "latest.json").read_text())["step"] == 2
-    code, _, err = run_console([*args, "--set", "stats_every=0", "--set", "lr=1e-3", "--steps", "3"],
-                               cwd=tmp_path, env=env)
+    code, _, err = run_console(
+        [*args, "--set", "stats_every=0", "--set", "lr=1e-3", "--steps", "3"], cwd=tmp_path, env=env
+    )
     assert code != 0 and "different config" in err and "lr" in err

@@ -1,4 +1,5 @@
 """Seed-keyed sharded sampling: any batch size or process count gives the same samples; a killed run resumes."""
+
 import os
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def test_interrupted_run_resumes_without_regenerating(tmp_path):
         generated.extend(seeds)
         return gen.generate(cond, seeds)
 
-    run_sharded(tmp_path, SEEDS[:12], cond_of, counting, process, batch=5)   # "killed" after 12 seeds
+    run_sharded(tmp_path, SEEDS[:12], cond_of, counting, process, batch=5)  # "killed" after 12 seeds
     assert finished_seeds(tmp_path) == set(range(12))
     stats = run_sharded(tmp_path, SEEDS, cond_of, counting, process, batch=8)
     assert stats == {"generated": 18, "skipped": 12}
@@ -44,7 +45,23 @@ def test_interrupted_run_resumes_without_regenerating(tmp_path):
 def test_two_processes_match_one(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, str(WORKER), str(tmp_path / "one"), "8"], check=True, env=env, timeout=300)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29519",
-                    str(WORKER), str(tmp_path / "two"), "4"], check=True, env=env, timeout=300, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29519",
+            str(WORKER),
+            str(tmp_path / "two"),
+            "4",
+        ],
+        check=True,
+        env=env,
+        timeout=300,
+        capture_output=True,
+    )
     a, b = load_shards(tmp_path / "one", SEEDS)["pixels"], load_shards(tmp_path / "two", SEEDS)["pixels"]
     assert np.array_equal(a, b)

@@ -60,14 +60,17 @@ def test_unknown_caption_word_is_refused():
 
 def test_tag_mix_weights_the_training_tags_and_leaves_the_uniform_draw_alone():
     probs = S.parse_tag_mix("single_object:0,colors:0,position:0,two_object:0,counting:1,color_attr:3")
-    assert probs == pytest.approx([0, 0, 0.25, 0, 0, 0.75])   # in TAGS' order
+    assert probs == pytest.approx([0, 0, 0.25, 0, 0, 0.75])  # in TAGS' order
     tags = [S.sample_scene(i, tag_probs=probs).metadata["tag"] for i in range(200)]
     assert set(tags) == {"counting", "color_attr"} and 120 < tags.count("color_attr") < 180
     assert S.parse_tag_mix("") is None
     # the uniform recipe (every teacher up to v9) draws exactly the scenes it always drew
-    assert [S.sample_scene(i).caption for i in range(5)] == [   # pinned with the code from before tag_mix existed
-        "a photo of a red triangle and an orange square", "a photo of two squares",
-        "a photo of a blue diamond and a yellow circle", "a photo of a diamond left of a circle",
-        "a photo of a triangle below a diamond"]
+    assert [S.sample_scene(i).caption for i in range(5)] == [  # pinned with the code from before tag_mix existed
+        "a photo of a red triangle and an orange square",
+        "a photo of two squares",
+        "a photo of a blue diamond and a yellow circle",
+        "a photo of a diamond left of a circle",
+        "a photo of a triangle below a diamond",
+    ]
     with pytest.raises(ValueError, match="every weight is 0"):
         S.parse_tag_mix(",".join(f"{t}:0" for t in S.TAGS))

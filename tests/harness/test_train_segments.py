@@ -1,4 +1,5 @@
 """A run extended with a larger --steps records every command in order, so its asset can be regenerated."""
+
 import sys
 
 import torch
@@ -26,8 +27,10 @@ def test_extended_run_records_its_commands(tmp_path, monkeypatch):
 
 
 def test_crash_resume_of_the_same_command_is_one_segment(tmp_path, monkeypatch):
-    _run(tmp_path, 2, monkeypatch)   # stands in for a run killed after its checkpoint at step 2 of 6
-    (tmp_path / "segments.jsonl").write_text('{"from_step": 0, "steps": 6, "command": "harness train teacher --steps 6"}\n')
+    _run(tmp_path, 2, monkeypatch)  # stands in for a run killed after its checkpoint at step 2 of 6
+    (tmp_path / "segments.jsonl").write_text(
+        '{"from_step": 0, "steps": 6, "command": "harness train teacher --steps 6"}\n'
+    )
     loop = _run(tmp_path, 6, monkeypatch)
     assert [(s["from_step"], s["steps"]) for s in loop.segments()] == [(0, 6)]
     assert regenerate_chain(loop.segments()) is None
@@ -35,10 +38,14 @@ def test_crash_resume_of_the_same_command_is_one_segment(tmp_path, monkeypatch):
 
 def test_chain_of_a_copied_run_trains_one_folder():
     """A run copied under another name and extended there is one run: the chain trains into the last --out."""
-    segs = [{"from_step": 0, "steps": 3, "command": "harness train teacher --steps 3 --out runs/a"},
-            {"from_step": 3, "steps": 5, "command": "harness train teacher --steps 5 --out runs/b --set compile=true"}]
-    assert regenerate_chain(segs) == ("harness train teacher --steps 3 --out runs/b && "
-                                      "harness train teacher --steps 5 --out runs/b --set compile=true")
+    segs = [
+        {"from_step": 0, "steps": 3, "command": "harness train teacher --steps 3 --out runs/a"},
+        {"from_step": 3, "steps": 5, "command": "harness train teacher --steps 5 --out runs/b --set compile=true"},
+    ]
+    assert regenerate_chain(segs) == (
+        "harness train teacher --steps 3 --out runs/b && "
+        "harness train teacher --steps 5 --out runs/b --set compile=true"
+    )
 
 
 def test_rerun_of_a_finished_run_reports_its_logged_figures(tmp_path, monkeypatch):
@@ -58,6 +65,7 @@ def test_warm_start_from_the_shipped_teacher_and_its_chain(tmp_path, monkeypatch
     from harness.networks.shapes_transformer import ShapesMaskTransformer
     from harness.trainers import teacher as T
     from harness.trainers.tokenizer import load_shipped as load_tokenizer
+
     tok = load_tokenizer()
     shipped, meta = assets.load_asset("teacher_shapes_t2i")
     depth = meta["config"]["model"]["depth"]
@@ -86,6 +94,7 @@ def test_warm_start_into_a_deeper_network_keeps_the_function():
     from harness.networks.shapes_transformer import ShapesMaskTransformer
     from harness.trainers import teacher as T
     from harness.trainers.tokenizer import load_shipped as load_tokenizer
+
     tok = load_tokenizer()
     src = T.load_shipped("shapes-t2i")
     depth = len(src.blocks.layers)
@@ -112,8 +121,10 @@ def test_stop_at_trains_a_piece_and_an_interrupted_segment_replays_up_to_its_suc
     monkeypatch.delenv("FPD_STOP_AT")
     assert _run(tmp_path, 6, monkeypatch).start_step == 3
     # the 6-step schedule was left at step 3 for a 9-step one: the chain replays it only that far
-    segs = [{"from_step": 0, "steps": 6, "command": "harness train teacher --steps 6"},
-            {"from_step": 3, "steps": 9, "command": "harness train teacher --steps 9"}]
+    segs = [
+        {"from_step": 0, "steps": 6, "command": "harness train teacher --steps 6"},
+        {"from_step": 3, "steps": 9, "command": "harness train teacher --steps 9"},
+    ]
     assert regenerate_chain(segs) == "harness train teacher --steps 6 --stop-at 3 && harness train teacher --steps 9"
 
 
@@ -122,6 +133,7 @@ def test_stop_at_through_the_console_script(tmp_path):
     import json
 
     from helpers import run_console
+
     run = tmp_path / "run"
     args = ["train", "classifier", "--out", run, "--steps", "4", "--set", "n_train=64", "--set", "n_heldout=24"]
     code, _, err = run_console(args + ["--stop-at", "2"])
@@ -142,12 +154,40 @@ def test_teacher_ema_is_what_a_run_folder_scores(tmp_path):
 
     from harness.trainers import teacher as T
     from harness.trainers.tokenizer import load_shipped as load_tokenizer
-    small = ["--task", "shapes-t2i", "--set", "n_train=64", "--set", "batch=4", "--set", "width=32",
-             "--set", "depth=1", "--set", "heads=2", "--set", "warmup=1"]
+
+    small = [
+        "--task",
+        "shapes-t2i",
+        "--set",
+        "n_train=64",
+        "--set",
+        "batch=4",
+        "--set",
+        "width=32",
+        "--set",
+        "depth=1",
+        "--set",
+        "heads=2",
+        "--set",
+        "warmup=1",
+    ]
     code, _, err = run_console(["train", "teacher", "--steps", "1", "--out", tmp_path / "a"] + small)
     assert code == 0, err
-    code, _, err = run_console(["train", "teacher", "--steps", "1", "--out", tmp_path / "b", "--set", "ema=0.5",
-                                "--set", f"init={tmp_path / 'a'}"] + small)
+    code, _, err = run_console(
+        [
+            "train",
+            "teacher",
+            "--steps",
+            "1",
+            "--out",
+            tmp_path / "b",
+            "--set",
+            "ema=0.5",
+            "--set",
+            f"init={tmp_path / 'a'}",
+        ]
+        + small
+    )
     assert code == 0, err
     ck = tmp_path / "b" / "checkpoints" / json.loads((tmp_path / "b" / "latest.json").read_text())["checkpoint"]
     start = load_file(tmp_path / "a" / "checkpoints" / "step_0000001" / "model.safetensors")
@@ -158,8 +198,10 @@ def test_teacher_ema_is_what_a_run_folder_scores(tmp_path):
     net, ident = T.load_run("shapes-t2i", tmp_path / "b", load_tokenizer())
     assert all(torch.equal(v, ema[k]) for k, v in net.state_dict().items())
     assert ident["sha256"] == json.loads((ck / "meta.json").read_text())["sha256"]["ema.safetensors"]
-    net, ident = T.load_run("shapes-t2i", ck / "model.safetensors", load_tokenizer())   # the raw weights, as a control
+    net, ident = T.load_run("shapes-t2i", ck / "model.safetensors", load_tokenizer())  # the raw weights, as a control
     assert all(torch.equal(v, raw[k]) for k, v in net.state_dict().items()) and ident["step"] == 1
     assert ident["weights"] == "model.safetensors"
-    code, _, err = run_console(["train", "teacher", "--steps", "1", "--out", tmp_path / "c", "--set", "ema=1.5"] + small)
+    code, _, err = run_console(
+        ["train", "teacher", "--steps", "1", "--out", tmp_path / "c", "--set", "ema=1.5"] + small
+    )
     assert code == 2 and "ema is a decay" in err and "Traceback" not in err

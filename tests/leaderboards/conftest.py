@@ -22,18 +22,32 @@ def shipped_root(root):
     return root
 
 
-def _measured(suite="shapes-fid", method="fpd", variant="", steps=1, metrics=None, ablation=False,
-              label=None, protocol=None):
+def _measured(
+    suite="shapes-fid", method="fpd", variant="", steps=1, metrics=None, ablation=False, label=None, protocol=None
+):
     metrics = metrics or {"fid": [12.0, 12.5, 11.9]}
     return {
-        "schema_version": 1, "suite": suite, "protocol": protocol or DEFAULT_PROTOCOL[suite],
-        "task": SUITES[suite], "method": method, "variant": variant, "label": label or f"Shapes-{method}",
+        "schema_version": 1,
+        "suite": suite,
+        "protocol": protocol or DEFAULT_PROTOCOL[suite],
+        "task": SUITES[suite],
+        "method": method,
+        "variant": variant,
+        "label": label or f"Shapes-{method}",
         "steps": steps,
         "metrics": {k: summarize_seeds(v) for k, v in metrics.items()},
-        "attributes": {"aux_score_net": False, "params": "1M"}, "source": "measured", "ablation": ablation,
-        "provenance": {"git_commit": "abc", "config_hash": "0" * 16, "checkpoint_sha256": "f" * 64,
-                       "packages": {"torch": "2.x"}, "hardware": "cpu", "wall_time_s": 1.5,
-                       "date": "2026-01-01T00:00:00+00:00"},
+        "attributes": {"aux_score_net": False, "params": "1M"},
+        "source": "measured",
+        "ablation": ablation,
+        "provenance": {
+            "git_commit": "abc",
+            "config_hash": "0" * 16,
+            "checkpoint_sha256": "f" * 64,
+            "packages": {"torch": "2.x"},
+            "hardware": "cpu",
+            "wall_time_s": 1.5,
+            "date": "2026-01-01T00:00:00+00:00",
+        },
     }
 
 

@@ -6,8 +6,18 @@ import stat
 import pytest
 
 from leaderboards import store
-from leaderboards.store import (LeaderboardError, PartialLineWarning, append_row, diff, format_diff, freeze,
-                                latest, read_rows, summarize_seeds, validate_row)
+from leaderboards.store import (
+    LeaderboardError,
+    PartialLineWarning,
+    append_row,
+    diff,
+    format_diff,
+    freeze,
+    latest,
+    read_rows,
+    summarize_seeds,
+    validate_row,
+)
 
 
 def test_round_trip(root, measured):
@@ -36,15 +46,33 @@ def test_validation_is_one_line(root, measured):
     assert not (root / "data").exists() or not list((root / "data").iterdir())
 
 
-
 def _append_many(root: str, who: int, n: int) -> None:
     from leaderboards.store import DEFAULT_PROTOCOL, append_row
+
     for i in range(n):
-        row = {"schema_version": 1, "suite": "shapes-fid", "protocol": DEFAULT_PROTOCOL["shapes-fid"],
-               "task": "shapes", "method": f"m{who}", "variant": f"{i}", "label": "x" * 3000, "steps": 1,
-               "metrics": {"fid": {"mean": float(i)}}, "attributes": {}, "source": "measured", "ablation": False,
-               "provenance": {"git_commit": None, "config_hash": "h", "checkpoint_sha256": None, "packages": {},
-                              "hardware": "cpu", "wall_time_s": 0.0, "date": "d"}}
+        row = {
+            "schema_version": 1,
+            "suite": "shapes-fid",
+            "protocol": DEFAULT_PROTOCOL["shapes-fid"],
+            "task": "shapes",
+            "method": f"m{who}",
+            "variant": f"{i}",
+            "label": "x" * 3000,
+            "steps": 1,
+            "metrics": {"fid": {"mean": float(i)}},
+            "attributes": {},
+            "source": "measured",
+            "ablation": False,
+            "provenance": {
+                "git_commit": None,
+                "config_hash": "h",
+                "checkpoint_sha256": None,
+                "packages": {},
+                "hardware": "cpu",
+                "wall_time_s": 0.0,
+                "date": "d",
+            },
+        }
         append_row("shapes-fid", row, root=root)
 
 
@@ -146,7 +174,7 @@ def test_summarize_seeds():
     s = summarize_seeds([1.0, 2.0, 3.0])
     assert s["mean"] == 2.0
     # t_{0.975,2} = 4.303, s = 1, n = 3
-    assert s["interval"] == pytest.approx([2 - 4.303 / 3 ** 0.5, 2 + 4.303 / 3 ** 0.5])
+    assert s["interval"] == pytest.approx([2 - 4.303 / 3**0.5, 2 + 4.303 / 3**0.5])
     with pytest.raises(LeaderboardError):
         summarize_seeds([])
 
@@ -167,10 +195,24 @@ def test_shipped_paper_rows_are_valid_and_complete():
 
 def test_measured_row_helper(root):
     prov = store.provenance({"lr": 1e-3}, wall_time_s=2.0)
-    assert set(prov) == {"git_commit", "config_hash", "checkpoint_sha256", "packages", "hardware", "wall_time_s",
-                         "date"}
-    row = store.measured_row("shapes-geneval", "fpd", 1, {"overall": [0.5, 0.6, 0.55]}, label="Shapes FPD",
-                             provenance=prov, eval={"num_samples": 512})
+    assert set(prov) == {
+        "git_commit",
+        "config_hash",
+        "checkpoint_sha256",
+        "packages",
+        "hardware",
+        "wall_time_s",
+        "date",
+    }
+    row = store.measured_row(
+        "shapes-geneval",
+        "fpd",
+        1,
+        {"overall": [0.5, 0.6, 0.55]},
+        label="Shapes FPD",
+        provenance=prov,
+        eval={"num_samples": 512},
+    )
     assert row["task"] == "shapes-t2i" and row["protocol"] == "shapes-geneval@1"
     assert row["metrics"]["overall"]["interval"][0] < 0.55 < row["metrics"]["overall"]["interval"][1]
     append_row("shapes-geneval", row)
@@ -180,6 +222,7 @@ def test_measured_row_helper(root):
 def test_killed_writer_never_leaves_a_bad_row(root):
     import signal
     import time
+
     ctx = mp.get_context("fork")
     p = ctx.Process(target=_append_many, args=(str(root), 7, 100000))
     p.start()
@@ -195,15 +238,18 @@ def test_killed_writer_never_leaves_a_bad_row(root):
     assert read_rows("shapes-fid")[-1]["method"] == "after"
 
 
-@pytest.mark.parametrize("change,needle", [
-    ({"method": "FPD"}, "method"),
-    ({"extra_field": 1}, "extra_field"),
-    ({"steps": 0}, "steps"),
-    ({"protocol": "shapes fid"}, "protocol"),
-    ({"metrics": {"fid": {"mean": 1.0, "interval": [2.0, 3.0]}}}, "interval"),
-    ({"metrics": {"FID": {"mean": 1.0}}}, "FID"),
-    ({"metrics": {"fid": {"mean": float("nan")}}}, "finite"),
-])
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        ({"method": "FPD"}, "method"),
+        ({"extra_field": 1}, "extra_field"),
+        ({"steps": 0}, "steps"),
+        ({"protocol": "shapes fid"}, "protocol"),
+        ({"metrics": {"fid": {"mean": 1.0, "interval": [2.0, 3.0]}}}, "interval"),
+        ({"metrics": {"FID": {"mean": 1.0}}}, "FID"),
+        ({"metrics": {"fid": {"mean": float("nan")}}}, "finite"),
+    ],
+)
 def test_schema_rejects_bad_rows_in_one_line(measured, change, needle):
     with pytest.raises(LeaderboardError, match=needle) as e:
         validate_row({**measured(), **change})

@@ -11,7 +11,7 @@ def test_table2_latex_has_paper_numbers_and_bold_best():
     for v in PAPER_T2 + ["224", "240", "0.88"]:
         assert v in tex
     assert r"\textbf{6.57}" in tex  # best FID (lower is better)
-    assert r"\textbf{240}" in tex   # best IS
+    assert r"\textbf{240}" in tex  # best IS
     assert r"\begin{tabular}" in tex and r"\multicolumn{8}{l}{\textit{Discrete Distillation}}" in tex
     assert "ReDi$^{1}$" in tex
 
@@ -46,23 +46,35 @@ def test_render_all_has_four_tables():
 
 
 def test_measured_rows_beside_paper_rows(shipped_root, measured):
-    append_row("shapes-fid", measured(method="teacher", steps=8, label="Shapes teacher",
-                                      metrics={"fid": [30.0, 31.0, 29.0], "is": [5.1, 5.2, 5.0]}))
+    append_row(
+        "shapes-fid",
+        measured(
+            method="teacher",
+            steps=8,
+            label="Shapes teacher",
+            metrics={"fid": [30.0, 31.0, 29.0], "is": [5.1, 5.2, 5.0]},
+        ),
+    )
     append_row("shapes-fid", measured(method="fpd", label="Shapes FPD", metrics={"fid": [25.0, 26.0, 24.0]}))
     md = render_table(2, "markdown")
     assert "Shapes FPD" in md and "measured (shapes)" in md and "6.90" in md
     assert md.index("FPD (Ours)") < md.index("Measured, shapes world (shapes-fid@1)") < md.index("Shapes FPD")
     assert "**25.00** ± 2.48" in md  # best within the shapes suite, with its t-interval
-    assert "**6.57**" in md          # paper best unaffected by the shapes rows
+    assert "**6.57**" in md  # paper best unaffected by the shapes rows
     assert "Shapes FPD" in render_table(2, "latex", suite="shapes-fid")
     assert "Shapes FPD" not in render_table(2, "markdown", suite="imagenet256")
 
 
 def test_measured_ablation_rows_match_cells_by_variant(shipped_root, measured):
-    for v, x in [("ste", [0.5, 0.52]), ("soft+gan", [0.4, 0.41]), ("pool=global", [0.3, 0.3]), ("odd=1", [0.1]),
-                 ("soft", [0.45]), ("draft=random", [0.7, 0.71])]:
-        append_row("shapes-geneval", measured(suite="shapes-geneval", variant=v, ablation=True,
-                                              metrics={"overall": x}))
+    for v, x in [
+        ("ste", [0.5, 0.52]),
+        ("soft+gan", [0.4, 0.41]),
+        ("pool=global", [0.3, 0.3]),
+        ("odd=1", [0.1]),
+        ("soft", [0.45]),
+        ("draft=random", [0.7, 0.71]),
+    ]:
+        append_row("shapes-geneval", measured(suite="shapes-geneval", variant=v, ablation=True, metrics={"overall": x}))
     t3 = render_table(3, "markdown", suite="shapes-geneval")
     assert "(measured, shapes-geneval)" in t3
     rows = [ln for ln in t3.splitlines() if ln.startswith("| ")]
@@ -71,7 +83,7 @@ def test_measured_ablation_rows_match_cells_by_variant(shipped_root, measured):
     assert "0.51 ± 0.13" in next(ln for ln in t3.splitlines() if ln.startswith("| Student"))
     # the paper's ordering against its reference cell (STE, student drafts, ...): paper soft 0.38 < STE 0.43
     assert "reference" in lines["STE/"] and "holds (1 seed)" in lines["Soft Emb./"]
-    assert "within noise" in lines["Soft Emb./✓"]                           # gap 0.105 inside the intervals
+    assert "within noise" in lines["Soft Emb./✓"]  # gap 0.105 inside the intervals
     assert "reversed" in next(ln for ln in t3.splitlines() if ln.startswith("| Random"))  # paper 0.22 < 0.43
     t4 = render_table(4, "markdown")
     assert "0.30 ± 0.00" in t4 and "outside the Tables 3-4 layout" in t4 and "odd=1" in t4

@@ -2,6 +2,7 @@
 
 Run as `python ddp_fpd_worker.py OUT` (one process) or under `torchrun --nproc_per_node 2`.
 """
+
 import copy
 import sys
 
@@ -20,7 +21,9 @@ torch.set_num_threads(1)
 D.init()
 torch.manual_seed(0)
 tok = ShapesVQ(VQConfig(channels=16, codebook_size=32, code_dim=8)).eval().requires_grad_(False)
-teacher = ShapesMaskTransformer(TransformerConfig(codebook_size=32, width=32, depth=1, heads=2)).eval().requires_grad_(False)
+teacher = (
+    ShapesMaskTransformer(TransformerConfig(codebook_size=32, width=32, depth=1, heads=2)).eval().requires_grad_(False)
+)
 backbone = FrozenBackbone(ShapesBackbone(BackboneConfig(widths=(8, 8, 8, 8))))
 student = copy.deepcopy(teacher).train().requires_grad_(True)
 model = torch.nn.parallel.DistributedDataParallel(student) if D.world() > 1 else student
@@ -31,7 +34,9 @@ local = D.local_slice(batch)
 gather = D.all_gather_cat if D.world() > 1 else None
 for step in range(3):
     seeds = SeedStreams.derive(0, step, range(batch))[local]
-    loss, logs, _ = method.loss(shapes_conditions("shapes", seeds), seeds, gather=gather, local=local if gather else None)
+    loss, logs, _ = method.loss(
+        shapes_conditions("shapes", seeds), seeds, gather=gather, local=local if gather else None
+    )
     opt.zero_grad()
     loss.backward()
     opt.step()

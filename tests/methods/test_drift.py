@@ -1,4 +1,5 @@
 """The drift field against a plain float64 re-implementation of the formula (docs/references/drift.md §1)."""
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +26,7 @@ def reference_drift(x, pos, bandwidths, neg=None):
             d = all_d[g] / scale
             k = np.exp(-d / h)
             if neg is None:
-                k[np.arange(N), np.arange(N)] = 0.0           # no self weight at all
+                k[np.arange(N), np.arange(N)] = 0.0  # no self weight at all
             a = np.sqrt((k / k.sum(1, keepdims=True)) * (k / k.sum(0, keepdims=True)))
             m = negs.shape[1]
             an, ap = a[:, :m], a[:, m:]
@@ -33,7 +34,7 @@ def reference_drift(x, pos, bandwidths, neg=None):
             xs = x[g] / s
             for i in range(N):
                 vh[g, i] = (wp[i][:, None] * (tgt[m:] - xs[i])).sum(0) - (wn[i][:, None] * (tgt[:m] - xs[i])).sum(0)
-        out += vh / np.sqrt((vh ** 2).mean())
+        out += vh / np.sqrt((vh**2).mean())
     return out, s
 
 
@@ -81,12 +82,12 @@ def test_invariant_to_feature_scale():
 
 def test_loss_gradient_points_along_the_drift():
     torch.manual_seed(4)
-    x = torch.randn(6, 3, 5, requires_grad=True)   # [B, G, C]
+    x = torch.randn(6, 3, 5, requires_grad=True)  # [B, G, C]
     y = torch.randn(6, 3, 5)
     loss, logs = drift_loss({"b": x}, {"b": y})
     loss.backward()
     v, s, _ = drift_field(x.detach().transpose(0, 1), y.transpose(0, 1))
-    expect = -(2 / v.numel()) * v.transpose(0, 1) / s          # d/dx mean((x/s - sg(x/s + V))^2)
+    expect = -(2 / v.numel()) * v.transpose(0, 1) / s  # d/dx mean((x/s - sg(x/s + V))^2)
     torch.testing.assert_close(x.grad, expect, rtol=1e-4, atol=1e-6)
     assert logs["drift_norm"] > 0
 
@@ -95,10 +96,11 @@ def test_self_pairs_at_the_fixed_point():
     """At Y = X (the operator's fixed point) the official reading (own target a positive, self masked among
     the negatives) leaves a purely outward field; masking the own target too makes it exactly zero."""
     from methods.drift import drift_field
+
     torch.manual_seed(0)
     x = torch.randn(2, 32, 8)
     v, _, logs = drift_field(x, x.clone(), (0.05, 0.2), self_pairs="mask-negatives", normalize="none")
-    assert logs["raw_norm"] > 0 and logs["raw_radial"] > 0.5 * logs["raw_norm"]   # repulsion, nothing balances it
+    assert logs["raw_norm"] > 0 and logs["raw_radial"] > 0.5 * logs["raw_norm"]  # repulsion, nothing balances it
     v, _, logs = drift_field(x, x.clone(), (0.05, 0.2), self_pairs="mask-both", normalize="none")
     assert v.abs().max() < 1e-5 and logs["raw_norm"] < 1e-5
     # targets less spread than the students: mask-both pulls inward
@@ -108,6 +110,7 @@ def test_self_pairs_at_the_fixed_point():
 
 def test_rms_normaliser_blows_up_a_tiny_residual_and_none_does_not():
     from methods.drift import drift_field
+
     torch.manual_seed(1)
     x = torch.randn(1, 16, 4)
     y = x + 1e-3 * torch.randn_like(x)
@@ -119,6 +122,7 @@ def test_rms_normaliser_blows_up_a_tiny_residual_and_none_does_not():
 
 def test_unknown_self_pairs_option_fails():
     from methods.drift import drift_field
+
     with pytest.raises(ValueError, match="self_pairs"):
         drift_field(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2), self_pairs="both")
 
@@ -127,16 +131,16 @@ def test_condition_sets_keep_other_conditions_targets_out():
     """set_size = samples per condition: a student is pulled only by its own condition's targets (the official
     code's class groups); in one mixed set another condition's targets, nearer than its own, drag it back."""
     torch.manual_seed(2)
-    a = 0.1 * torch.randn(8, 1, 4)                      # [B, G, C]: condition A's students near 0 ...
-    b = 0.1 * torch.randn(8, 1, 4) + 3.0                # ... condition B's far away
-    ya = a + torch.tensor([1.0, 0, 0, 0])              # A's targets at +x; B's land nearer A, on its -x side
+    a = 0.1 * torch.randn(8, 1, 4)  # [B, G, C]: condition A's students near 0 ...
+    b = 0.1 * torch.randn(8, 1, 4) + 3.0  # ... condition B's far away
+    ya = a + torch.tensor([1.0, 0, 0, 0])  # A's targets at +x; B's land nearer A, on its -x side
     yb = 0.1 * torch.randn(8, 1, 4) - torch.tensor([0.5, 0, 0, 0])
     x, y = torch.cat([a, b]).requires_grad_(), torch.cat([ya, yb])
     pull = {}
     for set_size in (8, None):
         x.grad = None
         drift_loss({"k": x}, {"k": y}, (0.2,), set_size=set_size)[0].backward()
-        pull[set_size] = float(-x.grad[:8, 0, 0].mean())   # descent direction of A's students along +x
+        pull[set_size] = float(-x.grad[:8, 0, 0].mean())  # descent direction of A's students along +x
     assert pull[8] > 2 * pull[None] > 0, pull
     with pytest.raises(ValueError, match="drift sets of 3"):
         drift_loss({"k": x}, {"k": y}, set_size=3)
@@ -147,6 +151,7 @@ def test_paired_control_pulls_each_student_to_its_own_target_and_pull_cos_tells_
     cosine of its field with that direction: near 1 when targets sit next to their own students, lower when
     a batch of look-alike targets makes the field pull toward the crowd."""
     from methods.drift import paired_loss
+
     torch.manual_seed(5)
     x = torch.randn(16, 2, 8, requires_grad=True)
     y = torch.randn(16, 2, 8)

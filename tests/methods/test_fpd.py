@@ -24,13 +24,16 @@ def test_z_init_masks_the_requested_fraction():
 def test_start_entropy_knob_perturbs_only_when_set(tiny_nets):
     """emb_perturb (DiMO's σ on z_init) is 0 in the paper's FPD: that draws exactly the unperturbed student."""
     from methods.fpd import FPDConfig, OneStepStudent
+
     teacher, _ = tiny_nets
     with pytest.raises(ValueError, match="emb_perturb"):
         FPDConfig(emb_perturb=1.0)
     cond, seeds = torch.tensor([0, 1, 2]), [5, 6, 7]
     draw = lambda s: OneStepStudent(teacher, None, 0.95, 1.0, s).draft(cond, SeedStreams(seeds))[0]  # noqa: E731
     method = FPD(teacher, teacher, None, None, FPDConfig())
-    assert method.generator.emb_perturb == 0.0 and torch.equal(draw(0.0), method.generator.draft(cond, SeedStreams(seeds))[0])
+    assert method.generator.emb_perturb == 0.0 and torch.equal(
+        draw(0.0), method.generator.draft(cond, SeedStreams(seeds))[0]
+    )
     assert FPD(teacher, teacher, None, None, FPDConfig(emb_perturb=0.1)).generator.emb_perturb == 0.1
     assert not torch.equal(draw(0.0), draw(0.1))
 
@@ -44,11 +47,17 @@ def _state(m):
 def test_one_step_changes_student_only(estimator, gan):
     from harness.trainers.fpd import FPDTrainConfig, build_gan, build_shapes
     from harness.trainers.common import shapes_conditions
+
     cfg = FPDTrainConfig(estimator=estimator, gan=gan)
     tok, teacher, backbone = build_shapes(cfg)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     gan_obj = build_gan(cfg, backbone) if gan else None
-    before = {"teacher": _state(teacher), "tok": _state(tok), "backbone": _state(backbone.net), "student": _state(student)}
+    before = {
+        "teacher": _state(teacher),
+        "tok": _state(tok),
+        "backbone": _state(backbone.net),
+        "student": _state(student),
+    }
     method = FPD(student, teacher, tok, backbone, cfg.fpd(), gan_obj)
     opt = torch.optim.AdamW(student.parameters(), lr=1e-3)
     seeds = list(range(16))
@@ -68,8 +77,23 @@ def test_two_processes_match_one(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     one, two = tmp_path / "one.safetensors", tmp_path / "two.safetensors"
     subprocess.run([sys.executable, str(WORKER), str(one)], check=True, env=env, timeout=300)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-                    str(WORKER), str(two)], check=True, env=env, timeout=300, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            str(WORKER),
+            str(two),
+        ],
+        check=True,
+        env=env,
+        timeout=300,
+        capture_output=True,
+    )
     a, b = load_file(one), load_file(two)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
@@ -79,10 +103,10 @@ def test_two_processes_match_one(tmp_path):
 
 def test_condition_blocks():
     from methods.fpd import FPDConfig, condition_leaders
+
     assert condition_leaders(6, 3) == [0, 0, 0, 3, 3, 3] and condition_leaders(3, 1) == [0, 1, 2]
     with pytest.raises(ValueError, match="per_cond"):
         FPDConfig(drift_sets="condition")
-
 
 
 def test_data_positives_are_renders_of_each_condition():
@@ -91,6 +115,7 @@ def test_data_positives_are_renders_of_each_condition():
     from evaluators.shapes_detector import detect_shapes
     from harness.tasks import shapes as S
     from harness.trainers.common import shapes_conditions, shapes_renders
+
     cond_seeds, seeds = [3, 3, 10, 10], [100, 101, 102, 103]
     imgs = shapes_renders("shapes", cond_seeds, seeds)
     assert imgs.shape == (4, 3, 32, 32) and imgs.min() >= -1 and imgs.max() <= 1
@@ -102,6 +127,7 @@ def test_data_positives_are_renders_of_each_condition():
     assert not torch.equal(imgs[0], imgs[1])
     with pytest.raises(ValueError, match="positives"):
         from methods.fpd import FPDConfig
+
         FPDConfig(positives="teachers")
 
 
@@ -110,16 +136,19 @@ def test_data_positives_skip_the_teacher_step():
     """The control's positives are renders: the teacher is never called, and the loss still trains the student."""
     from harness.trainers.common import shapes_conditions, shapes_renders
     from harness.trainers.fpd import FPDTrainConfig, build_shapes
+
     cfg = FPDTrainConfig(positives="data")
     tok, teacher, backbone = build_shapes(cfg)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
 
     def refuse(*a, **k):
         raise AssertionError("teacher called by the data control")
+
     teacher.forward = refuse
     seeds = list(range(8))
     loss, logs, _ = FPD(student, teacher, tok, backbone, cfg.fpd()).loss(
-        shapes_conditions("shapes", seeds), seeds, data=shapes_renders("shapes", seeds, [s + 50 for s in seeds]))
+        shapes_conditions("shapes", seeds), seeds, data=shapes_renders("shapes", seeds, [s + 50 for s in seeds])
+    )
     loss.backward()
     assert torch.isfinite(loss) and "target_changed" not in logs
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
@@ -130,6 +159,7 @@ def test_token_control_is_the_cross_entropy_to_the_target_and_skips_the_features
     """objective='tokens' (a control): CE of the student's logits to its own target's tokens; Φ never runs."""
     from harness.trainers.common import shapes_conditions
     from harness.trainers.fpd import FPDTrainConfig, build_shapes
+
     cfg = FPDTrainConfig(objective="tokens")
     tok, teacher, backbone = build_shapes(cfg)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
@@ -141,4 +171,5 @@ def test_token_control_is_the_cross_entropy_to_the_target_and_skips_the_features
     assert 0 < loss.item() < 10 and 0 < logs["target_changed"] < 1
     with pytest.raises(ValueError, match="positives='target'"):
         from methods.fpd import FPDConfig
+
         FPDConfig(objective="paired", positives="data")

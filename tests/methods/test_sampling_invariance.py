@@ -1,4 +1,5 @@
 """Sample i depends only on seed i: batch composition and size never change an image."""
+
 import torch
 
 from methods.fpd import OneStepStudent
@@ -11,7 +12,7 @@ def test_teacher_sampler_batch_invariant(tiny_nets):
     seeds = list(range(20))
     cond = torch.tensor([s % 24 for s in seeds])
     full = gen.generate(cond, seeds)
-    parts = torch.cat([gen.generate(cond[i:i + 7], seeds[i:i + 7]) for i in range(0, 20, 7)])
+    parts = torch.cat([gen.generate(cond[i : i + 7], seeds[i : i + 7]) for i in range(0, 20, 7)])
     assert torch.equal(full, parts)
     shuffled = gen.generate(cond.flip(0), seeds[::-1])
     assert torch.equal(shuffled.flip(0), full)
@@ -36,6 +37,7 @@ def test_one_step_teacher_is_defined(tiny_nets):
 
 def test_inverse_cdf_sampling_matches_the_distribution():
     from methods.rng import sample_categorical
+
     torch.manual_seed(0)
     logits = torch.tensor([[2.0, 0.0, -1.0, 1.0]])
     u = torch.rand(200_000, 1).expand(-1, 1)

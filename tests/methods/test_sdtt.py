@@ -1,4 +1,5 @@
 """SDTT baseline (methods/sdtt.py, harness/trainers/sdtt.py) on tiny random networks."""
+
 from __future__ import annotations
 
 import copy
@@ -28,7 +29,7 @@ def test_round_boundary_copies_student_into_teacher_and_halves_steps():
     assert m.end_round() == 8 and m.teacher_steps == 8
     s_sd, t_sd = student.state_dict(), teacher.state_dict()
     assert all(torch.equal(s_sd[k], t_sd[k]) for k in s_sd)
-    with torch.no_grad():                                          # a copy, not shared storage
+    with torch.no_grad():  # a copy, not shared storage
         student.head.weight.add_(1.0)
     assert not torch.equal(teacher.head.weight, student.head.weight)
     assert [m.end_round() for _ in range(3)] == [4, 2, 1]
@@ -80,6 +81,7 @@ def test_targets_come_from_the_step_that_unmasked_each_token(rule):
     m = Recording(perturbed(teacher, 5), teacher, SDTTConfig(teacher_step=rule, cond_drop=0.0))
     m.teacher_steps = 4
     from methods.rng import SeedStreams
+
     rng = SeedStreams(seeds)
     x_t, mask, r, c = m.corrupt(x0, cond, rng)
     target = m.teacher_targets(x_t, mask, r, c, rng)
@@ -91,7 +93,7 @@ def test_targets_come_from_the_step_that_unmasked_each_token(rule):
         lp1 = teacher(torch.where(rev, pred, x_t), c).log_softmax(-1)
     assert torch.allclose(target[rev], lp0[rev], atol=1e-5)
     assert torch.allclose(target[mask & ~rev], lp1[mask & ~rev], atol=1e-5)
-    if rule == "confidence":   # exactly round(L·γ(r)) − round(L·γ(r + 1/K)) tokens revealed
+    if rule == "confidence":  # exactly round(L·γ(r)) − round(L·γ(r + 1/K)) tokens revealed
         L = x0.shape[1]
         n = (mask.sum(1) - (L * masked_fraction((r + 0.25).clamp(max=1))).round().long()).clamp(min=0)
         assert torch.equal(rev.sum(1), n)
@@ -102,6 +104,7 @@ def test_trainer_rounds_exports_and_resume(tmp_path, monkeypatch):
     import harness.trainers.sdtt as T
     from harness.io import load_weights
     from harness.networks.shapes_vq import ShapesVQ, VQConfig
+
     torch.manual_seed(0)
     tok = ShapesVQ(VQConfig(channels=16, codebook_size=32, code_dim=8)).eval()
     teacher = tiny(num_tokens=64).requires_grad_(False)
@@ -110,8 +113,8 @@ def test_trainer_rounds_exports_and_resume(tmp_path, monkeypatch):
     kw = {"round_steps": 2, "batch": 4, "lr": 1e-3, "warmup": 1, "n_train": 24, "start_steps": 4}  # 4 -> 2 -> 1
     full = T.train(T.SDTTTrainConfig(steps=4, **kw), tmp_path / "full", sample_every=2)
     assert full["students"] == ["student_1step", "student_2step"]
-    T.train(T.SDTTTrainConfig(steps=3, **kw), tmp_path / "split", sample_every=0)   # stop mid round 1
-    T.train(T.SDTTTrainConfig(steps=4, **kw), tmp_path / "split", sample_every=0)   # resume with its teacher
+    T.train(T.SDTTTrainConfig(steps=3, **kw), tmp_path / "split", sample_every=0)  # stop mid round 1
+    T.train(T.SDTTTrainConfig(steps=4, **kw), tmp_path / "split", sample_every=0)  # resume with its teacher
     for name in ("student_2step", "student_1step"):
         a, meta = load_weights(tmp_path / "full" / name)
         b, _ = load_weights(tmp_path / "split" / name)
@@ -120,12 +123,15 @@ def test_trainer_rounds_exports_and_resume(tmp_path, monkeypatch):
     s2, m2 = load_weights(tmp_path / "full" / "student_2step")
     s1, m1 = load_weights(tmp_path / "full" / "student_1step")
     assert (m2["config"]["teacher_steps"], m1["config"]["teacher_steps"]) == (4, 2)
-    assert not torch.equal(s2["head.weight"], teacher.head.weight) and not torch.equal(s1["head.weight"], s2["head.weight"])
+    assert not torch.equal(s2["head.weight"], teacher.head.weight) and not torch.equal(
+        s1["head.weight"], s2["head.weight"]
+    )
     from safetensors.torch import load_file
+
     ck = tmp_path / "full" / "checkpoints" / "step_0000004" / "teacher.safetensors"
-    assert all(torch.equal(load_file(ck)[k], s1[k]) for k in s1)     # copied again at the last boundary
+    assert all(torch.equal(load_file(ck)[k], s1[k]) for k in s1)  # copied again at the last boundary
     mid = load_file(tmp_path / "split" / "checkpoints" / "step_0000003" / "teacher.safetensors")
-    assert all(torch.equal(mid[k], s2[k]) for k in s2)                # round 1 distils the round-0 student
+    assert all(torch.equal(mid[k], s2[k]) for k in s2)  # round 1 distils the round-0 student
     assert (tmp_path / "full" / "samples" / "step_0000002_2step.png").exists()
     with pytest.raises(Exception, match="exceeds"):
         T.train(T.SDTTTrainConfig(steps=5, **kw), tmp_path / "bad")

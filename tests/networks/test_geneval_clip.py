@@ -1,5 +1,6 @@
 """GenEval's colour CLIP: shapes read from the file, open_clip state dicts and OpenAI-style TorchScript archives
 through the same strict loader (torch.load(weights_only=True) refuses TorchScript, so open_clip >= 2.29 cannot)."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,9 +27,10 @@ def test_open_clip_state_dict_loads_with_the_shapes_it_holds(reduced):
     model, path = reduced
     loaded, transform, tokenizer, cfg = load_geneval_clip(path)
     assert cfg["vision_cfg"]["width"] == 64 and cfg["text_cfg"]["width"] == 48 and cfg["embed_dim"] == 32
-    assert cfg["vision_cfg"]["image_size"] == 224 and cfg["text_cfg"]["heads"] == 12   # heads: ViT-L-14's
+    assert cfg["vision_cfg"]["image_size"] == 224 and cfg["text_cfg"]["heads"] == 12  # heads: ViT-L-14's
     _same(model, loaded)
     from PIL import Image
+
     img = transform(Image.new("RGB", (300, 200), "red"))[None]
     with torch.no_grad():
         torch.testing.assert_close(loaded.encode_image(img), model.encode_image(img))
@@ -46,7 +48,7 @@ def test_torchscript_archive_loads_without_unpickling(reduced, tmp_path):
 
 def test_a_width_the_preset_heads_cannot_split_is_one_line(tmp_path):
     cfg = fx.reduced_config("geneval_clip")
-    cfg["text_cfg"] = {**cfg["text_cfg"], "width": 50, "heads": 2}   # 50 does not split into ViT-L-14's 12 text heads
+    cfg["text_cfg"] = {**cfg["text_cfg"], "width": 50, "heads": 2}  # 50 does not split into ViT-L-14's 12 text heads
     path = fx.save_official_state_dict(fx.build_geneval_clip(config=cfg), tmp_path / "odd.bin")
     with pytest.raises(HarnessError, match="12 text heads") as e:
         load_geneval_clip(path)

@@ -1,4 +1,5 @@
 """Task presets, `harness doctor` on an empty folder and on a random-weight fixture folder, the benchmark smoke run."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +18,7 @@ from harness.presets import ENV_WEIGHTS_DIR, get_preset, resolve_weights_dir
 
 def test_presets_carry_the_paper_hyperparameters():
     im, t2i = get_preset("imagenet"), get_preset("t2i")
-    assert (im.batch_size, t2i.batch_size) == (32, 64)            # paper §4
+    assert (im.batch_size, t2i.batch_size) == (32, 64)  # paper §4
     for p in (im, t2i):
         assert p.lr == 1e-5 and p.optimizer == "adamw" and p.r_init == 0.95
         assert p.bandwidths == (0.02, 0.05, 0.2) and p.feature_blocks == (2, 5, 8, 11) and p.feature_grid == 4
@@ -70,6 +71,7 @@ def test_doctor_passes_on_a_fixture_folder_and_the_cli_exit_codes(tmp_path, monk
     from harness.networks.fixtures import reduced_config
     from harness.networks.maskgit_v1 import MaskGITConfig
     from methods.interfaces import FeatureBackbone, Tokenizer, TokenModel
+
     nets = load_task_networks("imagenet", full)
     assert nets["teacher"].cfg == reduced_config("maskgit_transformer")
     assert nets["tokenizer"].cfg == reduced_config("vqgan")
@@ -98,11 +100,20 @@ def test_t2i_fixture_folder_loads_end_to_end_with_narrow_networks(tmp_path, monk
 
     from harness.networks import fixtures as fx
     from harness.networks.checkpoints import load_task_networks
-    from harness.networks.maskgen import (ClipTextConfig, ClipTextEncoder, MaskGenConfig, MaskGenVQ, TATiTok,
-                                          TATiTokConfig)
-    cfgs = {"maskgen": MaskGenConfig(embed_dim=64, depth=2, heads=4, text_embed_dim=64),
-            "tatitok": TATiTokConfig(enc_size="small", dec_size="small", enc_layers=1, dec_layers=1, text_embed_dim=64),
-            "clip_text": ClipTextConfig(embed_dim=64, width=64, heads=2, layers=2)}
+    from harness.networks.maskgen import (
+        ClipTextConfig,
+        ClipTextEncoder,
+        MaskGenConfig,
+        MaskGenVQ,
+        TATiTok,
+        TATiTokConfig,
+    )
+
+    cfgs = {
+        "maskgen": MaskGenConfig(embed_dim=64, depth=2, heads=4, text_embed_dim=64),
+        "tatitok": TATiTokConfig(enc_size="small", dec_size="small", enc_layers=1, dec_layers=1, text_embed_dim=64),
+        "clip_text": ClipTextConfig(embed_dim=64, width=64, heads=2, layers=2),
+    }
     torch.manual_seed(0)
     monkeypatch.setattr(fx, "build_maskgen", lambda *a, **k: MaskGenVQ(cfgs["maskgen"]))
     monkeypatch.setattr(fx, "build_tatitok", lambda *a, **k: TATiTok(cfgs["tatitok"]))
@@ -115,6 +126,7 @@ def test_t2i_fixture_folder_loads_end_to_end_with_narrow_networks(tmp_path, monk
     import dataclasses
 
     from harness import presets
+
     t2i = get_preset("t2i")
     pinned = tuple(dataclasses.replace(w, sha256="0" * 64) if w.key == "geneval_clip" else w for w in t2i.weights)
     monkeypatch.setitem(presets.PRESETS, "t2i", dataclasses.replace(t2i, weights=pinned))

@@ -1,4 +1,5 @@
 """Network shapes read back from state dicts: full files give the preset, reduced fixtures their own config."""
+
 import dataclasses
 
 import pytest
@@ -35,6 +36,7 @@ def test_a_reduced_file_infers_the_config_it_was_written_with(kind):
 
 def test_head_count_stays_the_preset_and_must_divide_the_width():
     from harness.networks.maskgit_v1 import MaskGITConfig
+
     sd = _official_sd("maskgit_transformer", MaskGITConfig(hidden_dim=40, mlp_dim=80, depth=1, heads=8))
     with pytest.raises(HarnessError, match="width 40 read from the file does not split into the preset's 16 heads"):
         infer_config("maskgit_transformer", sd, MaskGITConfig(), "MaskGIT")

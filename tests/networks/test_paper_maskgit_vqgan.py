@@ -1,4 +1,5 @@
 """MaskGIT v1 transformer + taming VQGAN: real configuration, official formats, strict loaders."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +11,7 @@ import torch
 
 from harness.errors import HarnessError
 from harness.networks import fixtures as fx
-from harness.networks.checkpoints import (convert_official, load_maskgit_transformer, load_vqgan, save_converted)
+from harness.networks.checkpoints import convert_official, load_maskgit_transformer, load_vqgan, save_converted
 from harness.networks.maskgit_v1 import MaskGITConfig, MaskGITTransformer
 from harness.networks.vqgan_taming import TamingVQGAN, VQGANConfig
 
@@ -21,8 +22,8 @@ def _count(model) -> int:
 
 def test_param_counts_match_the_documented_sizes():
     with torch.device("meta"):  # full depth without allocating
-        assert _count(MaskGITTransformer()) == 174_160_874   # README / issue #7 log: 174.161M
-        assert _count(TamingVQGAN()) == 72_141_699           # 72.142M
+        assert _count(MaskGITTransformer()) == 174_160_874  # README / issue #7 log: 174.161M
+        assert _count(TamingVQGAN()) == 72_141_699  # 72.142M
     assert MaskGITConfig().heads == 16 and MaskGITConfig().vocab == 2026
 
 
@@ -54,11 +55,11 @@ def test_loader_reproduces_the_model_and_logit_shapes(maskgit):
     with torch.no_grad():
         raw = m.raw_logits(tok, y)
         out = loaded(tok, y)
-    assert raw.shape == (1, 256, 1025) and out.shape == (1, 256, 1024)   # TokenModel drops [MASK]
+    assert raw.shape == (1, 256, 1025) and out.shape == (1, 256, 1024)  # TokenModel drops [MASK]
     assert torch.equal(raw[..., :1024], out)
     assert loaded.num_tokens == 256 and loaded.codebook_size == 1024 and loaded.mask_id == 1024
-    assert int(loaded.class_token(loaded.null_cond(y))) == 2025          # null class id
-    assert not loaded.training                                           # loaders return eval models
+    assert int(loaded.class_token(loaded.null_cond(y))) == 2025  # null class id
+    assert not loaded.training  # loaders return eval models
 
 
 def test_emb_perturb_is_dimo_formula_on_visual_tokens_only(maskgit):
@@ -104,7 +105,7 @@ def test_head_count_is_invisible_in_shapes_but_checked_in_converted_files(maskgi
     eight = load_maskgit_transformer(path, dataclasses.replace(m.cfg, heads=8))
     tok, y = torch.randint(0, 1024, (1, 256)), torch.tensor([1])
     with torch.no_grad():
-        assert not torch.allclose(eight(tok, y), m(tok, y), atol=1e-3)   # ... and silently computes something else
+        assert not torch.allclose(eight(tok, y), m(tok, y), atol=1e-3)  # ... and silently computes something else
     # a converted checkpoint stores its config: an 8-head one is refused under the 16-head preset
     save_converted("maskgit_transformer", eight, tmp_path / "eight")
     with pytest.raises(HarnessError, match=r"heads=8 \(preset 16\)"):
@@ -117,7 +118,7 @@ def test_conversion_round_trip_and_tamper_detection(maskgit, tmp_path):
     js = json.loads((tmp_path / "maskgit.json").read_text())
     assert js["kind"] == "maskgit_transformer" and js["config"]["heads"] == 16 and len(js["sha256"]) == 64
     assert js["source_sha256"] == meta["source_sha256"] and len(meta["source_sha256"]) == 64
-    assert not list(tmp_path.glob(".*.tmp"))                              # atomic writes leave no temp files
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temp files
     back = load_maskgit_transformer(tmp_path / "maskgit.safetensors", m.cfg)
     tok, y = torch.randint(0, 1025, (1, 256)), torch.tensor([5])
     with torch.no_grad():
@@ -131,9 +132,10 @@ def test_conversion_round_trip_and_tamper_detection(maskgit, tmp_path):
 
 def test_one_teacher_sampling_step_at_real_token_shapes(maskgit):
     from methods.teacher_sampler import TeacherSampler, TeacherSamplerConfig
+
     m, _ = maskgit
     tokens = TeacherSampler(m, None, TeacherSamplerConfig(steps=1, w=3.0)).sample_tokens(torch.tensor([4]), [0])
-    assert tokens.shape == (1, 256) and int(tokens.max()) < 1024       # one step reveals all 256 positions
+    assert tokens.shape == (1, 256) and int(tokens.max()) < 1024  # one step reveals all 256 positions
 
 
 @pytest.fixture(scope="module")
@@ -157,10 +159,10 @@ def test_vqgan_official_round_trip_ignores_only_loss_keys(vqgan_real):
 
 
 def test_vqgan_refuses_foreign_keys_and_a_different_yaml(tmp_path):
-    narrow = fx.build_vqgan(ch=32)                       # small file; the checks do not depend on size
+    narrow = fx.build_vqgan(ch=32)  # small file; the checks do not depend on size
     path = fx.save_official_vqgan(narrow, tmp_path / "last.ckpt", with_yaml=False)
     obj = torch.load(path, weights_only=True)
-    obj["state_dict"]["discriminator.main.0.weight"] = torch.zeros(1)   # not under loss.: refused
+    obj["state_dict"]["discriminator.main.0.weight"] = torch.zeros(1)  # not under loss.: refused
     torch.save(obj, path)
     with pytest.raises(HarnessError, match="unexpected 1: discriminator.main.0.weight"):
         load_vqgan(path, narrow.cfg)
@@ -171,9 +173,10 @@ def test_vqgan_refuses_foreign_keys_and_a_different_yaml(tmp_path):
 
 def test_vqgan_tokenizer_interface_on_a_narrow_copy():
     from methods.interfaces import Tokenizer
+
     v = TamingVQGAN(VQGANConfig(ch=32, ch_mult=(1, 1, 2), resolution=64)).eval()  # 16x16 tokens, 64px images
     assert isinstance(v, Tokenizer)
-    tok = torch.randint(0, 1025, (1, 256))                  # a sampled [MASK] id is clamped to 1023
+    tok = torch.randint(0, 1025, (1, 256))  # a sampled [MASK] id is clamped to 1023
     with torch.no_grad():
         img = v.decode(tok)
         assert img.shape == (1, 3, 64, 64)
