@@ -69,6 +69,21 @@ def export_student(out: Path, name: str, model, config: dict, extra: dict) -> di
     return save_weights(Path(out) / name, model.state_dict(), config, extra)
 
 
+def curve_point(model, config: dict, teacher):
+    """A distiller's TrainLoop point_fn: its student as it stands, exported at a curve point."""
+
+    def point(step: int, folder: Path) -> None:
+        export_student(
+            folder,
+            "student",
+            model,
+            config,
+            {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)},
+        )
+
+    return point
+
+
 STATS_SEED_BASE = 1_500_000  # training diagnostics draw from their own seeds (neither reported nor validation)
 
 

@@ -20,7 +20,7 @@ from harness import distributed as D
 from harness.config import to_dict
 from harness.errors import HarnessError
 from harness.train_loop import TrainLoop, step_generator
-from harness.trainers.common import cost_report, count_trainable, export_student, shapes_conditions
+from harness.trainers.common import cost_report, count_trainable, curve_point, export_student, shapes_conditions
 from methods.dimo import EMA, DiMO, DiMOConfig, freeze_embeddings
 from methods.fpd import OneStepStudent
 from methods.rng import SeedStreams
@@ -138,14 +138,7 @@ def train(cfg: DiMOTrainConfig, out: Path, sample_every: int = 100) -> dict:
     }
     exported = ema.model if cfg.export_weights == "ema" else gen  # what becomes `student`
 
-    def point(step: int, folder: Path) -> None:
-        export_student(
-            folder,
-            "student",
-            exported,
-            {**student_config, "weights": cfg.export_weights},
-            {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)},
-        )
+    point = curve_point(exported, {**student_config, "weights": cfg.export_weights}, teacher)
 
     loop = TrainLoop(
         out,

@@ -17,7 +17,7 @@ from harness import distributed as D
 from harness.config import to_dict
 from harness.errors import HarnessError
 from harness.train_loop import TrainLoop, step_generator
-from harness.trainers.common import cost_report, count_trainable, export_student, shapes_conditions
+from harness.trainers.common import cost_report, count_trainable, curve_point, export_student, shapes_conditions
 from methods.fpd import FPD, FPDConfig, condition_leaders
 from methods.rng import SeedStreams
 
@@ -187,14 +187,7 @@ def train(cfg: FPDTrainConfig, out: Path, sample_every: int = 250) -> dict:
         "model": student.cfg.to_dict() if hasattr(student.cfg, "to_dict") else {},
     }
 
-    def point(step: int, folder: Path) -> None:
-        export_student(
-            folder,
-            "student",
-            student,
-            student_config,
-            {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)},
-        )
+    point = curve_point(student, student_config, teacher)
 
     loop = TrainLoop(
         out,

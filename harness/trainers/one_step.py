@@ -23,7 +23,7 @@ from harness import distributed as D
 from harness.config import to_dict
 from harness.errors import HarnessError
 from harness.train_loop import TrainLoop
-from harness.trainers.common import cost_report, count_trainable, export_student
+from harness.trainers.common import cost_report, count_trainable, curve_point, export_student
 from methods.fpd import OneStepStudent
 from methods.rng import SeedStreams
 
@@ -110,14 +110,7 @@ def train(method: str, module, cfg, out: Path, sample_every: int = 100) -> dict:
         )
         student.train()
 
-    def point(step: int, folder: Path) -> None:
-        export_student(
-            folder,
-            "student",
-            student,
-            student_config,
-            {"updates": step, "teacher_sha256": getattr(teacher, "asset_sha256", None)},
-        )
+    point = curve_point(student, student_config, teacher)
 
     loop = TrainLoop(
         out,
