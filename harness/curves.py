@@ -481,7 +481,6 @@ def curves(
     at: list[int] | None = None,
 ) -> dict:
     from harness.registry import METHODS, SUITES
-    import harness.evaluate  # noqa: F401  (registers the suites)
 
     if suite not in SUITE_METRICS:
         raise HarnessError(f"harness curve scores {', '.join(SUITE_METRICS)}, not {suite!r}")

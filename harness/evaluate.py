@@ -204,19 +204,6 @@ def run_shapes_geneval(gen, seeds: list[int], work: Path, batch: int) -> tuple[d
     }
 
 
-SUITES["shapes-fid"] = Suite("shapes-fid", "shapes-fid@1", "shapes", 5000, run_shapes_fid)
-SUITES["shapes-geneval"] = Suite("shapes-geneval", "shapes-geneval@1", "shapes-t2i", 4 * 148, run_shapes_geneval)
-
-
-def _register_paper_suites() -> None:
-    from harness.paper_suites import register_suites
-
-    register_suites()
-
-
-_register_paper_suites()
-
-
 def parse_seeds(spec: str | None, default_n: int) -> list[int]:
     if spec is None:
         return list(range(default_n))
@@ -231,18 +218,21 @@ def parse_seeds(spec: str | None, default_n: int) -> list[int]:
 
 def suite_identity(s: Suite) -> dict:
     """What, besides the generator, decides a suite's per-sample outputs (part of the fingerprint)."""
-    ident: dict = {"protocol": s.protocol}
-    if s.name == "shapes-fid":
-        from harness.assets import asset_sha256
+    return {"protocol": s.protocol, **s.identify()}
 
-        ident["extractor"] = asset_sha256("shapes_classifier")
-        ident["shard_outputs"] = 2  # shards hold pool, logits, correct and the main object's area and centre
-    elif s.name == "shapes-geneval":
-        import hashlib
 
-        ident["prompts"] = hashlib.sha256(json.dumps(S.prompt_set(), sort_keys=True).encode()).hexdigest()[:16]
-        ident["detector"] = "shapes-exact"
-    return ident
+def shapes_fid_identity() -> dict:
+    from harness.assets import asset_sha256
+
+    # shards hold pool, logits, correct and the main object's area and centre
+    return {"extractor": asset_sha256("shapes_classifier"), "shard_outputs": 2}
+
+
+def shapes_geneval_identity() -> dict:
+    import hashlib
+
+    prompts = hashlib.sha256(json.dumps(S.prompt_set(), sort_keys=True).encode()).hexdigest()[:16]
+    return {"prompts": prompts, "detector": "shapes-exact"}
 
 
 def evaluate(
@@ -298,7 +288,7 @@ def evaluate(
     D.barrier()
     work = out / f"shards_{seed_list[0]}-{seed_list[-1]}"
     t0 = time.perf_counter()
-    metrics, extra = s.run(gen, seed_list, work, batch, **suite_args)
+    metrics, extra = s.scorer()(gen, seed_list, work, batch, **suite_args)
     wall = time.perf_counter() - t0
     # GenEval's numbers are defined by its mmdet detector: another detector is another protocol, never one table
     protocol = s.protocol + (f"+{extra['detector']}" if extra.get("official_detector") is False else "")

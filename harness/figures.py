@@ -19,10 +19,9 @@ import numpy as np
 import typer
 
 from harness.errors import HarnessError
-from harness.registry import METHODS, distillers
+from harness.registry import METHODS, SUITES, distillers
+from leaderboards.store import LOWER_IS_BETTER
 
-DEFAULT_METRIC = {"shapes-fid": "fid", "imagenet256": "fid", "shapes-geneval": "overall", "geneval": "overall"}
-LOWER_IS_BETTER = {"fid"}
 BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
@@ -219,7 +218,7 @@ def quality_series(
             f"no measured rows in the {suite} leaderboard yet; run `harness eval --method teacher "
             f"--suite {suite} --steps 16,8,4,2,1` and `harness eval --method fpd --suite {suite}` first"
         )
-    metric = metric or DEFAULT_METRIC.get(suite) or next(iter(rows[0]["metrics"]))
+    metric = metric or (SUITES[suite].headline if suite in SUITES else next(iter(rows[0]["metrics"])))
     have = sorted({m for r in rows for m in r["metrics"]})
     if metric not in have:
         raise HarnessError(f"metric {metric!r} is not in the measured {suite} rows; choose one of: {', '.join(have)}")

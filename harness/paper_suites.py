@@ -25,10 +25,10 @@ import torch
 
 from harness.errors import HarnessError
 from harness.presets import file_record
-from harness.registry import SUITES
+from harness.registry import SUITES, TASKS
 
 GENEVAL_METADATA_ENV = "FPD_GENEVAL_METADATA"
-PAPER_SUITES = {"imagenet256": "imagenet", "geneval": "t2i"}  # suite -> the task whose generators it scores
+PAPER_SUITES = {n: s.task for n, s in SUITES.items() if TASKS[s.task].scale == "paper"}  # suite -> its task
 # GenEval detector choice -> the preset file it reads. The default is a choice, not a fallback: it is named here,
 # in `harness eval --help` and in every result; GenEval's own mmdet detector needs mmdet 2.x + mmcv-full 1.7 built.
 GENEVAL_DETECTORS = {"mask2former-hf": "mask2former_hf", "mmdet": "mask2former"}
@@ -268,12 +268,3 @@ def run_geneval(
             "objects_classified": colors.classified,
         },
     }
-
-
-def register_suites() -> None:
-    from harness.registry import Suite
-
-    SUITES["imagenet256"] = Suite(
-        "imagenet256", "imagenet256-adm@1", PAPER_SUITES["imagenet256"], 50_000, run_imagenet256
-    )
-    SUITES["geneval"] = Suite("geneval", "geneval@1", PAPER_SUITES["geneval"], 553 * IMAGES_PER_PROMPT, run_geneval)

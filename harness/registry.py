@@ -16,6 +16,7 @@ from typing import Callable
 
 from harness.config import did_you_mean
 from harness.errors import HarnessError
+from leaderboards import store as _store
 
 
 class Registry(dict):
@@ -174,11 +175,34 @@ register_method(
 
 @dataclass(frozen=True)
 class Suite:
+    """An evaluation suite: its protocol, the task whose generators it scores, how it scores them and what the
+    study reads from it. `run` and `identity` are 'module:fn', imported on first use (tables need no torch)."""
+
     name: str
     protocol: str
     task: str  # the task whose generators it scores
     default_n: int
-    run: Callable  # (generator, seeds, work_dir, batch) -> (metrics, extra)
+    run: str  # 'module:fn'(generator, seeds, work_dir, batch, **suite options) -> (metrics, extra)
+    headline: str  # the metric figures draw and sweeps choose on
+    tables: tuple = ()  # the paper tables whose measured rows it holds
+    identity: str = ""  # 'module:fn'() -> what besides the generator decides its outputs (fingerprinted)
+
+    def scorer(self) -> Callable:
+        mod_name, fn_name = self.run.split(":")
+        return getattr(importlib.import_module(mod_name), fn_name)
+
+    def identify(self) -> dict:
+        if not self.identity:
+            return {}
+        mod_name, fn_name = self.identity.split(":")
+        return getattr(importlib.import_module(mod_name), fn_name)()
+
+    @property
+    def better(self):
+        """min or max: which way its headline metric improves."""
+        from leaderboards.store import LOWER_IS_BETTER
+
+        return min if self.headline in LOWER_IS_BETTER else max
 
 
 @dataclass(frozen=True)
@@ -210,3 +234,32 @@ TASKS["imagenet"] = Task(
     "imagenet", "class", "paper", {}, "ImageNet-256 with the MaskGIT-pytorch v1 teacher (official weights needed)"
 )
 TASKS["t2i"] = Task("t2i", "text", "paper", {}, "text-to-image with the MaskGen-L teacher (official weights needed)")
+
+# One record per suite; the leaderboard (leaderboards/store.py) learns each name, task and protocol from it.
+for _s in (
+    Suite(
+        "shapes-fid",
+        "shapes-fid@1",
+        "shapes",
+        5000,
+        "harness.evaluate:run_shapes_fid",
+        "fid",
+        (2,),
+        "harness.evaluate:shapes_fid_identity",
+    ),
+    Suite(
+        "shapes-geneval",
+        "shapes-geneval@1",
+        "shapes-t2i",
+        4 * 148,
+        "harness.evaluate:run_shapes_geneval",
+        "overall",
+        (1, 3, 4),
+        "harness.evaluate:shapes_geneval_identity",
+    ),
+    Suite("imagenet256", "imagenet256-adm@1", "imagenet", 50_000, "harness.paper_suites:run_imagenet256", "fid", (2,)),
+    Suite("geneval", "geneval@1", "t2i", 553 * 4, "harness.paper_suites:run_geneval", "overall", (1, 3, 4)),
+):
+    SUITES[_s.name] = _s
+    _store.SUITES.setdefault(_s.name, _s.task)
+    _store.DEFAULT_PROTOCOL.setdefault(_s.name, _s.protocol)

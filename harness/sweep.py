@@ -20,9 +20,10 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.io import write_json
-from harness.registry import METHODS, distillers
+from harness.registry import METHODS, SHAPES_TASKS, SUITES, distillers
 
-SUITE_OF = {"shapes": ("shapes-fid", "fid", min), "shapes-t2i": ("shapes-geneval", "overall", max)}
+# the shapes suite each shapes task's sweeps score on: (suite, its headline metric, min|max)
+SUITE_OF = {s.task: (s.name, s.headline, s.better) for s in SUITES.values() if s.task in SHAPES_TASKS}
 SWEEPABLE = {
     "w": float,
     "r_temp": float,

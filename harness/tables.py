@@ -21,15 +21,15 @@ from typing import Literal
 
 import pandas as pd
 
+from harness.registry import SUITES
 from leaderboards.store import LeaderboardError, check_suite, latest, read_rows
 
 Fmt = Literal["markdown", "latex"]
 PAPER_SUITE = {1: "geneval", 2: "imagenet256", 3: "geneval", 4: "geneval"}
+# each table's suites: the paper's first, then the shapes analogue
 TABLE_SUITES = {
-    1: ("geneval", "shapes-geneval"),
-    2: ("imagenet256", "shapes-fid"),
-    3: ("geneval", "shapes-geneval"),
-    4: ("geneval", "shapes-geneval"),
+    n: tuple(sorted((s.name for s in SUITES.values() if n in s.tables), key=lambda name: name.startswith("shapes")))
+    for n in PAPER_SUITE
 }
 CAPTIONS = {
     1: "Comparison of text-to-image generation models on the GenEval benchmark. "
