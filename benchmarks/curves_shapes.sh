@@ -20,17 +20,18 @@ STEPS=${STEPS:-3000}            # the long budget: every method's main curve
 SHORT=${SHORT:-1000}            # FPD's alternative readings (they part ways within a few hundred updates)
 TEXT_STEPS=${TEXT_STEPS:-2000}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} FPD_NO_PROGRESS=1
+DEV=(); [ -n "${DEVICE:-}" ] && DEV=(--device "$DEVICE")   # DEVICE=cuda STEPS=20000: the same curves on a GPU
 
 # Each run's points are scored on validation seeds as soon as it ends (cached beside them; `score` then only draws).
 scored() { local suite=shapes-fid; [ "$1" = shapes-t2i ] && suite=shapes-geneval
            $HARNESS curve "$RUNS/$2" --suite $suite --no-references --out "$RUNS/$2/curve"; }
-fpd()  { $HARNESS train fpd  --task "$1" --steps "$2" --precision bf16 --set batch=32 --set stats_every=250 \
+fpd()  { $HARNESS train fpd  --task "$1" --steps "$2" "${DEV[@]}" --precision bf16 --set batch=32 --set stats_every=250 \
            --out "$RUNS/$3" "${@:4}" && scored "$1" "$3"; }
-dimo() { $HARNESS train dimo --task "$1" --steps "$2" --precision bf16 --set batch=32 --out "$RUNS/$3" "${@:4}" \
+dimo() { $HARNESS train dimo --task "$1" --steps "$2" "${DEV[@]}" --precision bf16 --set batch=32 --out "$RUNS/$3" "${@:4}" \
            && scored "$1" "$3"; }
 CONTROL=(--set positives=data --set drift_sets=condition --set per_cond=4)
 EXT=(--set drift_sets=condition --set per_cond=4)   # beyond the paper: never the FPD row
-sdtt() { $HARNESS train sdtt --task shapes --steps "$STEPS" --precision bf16 --set batch=32 \
+sdtt() { $HARNESS train sdtt --task shapes --steps "$STEPS" "${DEV[@]}" --precision bf16 --set batch=32 \
            --set round_steps=$((STEPS / 4)) --out "$RUNS/$1" "${@:2}" && scored shapes "$1"; }
 
 # One run by its folder name: the name fixes its settings, so a queue is a list of names.
