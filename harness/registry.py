@@ -39,6 +39,12 @@ class Registry(dict):
         return self[name]
 
 
+def resolve(spec: str):
+    """The object a 'module:name' spec names, its module imported on first use."""
+    mod_name, name = spec.split(":")
+    return getattr(importlib.import_module(mod_name), name)
+
+
 METHODS = Registry("method")
 TRAINERS = Registry("trainer")
 TASKS = Registry("task")
@@ -64,8 +70,7 @@ class Trainer:
         if self.distiller:  # by name, like every trainer here: the registry imports no trainer
             return importlib.import_module("harness.trainers.one_step").trainer_for(self.name, self.distiller)
         mod_name, cfg_name, fn_name = self.spec.split(":")
-        mod = importlib.import_module(mod_name)
-        return getattr(mod, cfg_name), getattr(mod, fn_name)
+        return resolve(f"{mod_name}:{cfg_name}"), resolve(f"{mod_name}:{fn_name}")
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,7 @@ class Method:
     shippable: bool = False
 
     def build(self, task: str, steps: int, checkpoint=None, options: dict | None = None):
-        mod_name, fn_name = self.generator.split(":")
-        return getattr(importlib.import_module(mod_name), fn_name)(self.name, task, steps, checkpoint, options)
+        return resolve(self.generator)(self.name, task, steps, checkpoint, options)
 
 
 def register_method(m: Method) -> Method:
@@ -188,14 +192,12 @@ class Suite:
     identity: str = ""  # 'module:fn'() -> what besides the generator decides its outputs (fingerprinted)
 
     def scorer(self) -> Callable:
-        mod_name, fn_name = self.run.split(":")
-        return getattr(importlib.import_module(mod_name), fn_name)
+        return resolve(self.run)
 
     def identify(self) -> dict:
         if not self.identity:
             return {}
-        mod_name, fn_name = self.identity.split(":")
-        return getattr(importlib.import_module(mod_name), fn_name)()
+        return resolve(self.identity)()
 
     @property
     def better(self):
